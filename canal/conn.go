@@ -1,0 +1,108 @@
+package canal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	pingcaperrors "github.com/pingcap/errors"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+)
+
+// connect opens a plain SQL connection to the source, with errors that say
+// what to fix and never contain the password.
+func connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second)
+	if err != nil {
+		return nil, explainConnError(src, err)
+	}
+	return conn, nil
+}
+
+// mysqlCode finds the server error code in err's chain (0 if none). go-mysql
+// wraps with pingcap/errors, which hides the chain from errors.As sometimes.
+func mysqlCode(err error) uint16 {
+	var me *mysql.MyError
+	if errors.As(err, &me) {
+		return me.Code
+	}
+	if errors.As(pingcaperrors.Cause(err), &me) {
+		return me.Code
+	}
+	return 0
+}
+
+func explainConnError(src config.SourceConfig, err error) error {
+	switch mysqlCode(err) {
+	case mysql.ER_ACCESS_DENIED_ERROR:
+		return fmt.Errorf("source: MySQL at %s refused user %q (access denied): check source.user and source.password / source.password_file", src.Addr, src.User)
+	case mysql.ER_DBACCESS_DENIED_ERROR, mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
+		return fmt.Errorf("source: user %q lacks a privilege at %s: grant REPLICATION SLAVE, REPLICATION CLIENT and SELECT on the mapped tables (%v)", src.User, src.Addr, err)
+	}
+	return fmt.Errorf("source: cannot connect to MySQL at %s as %q: %v (is source.addr right and the server up?)", src.Addr, src.User, err)
+}
+
+// masterPosition reads the primary's current binlog position (and GTID set).
+func masterPosition(conn *client.Conn, src config.SourceConfig) (event.Position, error) {
+	q := "SHOW MASTER STATUS"
+	if src.Flavor == mysql.MariaDBFlavor {
+		q = "SHOW BINLOG STATUS"
+		if ok, _ := mysql.CompareServerVersions(conn.GetServerVersion(), "10.5.2"); ok < 0 {
+			q = "SHOW MASTER STATUS"
+		}
+	} else if ok, _ := mysql.CompareServerVersions(conn.GetServerVersion(), "8.4.0"); ok >= 0 {
+		q = "SHOW BINARY LOG STATUS"
+	}
+	r, err := conn.Execute(q)
+	if err != nil {
+		return event.Position{}, fmt.Errorf("source: %s failed: %w (the user needs REPLICATION CLIENT)", q, err)
+	}
+	if r.RowNumber() == 0 {
+		return event.Position{}, fmt.Errorf("source: %s returned nothing: binary logging is off on %s; enable log_bin with binlog_format=ROW", q, src.Addr)
+	}
+	file, _ := r.GetString(0, 0)
+	off, _ := r.GetUint(0, 1)
+	pos := event.Position{File: file, Pos: uint32(off)}
+	if src.GTID {
+		gq := "SELECT @@GLOBAL.gtid_executed"
+		if src.Flavor == mysql.MariaDBFlavor {
+			gq = "SELECT @@GLOBAL.gtid_binlog_pos"
+		}
+		g, err := conn.Execute(gq)
+		if err != nil {
+			return event.Position{}, fmt.Errorf("source: reading the GTID position (%s): %w", gq, err)
+		}
+		s, _ := g.GetString(0, 0)
+		pos.GTID = strings.ReplaceAll(s, "\n", "")
+	}
+	return pos, nil
+}
+
+// classify returns nil for errors worth reconnecting after, and a clear
+// permanent error otherwise.
+func classify(err error, at event.Position, src config.SourceConfig) error {
+	if err == nil {
+		return nil
+	}
+	code := mysqlCode(err)
+	msg := err.Error()
+	// canal formats some server errors into text; fall back to the code in it.
+	if code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG || strings.Contains(msg, "ERROR 1236") || strings.Contains(msg, "1236") && strings.Contains(msg, "binlog") {
+		return fmt.Errorf("%w: the checkpoint %s points into binlog the server %s no longer has (purged, or a different server): %v. "+
+			"Two ways out: (1) delete the checkpoint file to start from the current position, then run `cachesync backfill` for every mapped table so nothing stays stale; "+
+			"(2) restore the missing binlog files on the server and restart", ErrPositionGone, at, src.Addr, err)
+	}
+	switch code {
+	case mysql.ER_ACCESS_DENIED_ERROR, mysql.ER_DBACCESS_DENIED_ERROR, mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, mysql.ER_TABLEACCESS_DENIED_ERROR:
+		return explainConnError(src, err)
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package canal
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	gocanal "github.com/go-mysql-org/go-mysql/canal"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/go-mysql-org/go-mysql/schema"
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+)
+
+// handler receives go-mysql canal callbacks on canal's one goroutine.
+type handler struct {
+	gocanal.DummyEventHandler
+	t   *Tailer
+	ctx context.Context
+
+	tables   map[string]*tableKeys // db.table → compiled rules; nil entry = unmapped
+	boundary event.Position        // last transaction boundary seen
+	curFile  string                // binlog file being read, for error positions
+	seen     map[string]struct{}   // keys already emitted in this transaction
+	scratch  []byte
+	ruleBuf  []int
+	batch    *event.Batch
+}
+
+func newHandler(t *Tailer) *handler {
+	return &handler{t: t, tables: map[string]*tableKeys{}, seen: map[string]struct{}{}}
+}
+
+func (h *handler) String() string { return "cachesync" }
+
+// reset forgets what a previous connection learnt: schemas are re-read and
+// the partial transaction it saw will be streamed again from the boundary.
+func (h *handler) reset() {
+	clear(h.tables)
+	h.seen = make(map[string]struct{})
+	h.curFile = h.boundary.File
+}
+
+func (h *handler) tableFor(t *schema.Table) *tableKeys {
+	name := t.Schema + "." + t.Name
+	if tk, ok := h.tables[name]; ok && (tk == nil || tk.table == t) {
+		return tk
+	}
+	var rules []*config.Rule
+	for _, r := range h.t.rules {
+		if r.Matches(t.Schema, t.Name) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		h.tables[name] = nil
+		return nil
+	}
+	tk := compileTable(t, rules, tableMetrics{h.t.metrics})
+	for _, m := range tk.missingColumn {
+		h.t.log.Error("key template names a column the table does not have; its keys are NOT invalidated until the rule is fixed (the rule's other keys still are)",
+			zap.String("table", name), zap.String("template", m.template), zap.String("column", m.column),
+			zap.Stringer("position", h.boundary))
+	}
+	h.tables[name] = tk
+	return tk
+}
+
+// OnTableChanged drops the compiled rules; canal re-reads the schema next.
+func (h *handler) OnTableChanged(_ *replication.EventHeader, db, table string) error {
+	delete(h.tables, db+"."+table)
+	h.t.log.Info("table changed (DDL); recompiling its rules", zap.String("table", db+"."+table), zap.Stringer("position", h.boundary))
+	return nil
+}
+
+// OnTableNotFound: a rows event for a table that no longer exists (dropped
+// later in the binlog than we are). Its rows cannot be decoded by name.
+func (h *handler) OnTableNotFound(hdr *replication.EventHeader, e *replication.RowsEvent) error {
+	name := string(e.Table.Schema) + "." + string(e.Table.Table)
+	for _, r := range h.t.rules {
+		if r.Matches(string(e.Table.Schema), string(e.Table.Table)) {
+			h.t.log.Error("rows for a mapped table that no longer exists cannot be decoded; its keys are skipped (run `cachesync backfill` if the table comes back)",
+				zap.String("table", name), zap.Int("rows", len(e.Rows)), zap.Uint32("event_end_pos", hdr.LogPos), zap.Stringer("position", h.boundary))
+			h.t.metrics.TemplateErrors.WithLabelValues(name, "*table*").Add(float64(len(e.Rows)))
+			break
+		}
+	}
+	return nil
+}
+
+// OnRow turns one rows event into one batch of de-duplicated keys.
+func (h *handler) OnRow(e *gocanal.RowsEvent) error {
+	tk := h.tableFor(e.Table)
+	if tk == nil {
+		return nil
+	}
+	var op event.Op
+	switch e.Action {
+	case gocanal.InsertAction:
+		op = event.OpInsert
+	case gocanal.UpdateAction:
+		op = event.OpUpdate
+	case gocanal.DeleteAction:
+		op = event.OpDelete
+	default:
+		return nil
+	}
+	b := &event.Batch{DB: e.Table.Schema, Table: e.Table.Name, Op: op,
+		Pos: event.Position{File: h.curFile, Pos: e.Header.LogPos}, CommitTime: time.Unix(int64(e.Header.Timestamp), 0)}
+	h.batch = b
+	h.t.metrics.ReplicationLag.Set(time.Since(b.CommitTime).Seconds())
+	if op == event.OpUpdate {
+		for i := 0; i+1 < len(e.Rows); i += 2 {
+			h.ruleBuf = tk.updateRules(e.Rows[i], e.Rows[i+1], h.ruleBuf)
+			if len(h.ruleBuf) == 0 {
+				tk.watchSkipped.Inc()
+				continue
+			}
+			b.Rows++
+			h.scratch = tk.renderRow(e.Rows[i], h.ruleBuf, h.scratch, h)
+			h.scratch = tk.renderRow(e.Rows[i+1], h.ruleBuf, h.scratch, h)
+		}
+		tk.rows[op.String()].Add(float64(len(e.Rows) / 2))
+	} else {
+		h.ruleBuf = tk.allRules(h.ruleBuf)
+		for _, row := range e.Rows {
+			b.Rows++
+			h.scratch = tk.renderRow(row, h.ruleBuf, h.scratch, h)
+		}
+		tk.rows[op.String()].Add(float64(len(e.Rows)))
+	}
+	tk.events[op.String()].Inc()
+	h.batch = nil
+	if len(b.Keys) == 0 {
+		return nil
+	}
+	tk.emitted.Add(float64(len(b.Keys)))
+	b.Seq = h.t.tracker.Next()
+	if err := h.t.sink.Send(h.ctx, b); err != nil {
+		return fmt.Errorf("hand %d keys of %s.%s at %s to the transport: %w", len(b.Keys), b.DB, b.Table, b.Pos, err)
+	}
+	return nil
+}
+
+// add is the keySink the renderer feeds: de-duplicate within the transaction.
+func (h *handler) add(key []byte) {
+	if _, dup := h.seen[string(key)]; dup {
+		return
+	}
+	if len(h.seen) >= h.t.DedupLimit {
+		h.seen = make(map[string]struct{})
+	}
+	k := string(key)
+	h.seen[k] = struct{}{}
+	h.batch.Keys = append(h.batch.Keys, k)
+}
+
+// OnPosSynced marks a transaction boundary (XID, DDL, rotate). canal also
+// calls it from Close with a nil header; that position is one we have seen.
+func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, set mysql.GTIDSet, _ bool) error {
+	if hdr == nil {
+		return nil
+	}
+	p := event.Position{File: pos.Name, Pos: pos.Pos}
+	if set != nil {
+		p.GTID = set.String()
+	}
+	h.boundary = p
+	h.curFile = p.File
+	h.resetSeen()
+	h.t.tracker.Commit(p)
+	return nil
+}
+
+// OnRotate keeps the file name current for error positions mid-transaction.
+func (h *handler) OnRotate(_ *replication.EventHeader, e *replication.RotateEvent) error {
+	h.curFile = string(e.NextLogName)
+	return nil
+}
+
+// resetSeen starts a new de-duplication set. A map that grew large is
+// replaced rather than cleared: clearing costs its capacity, every time.
+func (h *handler) resetSeen() {
+	switch {
+	case len(h.seen) > 4096:
+		h.seen = make(map[string]struct{})
+	case len(h.seen) > 0:
+		clear(h.seen)
+	}
+}
+
+// OnDDL warns about statements that remove rows without row events: their
+// keys cannot be known from the binlog.
+func (h *handler) OnDDL(_ *replication.EventHeader, pos mysql.Position, q *replication.QueryEvent) error {
+	stmt := strings.ToUpper(strings.TrimSpace(string(q.Query)))
+	if !strings.HasPrefix(stmt, "TRUNCATE") {
+		return nil
+	}
+	h.t.log.Warn("TRUNCATE seen: its rows are not in the binlog, so their keys are NOT invalidated; expire or flush those keys by other means if the truncated table is mapped",
+		zap.String("schema", string(q.Schema)), zap.String("query", string(q.Query)), zap.String("position", pos.String()))
+	return nil
+}

@@ -1,0 +1,213 @@
+package canal
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/schema"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cachesync/cachesync/config"
+)
+
+// tableKeys is every rule that applies to one table, compiled against the
+// table's current schema. It is rebuilt whenever canal hands us a different
+// *schema.Table (canal re-reads the schema after DDL).
+type tableKeys struct {
+	table    *schema.Table
+	name     string // db.table
+	rules    []compiledRule
+	watchAll bool // some rule has no watch list: every UPDATE counts
+
+	rows, events  map[string]prometheus.Counter // by op
+	emitted       prometheus.Counter
+	watchSkipped  prometheus.Counter
+	missingColumn []*missing // templates that cannot render any more
+}
+
+type missing struct {
+	template string
+	column   string
+	counter  prometheus.Counter
+}
+
+type compiledRule struct {
+	templates []compiledTemplate
+	watch     []int // column indexes; nil = every update counts
+}
+
+type compiledTemplate struct {
+	raw     string
+	parts   []part
+	broken  *missing // non-nil: a column is gone; counted, never rendered
+	nulls   prometheus.Counter
+	empties prometheus.Counter
+}
+
+type part struct {
+	lit string
+	col int // -1 for a literal part
+	pad int // BINARY(n): the binlog drops trailing 0x00 bytes that SELECT shows
+}
+
+// binaryPad returns n for a BINARY(n) column, else 0.
+func binaryPad(c *schema.TableColumn) int {
+	var n int
+	if _, err := fmt.Sscanf(strings.ToLower(c.RawType), "binary(%d)", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// columnIndex finds a column by name. MySQL column names are case-insensitive.
+func columnIndex(t *schema.Table, name string) int {
+	for i := range t.Columns {
+		if strings.EqualFold(t.Columns[i].Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// compileTable binds every matching rule's templates to column positions.
+// A template naming a column the table does not have is kept as broken so
+// the rule's other keys still go out; the caller logs it loudly once.
+func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableKeys {
+	name := t.Schema + "." + t.Name
+	tk := &tableKeys{table: t, name: name}
+	m.bind(tk)
+	for _, r := range rules {
+		cr := compiledRule{}
+		for _, tpl := range r.Templates {
+			ct := compiledTemplate{raw: tpl.Raw, nulls: m.nulls(name, tpl.Raw), empties: m.empties(name, tpl.Raw)}
+			for _, p := range tpl.Parts {
+				if p.Column == "" {
+					ct.parts = append(ct.parts, part{lit: p.Literal, col: -1})
+					continue
+				}
+				i := columnIndex(t, p.Column)
+				if i < 0 && ct.broken == nil {
+					ct.broken = &missing{template: tpl.Raw, column: p.Column, counter: m.missing(name, p.Column)}
+					tk.missingColumn = append(tk.missingColumn, ct.broken)
+				}
+				p := part{col: i}
+				if i >= 0 {
+					p.pad = binaryPad(&t.Columns[i])
+				}
+				ct.parts = append(ct.parts, p)
+			}
+			cr.templates = append(cr.templates, ct)
+		}
+		if len(r.Watch) == 0 {
+			tk.watchAll = true
+		} else {
+			for _, w := range r.Watch {
+				i := columnIndex(t, w)
+				if i < 0 {
+					// A watched column that is gone cannot prove "unchanged":
+					// fall back to treating every update as relevant.
+					cr.watch = nil
+					break
+				}
+				cr.watch = append(cr.watch, i)
+			}
+		}
+		tk.rules = append(tk.rules, cr)
+	}
+	return tk
+}
+
+// keySink receives rendered keys; it de-duplicates and collects them.
+type keySink interface {
+	add(key []byte)
+}
+
+// renderRow renders every template of every rule for one row image.
+// scratch is reused to avoid an allocation per key.
+func (tk *tableKeys) renderRow(row []any, rules []int, scratch []byte, out keySink) []byte {
+	for _, ri := range rules {
+		for ti := range tk.rules[ri].templates {
+			ct := &tk.rules[ri].templates[ti]
+			if ct.broken != nil {
+				ct.broken.counter.Inc()
+				continue
+			}
+			key, ok := ct.render(tk.table, row, scratch[:0])
+			scratch = key
+			switch {
+			case !ok:
+				ct.nulls.Inc()
+			case len(key) == 0:
+				ct.empties.Inc()
+			default:
+				out.add(key)
+			}
+		}
+	}
+	return scratch
+}
+
+func (ct *compiledTemplate) render(t *schema.Table, row []any, dst []byte) ([]byte, bool) {
+	for _, p := range ct.parts {
+		if p.col < 0 {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		if p.col >= len(row) {
+			return dst, false // row image shorter than the schema: treat as NULL
+		}
+		var ok bool
+		n := len(dst)
+		dst, ok = appendValue(dst, &t.Columns[p.col], row[p.col])
+		if !ok {
+			return dst, false
+		}
+		for len(dst)-n < p.pad {
+			dst = append(dst, 0)
+		}
+	}
+	return dst, true
+}
+
+// updateRules returns the indexes of rules for which an UPDATE from before to
+// after matters (watch list), into buf.
+func (tk *tableKeys) updateRules(before, after []any, buf []int) []int {
+	buf = buf[:0]
+	for i := range tk.rules {
+		w := tk.rules[i].watch
+		if w == nil || anyChanged(before, after, w) {
+			buf = append(buf, i)
+		}
+	}
+	return buf
+}
+
+func (tk *tableKeys) allRules(buf []int) []int {
+	buf = buf[:0]
+	for i := range tk.rules {
+		buf = append(buf, i)
+	}
+	return buf
+}
+
+func anyChanged(before, after []any, cols []int) bool {
+	for _, c := range cols {
+		if c >= len(before) || c >= len(after) || !sameValue(before[c], after[c]) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameValue(a, b any) bool {
+	if ab, ok := a.([]byte); ok {
+		bb, ok := b.([]byte)
+		return ok && bytes.Equal(ab, bb)
+	}
+	if _, ok := b.([]byte); ok {
+		return false
+	}
+	defer func() { _ = recover() }() // uncomparable dynamic types count as changed
+	return a == b
+}

@@ -1,0 +1,146 @@
+package canal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/cachesync/cachesync/config"
+)
+
+// Preflight checks, before streaming, every server setting cachesync relies
+// on, and returns all problems at once, each naming the setting and the fix.
+func Preflight(ctx context.Context, src config.SourceConfig) error {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return errors.Join(checkServer(conn, src)...)
+}
+
+func checkServer(conn *client.Conn, src config.SourceConfig) []error {
+	var errs []error
+	r, err := conn.Execute("SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image, @@GLOBAL.server_id")
+	if err != nil {
+		return []error{fmt.Errorf("source: reading server settings: %w", err)}
+	}
+	logBin, _ := r.GetInt(0, 0)
+	format, _ := r.GetString(0, 1)
+	image, _ := r.GetString(0, 2)
+	serverID, _ := r.GetUint(0, 3)
+	if logBin != 1 {
+		errs = append(errs, fmt.Errorf("source: binary logging is off on %s: start the server with log_bin (and binlog_format=ROW, binlog_row_image=FULL)", src.Addr))
+	}
+	if !strings.EqualFold(format, "ROW") {
+		errs = append(errs, fmt.Errorf("source: binlog_format is %s on %s; cachesync needs ROW: SET GLOBAL binlog_format=ROW and set it in my.cnf", format, src.Addr))
+	}
+	if !strings.EqualFold(image, "FULL") {
+		errs = append(errs, fmt.Errorf("source: binlog_row_image is %s on %s; cachesync needs FULL to see before and after images: SET GLOBAL binlog_row_image=FULL and set it in my.cnf", image, src.Addr))
+	}
+	if uint64(src.ServerID) == serverID {
+		errs = append(errs, fmt.Errorf("source.server_id %d is the primary's own server_id: pick another number, unique among all replicas", src.ServerID))
+	}
+	errs = append(errs, checkGrants(conn, src)...)
+	return errs
+}
+
+// checkGrants looks for the replication privileges in SHOW GRANTS. MariaDB
+// 10.5+ calls REPLICATION CLIENT "BINLOG MONITOR" and REPLICATION SLAVE
+// "REPLICATION REPLICA" in some versions; ALL PRIVILEGES covers both.
+func checkGrants(conn *client.Conn, src config.SourceConfig) []error {
+	r, err := conn.Execute("SHOW GRANTS FOR CURRENT_USER()")
+	if err != nil {
+		return []error{fmt.Errorf("source: SHOW GRANTS failed: %w", err)}
+	}
+	var all strings.Builder
+	for i := 0; i < r.RowNumber(); i++ {
+		g, _ := r.GetString(i, 0)
+		if strings.Contains(strings.ToUpper(g), " ON *.* ") {
+			all.WriteString(strings.ToUpper(g))
+			all.WriteByte('\n')
+		}
+	}
+	text := all.String()
+	has := func(names ...string) bool {
+		if strings.Contains(text, "ALL PRIVILEGES") {
+			return true
+		}
+		for _, n := range names {
+			if strings.Contains(text, n) {
+				return true
+			}
+		}
+		return false
+	}
+	var errs []error
+	if !has("REPLICATION SLAVE", "REPLICATION REPLICA") {
+		errs = append(errs, fmt.Errorf("source: user %q lacks REPLICATION SLAVE: GRANT REPLICATION SLAVE ON *.* TO the cachesync user", src.User))
+	}
+	if !has("REPLICATION CLIENT", "BINLOG MONITOR") {
+		errs = append(errs, fmt.Errorf("source: user %q lacks REPLICATION CLIENT (BINLOG MONITOR on MariaDB): GRANT it ON *.* TO the cachesync user", src.User))
+	}
+	return errs
+}
+
+// CheckSchema checks every rule against the live schema: the table (or at
+// least one table of a pattern) exists and has every template and watch
+// column. It reports all problems at once.
+func CheckSchema(ctx context.Context, src config.SourceConfig, rules []*config.Rule) error {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var errs []error
+	for _, r := range rules {
+		errs = append(errs, checkRule(conn, r)...)
+	}
+	return errors.Join(errs...)
+}
+
+func checkRule(conn *client.Conn, r *config.Rule) []error {
+	res, err := conn.Execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", r.DB)
+	if err != nil {
+		return []error{fmt.Errorf("rule %s (line %d): listing tables: %w", r.Table, r.Line, err)}
+	}
+	var tables []string
+	for i := 0; i < res.RowNumber(); i++ {
+		name, _ := res.GetString(i, 0)
+		if r.Matches(r.DB, name) {
+			tables = append(tables, name)
+		}
+	}
+	if len(tables) == 0 {
+		return []error{fmt.Errorf("rule %s (line %d): no such table in the source (or the user lacks SELECT on it): fix the rule's table or GRANT SELECT ON %s.* TO the cachesync user", r.Table, r.Line, r.DB)}
+	}
+	var errs []error
+	for _, tbl := range tables {
+		cols, err := conn.Execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", r.DB, tbl)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule %s (line %d): reading columns of %s.%s: %w", r.Table, r.Line, r.DB, tbl, err))
+			continue
+		}
+		have := map[string]bool{}
+		for i := 0; i < cols.RowNumber(); i++ {
+			c, _ := cols.GetString(i, 0)
+			have[strings.ToLower(c)] = true
+		}
+		for _, tpl := range r.Templates {
+			for _, c := range tpl.Columns() {
+				if !have[strings.ToLower(c)] {
+					errs = append(errs, fmt.Errorf("rule %s (line %d): key template %q names column %q, which %s.%s does not have: fix the template or the column name", r.Table, r.Line, tpl.Raw, c, r.DB, tbl))
+				}
+			}
+		}
+		for _, w := range r.Watch {
+			if !have[strings.ToLower(w)] {
+				errs = append(errs, fmt.Errorf("rule %s (line %d): watch column %q does not exist in %s.%s", r.Table, r.Line, w, r.DB, tbl))
+			}
+		}
+	}
+	return errs
+}

@@ -1,0 +1,173 @@
+// Package canal is the binlog tailer: it follows the primary's row-based
+// binlog with go-mysql canal, turns each committed row change of a mapped
+// table into cache keys, and hands them to a Sink. It never imports a sink;
+// cmd wires the two together.
+package canal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	gocanal "github.com/go-mysql-org/go-mysql/canal"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/checkpoint"
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+)
+
+// Sink takes batches of keys. Send blocks while downstream is full, which is
+// how a slow or unreachable Redis holds the tailer back with bounded memory.
+type Sink interface {
+	Send(ctx context.Context, b *event.Batch) error
+}
+
+// Tailer follows the binlog. Build it with New.
+type Tailer struct {
+	cfg     config.SourceConfig
+	rules   []*config.Rule
+	sink    Sink
+	tracker *checkpoint.Tracker
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	backoff retry.Backoff
+
+	// DedupLimit bounds the per-transaction de-duplication set; past it the
+	// set starts over (a repeated delete is harmless, unbounded memory is not).
+	DedupLimit int
+}
+
+// New returns a tailer. The tracker learns every batch and transaction
+// boundary; the sink acknowledges batches to it.
+func New(src config.SourceConfig, rules []*config.Rule, sink Sink, tracker *checkpoint.Tracker,
+	log *zap.Logger, m *metrics.Metrics, backoff retry.Backoff) *Tailer {
+	return &Tailer{cfg: src, rules: rules, sink: sink, tracker: tracker, log: log, metrics: m,
+		backoff: backoff, DedupLimit: 65536}
+}
+
+// ErrPositionGone means the server no longer has the binlog the checkpoint
+// points into (MySQL error 1236). It is never retried or skipped silently.
+var ErrPositionGone = errors.New("binlog position no longer on the server")
+
+// Run streams from start until ctx ends or a permanent error occurs. A zero
+// start means "the primary's current position", which is logged and
+// committed to the tracker at once so a crash cannot skip past it.
+func (t *Tailer) Run(ctx context.Context, start event.Position) error {
+	if start.IsZero() {
+		pos, err := t.currentPosition(ctx)
+		if err != nil {
+			return err
+		}
+		t.log.Info("no checkpoint: starting at the primary's current position", zap.Stringer("position", pos))
+		start = pos
+	} else {
+		t.log.Info("resuming from checkpoint", zap.Stringer("position", start))
+	}
+	t.tracker.Commit(start)
+
+	h := newHandler(t)
+	h.boundary = start
+	attempt := 0
+	for {
+		began := time.Now()
+		err := t.runOnce(ctx, h, h.boundary)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if perm := classify(err, h.boundary, t.cfg); perm != nil {
+			return perm
+		}
+		if time.Since(began) > time.Minute {
+			attempt = 0 // it ran fine for a while: start the backoff over
+		}
+		wait := t.backoff.Delay(attempt)
+		attempt++
+		t.metrics.TailerReconnects.Inc()
+		t.log.Warn("binlog stream broke; reconnecting from the last transaction boundary",
+			zap.Stringer("position", h.boundary), zap.Duration("wait", wait), zap.Error(err))
+		if retry.SleepCtx(ctx, wait) != nil {
+			return nil
+		}
+	}
+}
+
+// runOnce runs one canal from pos until it fails or ctx ends. Reconnecting
+// is ours, not the syncer's: go-mysql's own retry resumes from the last
+// event, possibly mid-transaction; we resume from the last boundary.
+func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) error {
+	c, err := gocanal.NewCanal(t.canalConfig())
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
+	}
+	h.reset()
+	c.SetEventHandler(h)
+	h.ctx = ctx
+
+	done := make(chan error, 1)
+	go func() {
+		if t.cfg.GTID && pos.GTID != "" {
+			set, perr := mysql.ParseGTIDSet(t.cfg.Flavor, pos.GTID)
+			if perr != nil {
+				done <- fmt.Errorf("checkpoint GTID set %q: %w", pos.GTID, perr)
+				return
+			}
+			done <- c.StartFromGTID(set)
+			return
+		}
+		done <- c.RunFrom(mysql.Position{Name: pos.File, Pos: pos.Pos})
+	}()
+	select {
+	case err = <-done:
+		c.Close()
+	case <-ctx.Done():
+		c.Close()
+		err = <-done
+	}
+	return err
+}
+
+func (t *Tailer) canalConfig() *gocanal.Config {
+	cc := gocanal.NewDefaultConfig()
+	cc.Addr = t.cfg.Addr
+	cc.User = t.cfg.User
+	cc.Password = t.cfg.Password.Reveal()
+	cc.Charset = t.cfg.Charset
+	cc.Flavor = t.cfg.Flavor
+	cc.ServerID = t.cfg.ServerID
+	cc.HeartbeatPeriod = t.cfg.HeartbeatPeriod.D()
+	cc.ReadTimeout = t.cfg.ReadTimeout.D()
+	if cc.ReadTimeout == 0 && cc.HeartbeatPeriod > 0 {
+		cc.ReadTimeout = 3 * cc.HeartbeatPeriod
+	}
+	cc.Dump.ExecutionPath = "" // never mysqldump: we stream, we do not snapshot
+	cc.DisableRetrySync = true
+	// go-mysql buffers 10240 decoded events by default: with large rows
+	// that is hundreds of MiB while the sink is slow. 512 keeps the reader
+	// ahead of the handler at a bounded cost.
+	cc.EventCacheCount = 512
+	cc.TimestampStringLocation = time.UTC
+	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
+	cc.Dialer = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	for _, r := range t.rules {
+		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
+	}
+	return cc
+}
+
+// currentPosition asks the primary where its binlog is now.
+func (t *Tailer) currentPosition(ctx context.Context) (event.Position, error) {
+	conn, err := connect(ctx, t.cfg)
+	if err != nil {
+		return event.Position{}, err
+	}
+	defer conn.Close()
+	return masterPosition(conn, t.cfg)
+}

@@ -1,0 +1,81 @@
+package checkpoint
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/retry"
+)
+
+// Saver writes the tracker's safe position to the store whenever it moves,
+// at most once per MinInterval. It only ever saves positions the tracker has
+// released, so spacing the writes out never saves unfinished work.
+type Saver struct {
+	Tracker     *Tracker
+	Store       Store
+	MinInterval time.Duration
+	Backoff     retry.Backoff
+	Log         *zap.Logger
+	// OnSaved, if set, sees every saved position (metrics, tests).
+	OnSaved func(event.Position)
+
+	mu    sync.Mutex
+	saved event.Position
+}
+
+// Run saves until ctx ends. The final save at shutdown is Flush's job, once
+// the pipeline has drained.
+func (s *Saver) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.Tracker.Changed():
+		}
+		if err := s.saveLatest(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		if s.MinInterval > 0 {
+			if err := retry.SleepCtx(ctx, s.MinInterval); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// Flush saves the current safe position if it is newer than the last save.
+func (s *Saver) Flush(ctx context.Context) error {
+	return s.saveLatest(ctx)
+}
+
+// Saved returns the last position written to the store.
+func (s *Saver) Saved() event.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saved
+}
+
+func (s *Saver) saveLatest(ctx context.Context) error {
+	pos, ok := s.Tracker.Safe()
+	if !ok || pos == s.Saved() {
+		return nil
+	}
+	err := s.Backoff.Do(ctx, func(ctx context.Context) error { return s.Store.Save(ctx, pos) },
+		func(attempt int, err error, wait time.Duration) {
+			s.Log.Warn("checkpoint save failed; retrying", zap.Stringer("position", pos), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
+		})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.saved = pos
+	s.mu.Unlock()
+	if s.OnSaved != nil {
+		s.OnSaved(pos)
+	}
+	return nil
+}

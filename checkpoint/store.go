@@ -1,0 +1,96 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cachesync/cachesync/event"
+)
+
+// Store keeps the last safe position across restarts.
+type Store interface {
+	// Load returns the saved position; ok is false when none was ever saved.
+	// A checkpoint that exists but cannot be read is an error, never "none":
+	// silently restarting from "now" would skip invalidations.
+	Load(ctx context.Context) (pos event.Position, ok bool, err error)
+	Save(ctx context.Context, pos event.Position) error
+}
+
+// FileStore writes the position as JSON: temp file, fsync, rename, fsync dir.
+type FileStore struct {
+	Path string
+	Now  func() time.Time // default time.Now
+}
+
+type fileRecord struct {
+	Version int    `json:"version"`
+	File    string `json:"file"`
+	Pos     uint32 `json:"pos"`
+	GTID    string `json:"gtid,omitempty"`
+	SavedAt string `json:"saved_at"`
+}
+
+func (s *FileStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Load implements Store.
+func (s *FileStore) Load(context.Context) (event.Position, bool, error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return event.Position{}, false, nil
+	}
+	if err != nil {
+		return event.Position{}, false, fmt.Errorf("checkpoint file %s cannot be read: %w (fix its permissions; cachesync will not restart from the current position on its own)", s.Path, err)
+	}
+	var r fileRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return event.Position{}, false, fmt.Errorf("checkpoint file %s is corrupt: %v (restore it from a backup, or delete it and run `cachesync backfill` for the mapped tables, since changes since the lost position would otherwise stay cached)", s.Path, err)
+	}
+	if r.Version != 1 || (r.File == "" && r.GTID == "") {
+		return event.Position{}, false, fmt.Errorf("checkpoint file %s holds no usable position (version %d, file %q, gtid %q): restore it or delete it deliberately", s.Path, r.Version, r.File, r.GTID)
+	}
+	return event.Position{File: r.File, Pos: r.Pos, GTID: r.GTID}, true, nil
+}
+
+// Save implements Store.
+func (s *FileStore) Save(_ context.Context, pos event.Position) error {
+	data, err := json.Marshal(fileRecord{Version: 1, File: pos.File, Pos: pos.Pos, GTID: pos.GTID, SavedAt: s.now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(s.Path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(s.Path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save checkpoint %s at %s: fsync: %w", s.Path, pos, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path); err != nil {
+		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // makes the rename durable; not all filesystems support it
+		d.Close()
+	}
+	return nil
+}

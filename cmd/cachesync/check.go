@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/config"
+)
+
+func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	path := fs.String("config", "cachesync.yaml", "config file")
+	online := fs.Bool("online", false, "also connect and check the server settings and every rule against the live schema")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if !*online {
+		fmt.Fprintf(stdout, "%s: ok (%d rules; run with --online to check the server too)\n", *path, len(cfg.Rules))
+		return nil
+	}
+	errs := []error{canal.Preflight(ctx, cfg.Source)}
+	errs = append(errs, canal.CheckSchema(ctx, cfg.Source, rulePtrs(cfg)))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: online check failed:\n%w", *path, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d rules; server settings, privileges and schema checked at %s)\n", *path, len(cfg.Rules), cfg.Source.Addr)
+	return nil
+}
+
+// loadConfig reads, validates and resolves secrets; its error lists every problem.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ResolveSecrets(os.ReadFile); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func rulePtrs(cfg *config.Config) []*config.Rule {
+	out := make([]*config.Rule, len(cfg.Rules))
+	for i := range cfg.Rules {
+		out[i] = &cfg.Rules[i]
+	}
+	return out
+}

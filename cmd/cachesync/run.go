@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/checkpoint"
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink"
+)
+
+// cmdRun runs the pipeline until soft ends (graceful: stop reading, finish
+// what is in flight, save the checkpoint) or hard ends (stop at once).
+func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "cachesync.yaml", "config file")
+	logFormat := fs.String("log-format", "json", "json or console")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	log, err := logging.New(*logFormat, *logLevel)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if cfg.Transport.Kind != "direct" {
+		return fmt.Errorf("%s: transport.kind %q is not available in this build yet; use direct (omit transport.kind)", *path, cfg.Transport.Kind)
+	}
+	if cfg.Checkpoint.Store != "file" {
+		return fmt.Errorf("%s: checkpoint.store %q is not available in this build yet; use file", *path, cfg.Checkpoint.Store)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	return runPipeline(soft, hard, cfg, log, m, reg)
+}
+
+func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
+	if err := canal.Preflight(soft, cfg.Source); err != nil {
+		return err
+	}
+	store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
+	start, _, err := store.Load(soft)
+	if err != nil {
+		return err
+	}
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	tracker := checkpoint.NewTracker(event.Position{}) // the tailer commits its start position
+	rdb := sink.NewRedis(cfg.Redis, nil)
+	defer rdb.Close()
+	del := sink.NewDeleter(rdb, sink.DeleterConfig{
+		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
+		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,
+	}, event.AckerFunc(func(seq uint64) {
+		tracker.Done(seq)
+		m.InFlightBatches.Set(float64(tracker.InFlight()))
+	}), backoff, log.Named("deleter"), m)
+	saver := &checkpoint.Saver{Tracker: tracker, Store: store, MinInterval: cfg.Checkpoint.MinInterval.D(),
+		Backoff: backoff, Log: log.Named("checkpoint"), OnSaved: func(p event.Position) {
+			m.CheckpointSaves.Inc()
+			m.CheckpointFile.Reset()
+			m.CheckpointFile.WithLabelValues(p.File).Set(1)
+			m.CheckpointPos.Set(float64(p.Pos))
+		}}
+	tailer := canal.New(cfg.Source, rulePtrs(cfg), del, tracker, log.Named("tailer"), m, backoff)
+
+	if cfg.HTTP.Addr != "off" {
+		srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown(context.Background()) //nolint:errcheck
+	}
+	// The saver and the deleter outlive the tailer: after reading stops, the
+	// deleter drains and the saver keeps saving until it has.
+	g, gctx := errgroup.WithContext(hard)
+	saverCtx, stopSaver := context.WithCancel(gctx)
+	defer stopSaver()
+	g.Go(func() error { return saver.Run(saverCtx) })
+	delDone := make(chan error, 1)
+	g.Go(func() error { err := del.Run(gctx); delDone <- err; return err })
+
+	// The tailer stops on soft; a failing deleter or saver also stops it.
+	tctx, tstop := context.WithCancel(soft)
+	defer tstop()
+	go func() { <-gctx.Done(); tstop() }()
+	tailErr := tailer.Run(tctx, start)
+	log.Info("binlog reading stopped; finishing invalidations in flight", zap.Int("batches_in_flight", tracker.InFlight()))
+
+	del.Close() // the deleter drains the queue and the second deletes, then returns
+	<-delDone
+	stopSaver()
+	runErr := g.Wait()
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	flushErr := saver.Flush(fctx)
+	pos, _ := tracker.Safe()
+	log.Info("stopped", zap.Stringer("checkpoint", saver.Saved()), zap.Stringer("safe", pos), zap.Int("batches_unfinished", tracker.InFlight()))
+	if hard.Err() != nil && tracker.InFlight() > 0 {
+		runErr = errors.Join(runErr, fmt.Errorf("stopped before %d batches were invalidated; they will be replayed from the checkpoint on restart", tracker.InFlight()))
+	}
+	return errors.Join(tailErr, runErr, flushErr)
+}
+
+func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.addr %s: %w (pick a free port, or set http.addr: off)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", zap.Error(err))
+		}
+	}()
+	log.Info("serving metrics", zap.String("addr", ln.Addr().String()))
+	return srv, nil
+}

@@ -1,0 +1,148 @@
+// Package config is the YAML contract of cachesync: one sub-struct per
+// component, defaults in one place (Default), and validation without side
+// effects that reports every problem with its YAML line.
+package config
+
+import "time"
+
+// Config is the whole file.
+type Config struct {
+	Source     SourceConfig     `yaml:"source"`
+	Checkpoint CheckpointConfig `yaml:"checkpoint"`
+	Transport  TransportConfig  `yaml:"transport"`
+	Redis      RedisConfig      `yaml:"redis"`
+	Delete     DeleteConfig     `yaml:"delete"`
+	Retry      RetryConfig      `yaml:"retry"`
+	HTTP       HTTPConfig       `yaml:"http"`
+	Rules      []Rule           `yaml:"rules"`
+
+	// src is where each value was written (lines, values from the
+	// environment), so Validate can report lines. Nil for a Config built in Go.
+	src *sourceInfo
+}
+
+// SourceConfig is the MySQL/MariaDB primary cachesync replicates from.
+type SourceConfig struct {
+	Addr         string `yaml:"addr"`          // host:port; default 127.0.0.1:3306
+	User         string `yaml:"user"`          // required
+	Password     Secret `yaml:"password"`      // use ${VAR}; never logged
+	PasswordFile string `yaml:"password_file"` // alternative to password
+	Flavor       string `yaml:"flavor"`        // mysql | mariadb; default mysql
+	ServerID     uint32 `yaml:"server_id"`     // replica id, unique among replicas; default 4201
+	// GTID resumes by GTID set instead of file/position when true.
+	GTID    bool   `yaml:"gtid"`
+	Charset string `yaml:"charset"` // connection charset; default utf8mb4
+	// HeartbeatPeriod asks the primary for a heartbeat when idle; default 5s.
+	HeartbeatPeriod Duration `yaml:"heartbeat_period"`
+	// ReadTimeout declares the connection dead when nothing arrives; default 3 × heartbeat.
+	ReadTimeout Duration `yaml:"read_timeout"`
+}
+
+// CheckpointConfig says where the last safe binlog position is kept.
+type CheckpointConfig struct {
+	Store string `yaml:"store"` // file (default) | redis
+	Path  string `yaml:"path"`  // file store; default ./cachesync.pos
+	Key   string `yaml:"key"`   // redis store; default cachesync:checkpoint
+	// MinInterval spaces saves of already-acknowledged positions; default 100ms.
+	MinInterval Duration `yaml:"min_interval"`
+}
+
+// TransportConfig picks what sits between the tailer and the deleter.
+type TransportConfig struct {
+	Kind  string      `yaml:"kind"` // direct (default) | kafka
+	Kafka KafkaConfig `yaml:"kafka"`
+	// QueueSize bounds the direct transport, in batches; default 256.
+	QueueSize int `yaml:"queue_size"`
+}
+
+// KafkaConfig is used when Transport.Kind is kafka.
+type KafkaConfig struct {
+	Brokers     []string `yaml:"brokers"`
+	Topic       string   `yaml:"topic"`
+	Group       string   `yaml:"group"`
+	DLQTopic    string   `yaml:"dlq_topic"`
+	Partitions  int      `yaml:"partitions"`
+	CreateTopic bool     `yaml:"create_topic"`
+}
+
+// RedisConfig reaches the cache: one address is a single node, several are a
+// cluster, master_name selects sentinel.
+type RedisConfig struct {
+	Addrs        []string `yaml:"addrs"` // default [127.0.0.1:6379]
+	DB           int      `yaml:"db"`
+	Username     string   `yaml:"username"`
+	Password     Secret   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	MasterName   string   `yaml:"master_name"`
+	PoolSize     int      `yaml:"pool_size"`    // default 16
+	DialTimeout  Duration `yaml:"dial_timeout"` // default 2s
+	ReadTimeout  Duration `yaml:"read_timeout"` // default 2s
+}
+
+// DeleteConfig shapes the invalidation itself.
+type DeleteConfig struct {
+	// SecondDelay repeats each delete this much later; default 500ms, 0 turns it off.
+	SecondDelay Duration `yaml:"second_delay"`
+	// Command is unlink (default) or del.
+	Command string `yaml:"command"`
+	// BatchKeys caps the keys sent in one pipeline round trip; default 512.
+	BatchKeys int `yaml:"batch_keys"`
+}
+
+// RetryConfig is the backoff for every retried operation.
+type RetryConfig struct {
+	Initial Duration `yaml:"initial"` // default 50ms
+	Max     Duration `yaml:"max"`     // default 5s
+}
+
+// HTTPConfig is the metrics and health endpoint.
+type HTTPConfig struct {
+	Addr string `yaml:"addr"` // default 127.0.0.1:9180; "off" disables
+}
+
+// Rule maps one table (or a table pattern) to the cache keys its rows feed.
+type Rule struct {
+	Table string   `yaml:"table"` // db.table; * and ? allowed in the table part
+	Keys  []string `yaml:"keys"`
+	Watch []string `yaml:"watch"`
+
+	// Filled by Load/Validate.
+	Line      int         `yaml:"-"`
+	Templates []*Template `yaml:"-"`
+	DB        string      `yaml:"-"`
+	TableGlob string      `yaml:"-"`
+}
+
+// Default returns a Config holding every default. Load decodes the file over
+// it, so a value written explicitly (second_delay: 0) wins over the default.
+func Default() Config {
+	return Config{
+		Source: SourceConfig{
+			Addr:            "127.0.0.1:3306",
+			Flavor:          "mysql",
+			ServerID:        4201,
+			Charset:         "utf8mb4",
+			HeartbeatPeriod: Duration(5 * time.Second),
+		},
+		Checkpoint: CheckpointConfig{
+			Store:       "file",
+			Path:        "./cachesync.pos",
+			Key:         "cachesync:checkpoint",
+			MinInterval: Duration(100 * time.Millisecond),
+		},
+		Transport: TransportConfig{Kind: "direct", QueueSize: 256},
+		Redis: RedisConfig{
+			Addrs:       []string{"127.0.0.1:6379"},
+			PoolSize:    16,
+			DialTimeout: Duration(2 * time.Second),
+			ReadTimeout: Duration(2 * time.Second),
+		},
+		Delete: DeleteConfig{
+			SecondDelay: Duration(500 * time.Millisecond),
+			Command:     "unlink",
+			BatchKeys:   512,
+		},
+		Retry: RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
+		HTTP:  HTTPConfig{Addr: "127.0.0.1:9180"},
+	}
+}

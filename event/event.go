@@ -1,0 +1,74 @@
+// Package event holds the typed values that flow between the tailer and the
+// sinks. It has no dependencies on either side, so the tailer never imports a
+// sink and a sink never imports the tailer.
+package event
+
+import (
+	"fmt"
+	"time"
+)
+
+// Op is the kind of row change a batch came from.
+type Op uint8
+
+const (
+	OpInsert Op = iota + 1
+	OpUpdate
+	OpDelete
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpInsert:
+		return "insert"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// Position is a point in the primary's binlog: file/offset always, and the
+// GTID set executed up to it when the source runs in GTID mode.
+type Position struct {
+	File string `json:"file"`
+	Pos  uint32 `json:"pos"`
+	GTID string `json:"gtid,omitempty"`
+}
+
+// IsZero reports whether p names no position at all.
+func (p Position) IsZero() bool { return p.File == "" && p.GTID == "" }
+
+func (p Position) String() string {
+	if p.GTID != "" {
+		return fmt.Sprintf("%s:%d (gtid %s)", p.File, p.Pos, p.GTID)
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Pos)
+}
+
+// Batch is the unit of work between stages: the de-duplicated cache keys fed
+// by one binlog rows event (a slice of one transaction). A transaction of any
+// size streams through as many batches; none holds a whole transaction.
+type Batch struct {
+	// Seq is assigned by the checkpoint tracker; the sink acknowledges it
+	// once every key is fully invalidated (second delete included).
+	Seq        uint64
+	DB         string
+	Table      string
+	Op         Op
+	Rows       int      // row changes the keys came from
+	Keys       []string // byte strings; may be any bytes, not only UTF-8
+	Pos        Position // position of the rows event, for errors and logs
+	CommitTime time.Time
+}
+
+// Acker is told when a batch is completely done downstream.
+type Acker interface {
+	Done(seq uint64)
+}
+
+// AckerFunc adapts a function to Acker.
+type AckerFunc func(seq uint64)
+
+func (f AckerFunc) Done(seq uint64) { f(seq) }

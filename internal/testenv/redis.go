@@ -1,0 +1,155 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions tunes a server; the zero value is what tests usually want.
+type RedisOptions struct {
+	// NotifyKeyspaceEvents is redis' notify-keyspace-events, e.g. "Eg" to
+	// publish every DEL/UNLINK on __keyevent@0__:del; default "" (off).
+	NotifyKeyspaceEvents string
+}
+
+// Redis is a private redis-server with persistence off: Stop/Start keeps
+// the port, not the data.
+type Redis struct {
+	Addr string // 127.0.0.1:Port
+	Port int
+	Dir  string
+
+	opt  RedisOptions
+	mu   sync.Mutex
+	proc *proc
+}
+
+// StartRedis starts a new server (opt: at most one) and stops it, and
+// removes its directory, when the test ends.
+func StartRedis(t testing.TB, opt ...RedisOptions) *Redis {
+	t.Helper()
+	requireBinaries(t, "redis-server", "redis-server")
+	dir, err := makeDir("redis")
+	fatalIf(t, err)
+	r := &Redis{Dir: dir}
+	if len(opt) > 0 {
+		r.opt = opt[0]
+	}
+	t.Cleanup(r.close)
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		fatalIf(t, err)
+		r.Port, r.Addr = port, "127.0.0.1:"+strconv.Itoa(port)
+		err = r.start()
+		if err == nil {
+			return r
+		}
+		if attempt == 3 || !strings.Contains(tail(r.logFile(), 5), "Address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (r *Redis) logFile() string { return filepath.Join(r.Dir, "redis.log") }
+
+// start runs redis-server and waits until it answers as this very process
+// (a port taken by another server must not pass for ours).
+func (r *Redis) start() error {
+	bin, err := lookBinary("redis-server")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
+		"--dir", r.Dir, "--logfile", r.logFile(), "--daemonize", "no",
+		"--save", "", "--appendonly", "no", "--notify-keyspace-events", r.opt.NotifyKeyspaceEvents)
+	p, err := startProc(cmd, filepath.Join(r.Dir, "redis.out"))
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.proc = p
+	r.mu.Unlock()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	defer c.Close()
+	err = waitReady(p, func(ctx context.Context) error {
+		// A plain dial first: go-redis logs every refused dial.
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", r.Addr)
+		if err != nil {
+			return err
+		}
+		conn.Close()
+		info, err := c.InfoMap(ctx, "server").Result()
+		if err != nil {
+			return err
+		}
+		if got := info["Server"]["process_id"]; got != strconv.Itoa(p.pid()) {
+			return fmt.Errorf("%s is served by pid %s, not ours", r.Addr, got)
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errExited) {
+			p.kill()
+		}
+		return fmt.Errorf("testenv: redis-server on %s (dir %s): %w\n--- redis.log tail:\n%s\n--- stdout/stderr tail:\n%s",
+			r.Addr, r.Dir, err, tail(r.logFile(), 20), tail(filepath.Join(r.Dir, "redis.out"), 10))
+	}
+	return nil
+}
+
+func (r *Redis) current() *proc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proc
+}
+
+func (r *Redis) close() {
+	if p := r.current(); p != nil {
+		_ = p.stop(stopGrace)
+	}
+	_ = os.RemoveAll(r.Dir)
+}
+
+// Client returns a go-redis client for this server, closed when the test ends.
+func (r *Redis) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// PID is the server's process id.
+func (r *Redis) PID() int { return r.current().pid() }
+
+// Stop shuts the server down (SIGTERM) and waits for it to exit.
+func (r *Redis) Stop(t testing.TB) {
+	t.Helper()
+	fatalIf(t, r.current().stop(stopGrace))
+}
+
+// Start starts a stopped or killed server again on the same port, empty.
+func (r *Redis) Start(t testing.TB) {
+	t.Helper()
+	if p := r.current(); !p.exited() {
+		t.Fatalf("testenv: redis-server %s is still running (pid %d)", r.Addr, p.pid())
+	}
+	fatalIf(t, r.start())
+}
+
+// Kill ends the server with SIGKILL.
+func (r *Redis) Kill(t testing.TB) {
+	t.Helper()
+	r.current().kill()
+}

@@ -1,0 +1,260 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+)
+
+// DeleterConfig shapes the deleter; the zero value of each field has a default.
+type DeleterConfig struct {
+	SecondDelay time.Duration // 0: no second delete
+	UseDel      bool          // DEL instead of UNLINK
+	BatchKeys   int           // keys per round trip; default 512
+	QueueSize   int           // batches waiting for the first delete; default 256
+	SecondQueue int           // groups waiting for the second delete; default 4096
+}
+
+func (c DeleterConfig) batchKeys() int   { return orDefault(c.BatchKeys, 512) }
+func (c DeleterConfig) queueSize() int   { return orDefault(c.QueueSize, 256) }
+func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+// Deleter is the direct transport and the Redis deleting stage in one: Send
+// queues a batch (blocking when full), Run deletes every key at once and
+// again SecondDelay later, retrying until Redis confirms, then acknowledges
+// the batch. Redis down means wait: nothing is dropped and nothing is acked.
+type Deleter struct {
+	rdb     redis.UniversalClient
+	cfg     DeleterConfig
+	acker   event.Acker
+	backoff retry.Backoff
+	log     *zap.Logger
+	m       *metrics.Metrics
+	now     func() time.Time
+
+	in        chan *event.Batch
+	second    chan group
+	closeOnce sync.Once
+}
+
+// group is batches deleted together in one round trip.
+type group struct {
+	batches []*event.Batch
+	due     time.Time
+}
+
+// NewDeleter returns a deleter; call Run, then Send, then Close to drain.
+func NewDeleter(rdb redis.UniversalClient, cfg DeleterConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Deleter {
+	return &Deleter{rdb: rdb, cfg: cfg, acker: acker, backoff: backoff, log: log, m: m, now: time.Now,
+		in: make(chan *event.Batch, cfg.queueSize()), second: make(chan group, cfg.secondQueue())}
+}
+
+// Send queues b for deletion, blocking while the queue is full.
+func (d *Deleter) Send(ctx context.Context, b *event.Batch) error {
+	select {
+	case d.in <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close says no more batches will come; Run returns once all queued work,
+// second deletes included, is done.
+func (d *Deleter) Close() { d.closeOnce.Do(func() { close(d.in) }) }
+
+// Run deletes until Close has been called and everything is drained, or ctx
+// ends (a hard stop: whatever is unfinished stays unacknowledged).
+func (d *Deleter) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- d.runSecond(ctx) }()
+	err := d.runFirst(ctx)
+	close(d.second)
+	return errors.Join(err, <-errc)
+}
+
+func (d *Deleter) runFirst(ctx context.Context) error {
+	for {
+		var b *event.Batch
+		var ok bool
+		select {
+		case b, ok = <-d.in:
+			if !ok {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		g := group{batches: []*event.Batch{b}}
+		keys := len(b.Keys)
+	gather: // take what is already queued, up to one round trip's worth
+		for keys < d.cfg.batchKeys() {
+			select {
+			case nb, ok := <-d.in:
+				if !ok {
+					break gather
+				}
+				g.batches = append(g.batches, nb)
+				keys += len(nb.Keys)
+			default:
+				break gather
+			}
+		}
+		if err := d.deleteGroup(ctx, "first", g); err != nil {
+			return err
+		}
+		now := d.now()
+		for _, b := range g.batches {
+			d.m.CommitToDelete.Observe(now.Sub(b.CommitTime).Seconds())
+		}
+		if d.cfg.SecondDelay <= 0 {
+			d.ack(g)
+			continue
+		}
+		g.due = now.Add(d.cfg.SecondDelay)
+		select {
+		case d.second <- g:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (d *Deleter) runSecond(ctx context.Context) error {
+	for g := range d.second {
+		if wait := g.due.Sub(d.now()); wait > 0 {
+			if err := retry.SleepCtx(ctx, wait); err != nil {
+				return err
+			}
+		}
+		// Merge groups that are already due into one round trip.
+		keys := countKeys(g)
+	merge:
+		for keys < d.cfg.batchKeys() {
+			select {
+			case ng, ok := <-d.second:
+				if !ok {
+					break merge
+				}
+				if ng.due.After(d.now()) {
+					if err := d.finishSecond(ctx, g); err != nil {
+						return err
+					}
+					g = ng
+					if err := retry.SleepCtx(ctx, ng.due.Sub(d.now())); err != nil {
+						return err
+					}
+					keys = countKeys(g)
+					continue
+				}
+				g.batches = append(g.batches, ng.batches...)
+				keys += countKeys(ng)
+			default:
+				break merge
+			}
+		}
+		if err := d.finishSecond(ctx, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Deleter) finishSecond(ctx context.Context, g group) error {
+	if err := d.deleteGroup(ctx, "second", g); err != nil {
+		return err
+	}
+	d.ack(g)
+	return nil
+}
+
+func (d *Deleter) ack(g group) {
+	for _, b := range g.batches {
+		d.acker.Done(b.Seq)
+	}
+}
+
+func countKeys(g group) int {
+	n := 0
+	for _, b := range g.batches {
+		n += len(b.Keys)
+	}
+	return n
+}
+
+// deleteGroup deletes every key of g, retrying until Redis confirms or ctx ends.
+func (d *Deleter) deleteGroup(ctx context.Context, phase string, g group) error {
+	errs, retries := d.m.RedisErrors.WithLabelValues(phase), d.m.RedisRetries.WithLabelValues(phase)
+	first := g.batches[0]
+	err := d.backoff.Do(ctx, func(ctx context.Context) error { return d.deleteOnce(ctx, g) },
+		func(attempt int, err error, wait time.Duration) {
+			errs.Inc()
+			retries.Inc()
+			if attempt == 0 || attempt%20 == 0 {
+				d.log.Warn("redis delete failed; retrying (the checkpoint stays put meanwhile)",
+					zap.String("phase", phase), zap.String("table", first.DB+"."+first.Table), zap.Int("keys", countKeys(g)),
+					zap.Stringer("position", first.Pos), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
+			}
+		})
+	if err != nil {
+		return fmt.Errorf("%s delete of %d keys from %s.%s at %s: %w", phase, countKeys(g), first.DB, first.Table, first.Pos, err)
+	}
+	d.m.Invalidated.WithLabelValues(phase).Add(float64(countKeys(g)))
+	return nil
+}
+
+// multiKeyChunk caps keys per UNLINK command on a single node; in a cluster
+// every command carries one key so go-redis can route it to its slot.
+const multiKeyChunk = 128
+
+func (d *Deleter) deleteOnce(ctx context.Context, g group) error {
+	perCmd := multiKeyChunk
+	if isCluster(d.rdb) {
+		perCmd = 1
+	}
+	pipe := d.rdb.Pipeline()
+	args := make([]any, 0, perCmd+1)
+	flush := func() {
+		if len(args) > 1 {
+			pipe.Do(ctx, args...)
+		}
+		args = make([]any, 0, perCmd+1)
+	}
+	for _, b := range g.batches {
+		for _, k := range b.Keys {
+			if len(args) == 0 {
+				args = append(args, d.command())
+			}
+			args = append(args, k)
+			if len(args) == perCmd+1 {
+				flush()
+			}
+		}
+	}
+	flush()
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func (d *Deleter) command() string {
+	if d.cfg.UseDel {
+		return "del"
+	}
+	return "unlink"
+}

@@ -1,0 +1,164 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+)
+
+type ackLog struct {
+	mu   sync.Mutex
+	seqs []uint64
+	at   map[uint64]time.Time
+}
+
+func (a *ackLog) Done(seq uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seqs = append(a.seqs, seq)
+	if a.at == nil {
+		a.at = map[uint64]time.Time{}
+	}
+	a.at[seq] = time.Now()
+}
+
+func (a *ackLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.seqs)
+}
+
+func newTestDeleter(t testing.TB, addr string, cfg DeleterConfig, acks event.Acker) (*Deleter, redis.UniversalClient) {
+	rc := config.Default().Redis
+	rc.Addrs = []string{addr}
+	rc.DialTimeout, rc.ReadTimeout = config.Duration(200*time.Millisecond), config.Duration(200*time.Millisecond)
+	rdb := NewRedis(rc, nil)
+	t.Cleanup(func() { rdb.Close() })
+	d := NewDeleter(rdb, cfg, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	return d, rdb
+}
+
+func setKeys(t *testing.T, c *redis.Client, keys []string) {
+	t.Helper()
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	for _, k := range keys {
+		pipe.Set(ctx, k, "v", 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeleterDeletesTwiceThenAcks(t *testing.T) {
+	r := testenv.StartRedis(t)
+	c := r.Client(t)
+	acks := &ackLog{}
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: 300 * time.Millisecond, BatchKeys: 7}, acks)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	var all []string
+	sent := map[uint64]time.Time{}
+	for i := uint64(1); i <= 20; i++ {
+		keys := []string{fmt.Sprintf("k:%d:a", i), fmt.Sprintf("k:%d:b", i), "bin:\xff\x00" + fmt.Sprint(i)}
+		all = append(all, keys...)
+		setKeys(t, c, keys)
+		sent[i] = time.Now()
+		if err := d.Send(ctx, &event.Batch{Seq: i, Keys: keys, CommitTime: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// First delete: every key gone soon, but nothing acknowledged before the second delete.
+	waitFor(t, 5*time.Second, func() bool { return c.Exists(ctx, all...).Val() == 0 })
+	// Re-create the keys, as a racing reader filling the cache with a stale row would.
+	setKeys(t, c, all)
+	d.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Exists(ctx, all...).Val(); n != 0 {
+		t.Fatalf("%d keys survived the second delete", n)
+	}
+	if acks.count() != 20 {
+		t.Fatalf("acked %d batches, want 20", acks.count())
+	}
+	for seq, at := range acks.at {
+		if at.Sub(sent[seq]) < 300*time.Millisecond {
+			t.Errorf("batch %d acknowledged %v after sending, before its second delete was due", seq, at.Sub(sent[seq]))
+		}
+	}
+}
+
+func TestDeleterWaitsOutRedisOutage(t *testing.T) {
+	r := testenv.StartRedis(t)
+	acks := &ackLog{}
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{}, acks)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	r.Stop(t)
+	keys := []string{"user:1", "user:2"}
+	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: keys, CommitTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // several failed attempts
+	if acks.count() != 0 {
+		t.Fatal("a batch was acknowledged while Redis was down")
+	}
+	r.Start(t)
+	c := r.Client(t)
+	setKeys(t, c, keys) // the restarted server has them (e.g. from its own persistence)
+	waitFor(t, 10*time.Second, func() bool { return acks.count() == 1 })
+	if n := c.Exists(ctx, keys...).Val(); n != 0 {
+		t.Fatalf("%d keys survived", n)
+	}
+	d.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeleterHardStopLeavesWorkUnacked(t *testing.T) {
+	r := testenv.StartRedis(t)
+	acks := &ackLog{}
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: time.Hour}, acks)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: []string{"x"}, CommitTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("hard stop returned no error")
+	}
+	if acks.count() != 0 {
+		t.Fatal("batch acknowledged without its second delete")
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,36 @@
+// Package sink holds where events go: the Redis deleter (and, in later
+// stages, the Kafka publisher and consumer).
+package sink
+
+import (
+	"crypto/tls"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachesync/cachesync/config"
+)
+
+// NewRedis builds the go-redis client: one address is a single node, several
+// are a cluster, master_name selects sentinel (addrs are then the sentinels).
+// go-redis's own retries are off: retry.Backoff is the one policy.
+func NewRedis(c config.RedisConfig, tlsConf *tls.Config) redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:        c.Addrs,
+		DB:           c.DB,
+		Username:     c.Username,
+		Password:     c.Password.Reveal(),
+		MasterName:   c.MasterName,
+		PoolSize:     c.PoolSize,
+		DialTimeout:  c.DialTimeout.D(),
+		ReadTimeout:  c.ReadTimeout.D(),
+		WriteTimeout: c.ReadTimeout.D(),
+		MaxRetries:   -1,
+		TLSConfig:    tlsConf,
+	})
+}
+
+// isCluster reports whether multi-key commands may cross slots.
+func isCluster(c redis.UniversalClient) bool {
+	_, ok := c.(*redis.ClusterClient)
+	return ok
+}

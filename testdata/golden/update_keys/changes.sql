@@ -1,0 +1,13 @@
+INSERT INTO users VALUES (1, 'a@x.io', 'Ann', 0), (2, 'b@x.io', 'Bob', 0), (3, NULL, 'Cy', 0);
+UPDATE users SET email = 'ann@x.io' WHERE id = 1;
+UPDATE users SET visits = visits + 1;
+UPDATE users SET name = 'Bobby' WHERE id = 2;
+BEGIN;
+UPDATE users SET name = CONCAT(name, '!');
+UPDATE users SET name = CONCAT(name, '?');
+COMMIT;
+INSERT INTO other VALUES (1);
+INSERT INTO orders_2025 VALUES (10, 1);
+INSERT INTO orders_2026 VALUES (20, 2), (21, 2);
+DELETE FROM orders_2026 WHERE id = 21;
+DELETE FROM users WHERE id = 3;
