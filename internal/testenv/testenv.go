@@ -11,11 +11,16 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,12 +113,43 @@ func waitReady(p *proc, ready func(context.Context) error) error {
 // makeDir creates a fresh directory for one server. os.MkdirTemp rather than
 // t.TempDir: a datadir must outlive Stop/Start within a test, and the shared
 // server outlives every test.
+// The directory records the test binary's PID, for sweepStale.
 func makeDir(kind string) (string, error) {
+	sweep.Do(sweepStale)
 	dir, err := os.MkdirTemp("", "cachesync-"+kind+"-")
 	if err != nil {
 		return "", fmt.Errorf("testenv: %w", err)
 	}
-	return dir, nil
+	err = os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	return dir, err
+}
+
+var sweep sync.Once // process-wide: one sweep per test binary is plenty
+
+// sweepStale removes the directories of test binaries that died without
+// their cleanups (a panic, a `go test -timeout`). Their servers died with
+// them (Pdeathsig, Linux only); only the files were left.
+func sweepStale() {
+	if runtime.GOOS != "linux" {
+		return
+	}
+	for _, kind := range []string{"mariadb", "redis"} {
+		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "cachesync-"+kind+"-*"))
+		for _, d := range dirs {
+			b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+			if err != nil {
+				continue // not ours, or its owner has not written the file yet
+			}
+			pid, err := strconv.Atoi(string(b))
+			if err != nil || pid <= 0 {
+				continue
+			}
+			if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+				continue // the owner lives
+			}
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // fatalIf fails the test with err, if any.
