@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +65,88 @@ func TestRunLargeTransaction(t *testing.T) {
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+}
+
+// rewriteConfig edits the env's config file in place.
+func (e *env) rewriteConfig(old, new string) {
+	e.t.Helper()
+	raw, err := os.ReadFile(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), old) {
+		e.t.Fatalf("config has no %q", old)
+	}
+	if err := os.WriteFile(e.cfg, []byte(strings.Replace(string(raw), old, new, 1)), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// checkpointFile reads the saved checkpoint.
+func (e *env) checkpointFile() map[string]any {
+	e.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(e.dir, "cachesync.pos"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+func TestRunGTIDModeResumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.rewriteConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, gtid: true}")
+	p := e.start()
+	e.setKeys("user:1")
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
+	e.waitGone(10*time.Second, "user:1")
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	cp := e.checkpointFile()
+	if g, _ := cp["gtid"].(string); !strings.Contains(g, "-") {
+		t.Fatalf("checkpoint has no GTID set: %v", cp)
+	}
+	// Changes while stopped are picked up from the GTID set on restart.
+	e.exec("UPDATE DB.users SET email = 'b@x.io' WHERE id = 1")
+	e.setKeys("user:1", "user:email:a@x.io", "user:email:b@x.io")
+	p = e.start()
+	e.waitLog(p, "resuming from checkpoint")
+	e.waitGone(10*time.Second, "user:1", "user:email:a@x.io", "user:email:b@x.io")
+	p.stop(t)
+}
+
+func TestQuietTablesMoveTheCheckpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema, "CREATE TABLE DB.audit (id INT PRIMARY KEY)"}, usersRules, "")
+	p := e.start()
+	e.setKeys("user:1")
+	e.exec("INSERT INTO DB.users (id) VALUES (1)")
+	e.waitGone(10*time.Second, "user:1")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(e.dir, "cachesync.pos")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint saved")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first := e.checkpointFile()["pos"]
+	for i := 0; ; i++ {
+		e.exec(fmt.Sprintf("INSERT INTO DB.audit VALUES (%d)", i)) // unmapped table only
+		if e.checkpointFile()["pos"] != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("checkpoint did not move past transactions on an unmapped table")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop(t)
 }
