@@ -162,3 +162,44 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A cluster must get single-key commands routed per slot: a multi-key
+// UNLINK across slots would fail with CROSSSLOT and never succeed.
+func TestDeleterRedisCluster(t *testing.T) {
+	cl := testenv.StartRedisCluster(t, 3)
+	c := cl.Client(t)
+	rc := config.Default().Redis
+	rc.Addrs = cl.Addrs
+	rdb := NewRedis(rc, nil)
+	t.Cleanup(func() { rdb.Close() })
+	acks := &ackLog{}
+	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	var keys []string
+	for i := 0; i < 300; i++ {
+		keys = append(keys, fmt.Sprintf("user:%d", i), fmt.Sprintf("user:{%d}:orders", i))
+	}
+	for _, k := range keys {
+		if err := c.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: keys, CommitTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if n := c.Exists(ctx, k).Val(); n != 0 {
+			t.Fatalf("%q survived in the cluster", k)
+		}
+	}
+	if acks.count() != 1 {
+		t.Fatalf("acks = %d", acks.count())
+	}
+}

@@ -21,6 +21,8 @@ type RedisOptions struct {
 	// NotifyKeyspaceEvents is redis' notify-keyspace-events, e.g. "Eg" to
 	// publish every DEL/UNLINK on __keyevent@0__:del; default "" (off).
 	NotifyKeyspaceEvents string
+	// ExtraArgs are appended to redis-server's command line.
+	ExtraArgs []string
 }
 
 // Redis is a private redis-server with persistence off: Stop/Start keeps
@@ -73,6 +75,7 @@ func (r *Redis) start() error {
 	cmd := exec.Command(bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
 		"--dir", r.Dir, "--logfile", r.logFile(), "--daemonize", "no",
 		"--save", "", "--appendonly", "no", "--notify-keyspace-events", r.opt.NotifyKeyspaceEvents)
+	cmd.Args = append(cmd.Args, r.opt.ExtraArgs...)
 	p, err := startProc(cmd, filepath.Join(r.Dir, "redis.out"))
 	if err != nil {
 		return err
