@@ -22,17 +22,21 @@ type handler struct {
 	t   *Tailer
 	ctx context.Context
 
-	tables   map[string]*tableKeys // db.table → compiled rules; nil entry = unmapped
-	boundary event.Position        // last transaction boundary seen
-	curFile  string                // binlog file being read, for error positions
-	seen     map[string]struct{}   // keys already emitted in this transaction
-	scratch  []byte
-	ruleBuf  []int
-	batch    *event.Batch
+	tables map[string]*tableKeys // db.table → compiled rules; nil entry = unmapped
+	// mapTables holds schemas built from binlog table maps for tables the
+	// server no longer has.
+	mapTables map[*replication.TableMapEvent]*schema.Table
+	boundary  event.Position      // last transaction boundary seen
+	curFile   string              // binlog file being read, for error positions
+	seen      map[string]struct{} // keys already emitted in this transaction
+	scratch   []byte
+	ruleBuf   []int
+	batch     *event.Batch
 }
 
 func newHandler(t *Tailer) *handler {
-	return &handler{t: t, tables: map[string]*tableKeys{}, seen: map[string]struct{}{}}
+	return &handler{t: t, tables: map[string]*tableKeys{}, seen: map[string]struct{}{},
+		mapTables: map[*replication.TableMapEvent]*schema.Table{}}
 }
 
 func (h *handler) String() string { return "cachesync" }
@@ -41,6 +45,7 @@ func (h *handler) String() string { return "cachesync" }
 // the partial transaction it saw will be streamed again from the boundary.
 func (h *handler) reset() {
 	clear(h.tables)
+	clear(h.mapTables)
 	h.seen = make(map[string]struct{})
 	h.curFile = h.boundary.File
 }
@@ -78,18 +83,34 @@ func (h *handler) OnTableChanged(_ *replication.EventHeader, db, table string) e
 }
 
 // OnTableNotFound: a rows event for a table that no longer exists (dropped
-// later in the binlog than we are). Its rows cannot be decoded by name.
+// or renamed later in the binlog than we are). With binlog_row_metadata=FULL
+// the event carries the column names, which is all the templates need.
 func (h *handler) OnTableNotFound(hdr *replication.EventHeader, e *replication.RowsEvent) error {
-	name := string(e.Table.Schema) + "." + string(e.Table.Table)
+	db, name := string(e.Table.Schema), string(e.Table.Table)
+	mapped := false
 	for _, r := range h.t.rules {
-		if r.Matches(string(e.Table.Schema), string(e.Table.Table)) {
-			h.t.log.Error("rows for a mapped table that no longer exists cannot be decoded; its keys are skipped (run `cachesync backfill` if the table comes back)",
-				zap.String("table", name), zap.Int("rows", len(e.Rows)), zap.Uint32("event_end_pos", hdr.LogPos), zap.Stringer("position", h.boundary))
-			h.t.metrics.TemplateErrors.WithLabelValues(name, "*table*").Add(float64(len(e.Rows)))
-			break
-		}
+		mapped = mapped || r.Matches(db, name)
 	}
-	return nil
+	if !mapped {
+		return nil
+	}
+	t, ok := h.mapTables[e.Table]
+	if !ok {
+		t = tableFromMap(e.Table)
+		h.mapTables[e.Table] = t // the syncer reuses one table map per table id
+	}
+	if t == nil {
+		h.t.log.Error("rows for a mapped table that no longer exists, and the binlog has no column names (binlog_row_metadata is not FULL): their keys are skipped; run `cachesync backfill` if the table comes back",
+			zap.String("table", db+"."+name), zap.Int("rows", len(e.Rows)), zap.Uint32("event_end_pos", hdr.LogPos), zap.Stringer("position", h.boundary))
+		h.t.metrics.TemplateErrors.WithLabelValues(db+"."+name, "*table*").Add(float64(len(e.Rows)))
+		return nil
+	}
+	tk := h.tableFor(t)
+	op, ok := opOf(hdr.EventType)
+	if tk == nil || !ok {
+		return nil
+	}
+	return h.handleRows(tk, op, e.Rows, hdr)
 }
 
 // OnRow turns one rows event into one batch of de-duplicated keys.
@@ -109,29 +130,41 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	default:
 		return nil
 	}
-	b := &event.Batch{DB: e.Table.Schema, Table: e.Table.Name, Op: op,
-		Pos: event.Position{File: h.curFile, Pos: e.Header.LogPos}, CommitTime: time.Unix(int64(e.Header.Timestamp), 0)}
+	if len(e.Rows) > 0 && len(e.Rows[0]) != len(e.Table.Columns) {
+		// The schema canal read is not the one these rows were written
+		// with (we lag behind a DDL): positions may be shifted.
+		h.t.log.Error("row image and current table schema differ in column count (DDL since this row was written); keys may be wrong: run backfill for this table after catching up",
+			zap.String("table", tk.name), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
+			zap.Stringer("position", h.boundary))
+		tk.schemaMismatch.Inc()
+	}
+	return h.handleRows(tk, op, e.Rows, e.Header)
+}
+
+func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
+	b := &event.Batch{DB: tk.table.Schema, Table: tk.table.Name, Op: op,
+		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0)}
 	h.batch = b
 	h.t.metrics.ReplicationLag.Set(time.Since(b.CommitTime).Seconds())
 	if op == event.OpUpdate {
-		for i := 0; i+1 < len(e.Rows); i += 2 {
-			h.ruleBuf = tk.updateRules(e.Rows[i], e.Rows[i+1], h.ruleBuf)
+		for i := 0; i+1 < len(rows); i += 2 {
+			h.ruleBuf = tk.updateRules(rows[i], rows[i+1], h.ruleBuf)
 			if len(h.ruleBuf) == 0 {
 				tk.watchSkipped.Inc()
 				continue
 			}
 			b.Rows++
-			h.scratch = tk.renderRow(e.Rows[i], h.ruleBuf, h.scratch, h)
-			h.scratch = tk.renderRow(e.Rows[i+1], h.ruleBuf, h.scratch, h)
+			h.scratch = tk.renderRow(rows[i], h.ruleBuf, h.scratch, h)
+			h.scratch = tk.renderRow(rows[i+1], h.ruleBuf, h.scratch, h)
 		}
-		tk.rows[op.String()].Add(float64(len(e.Rows) / 2))
+		tk.rows[op.String()].Add(float64(len(rows) / 2))
 	} else {
 		h.ruleBuf = tk.allRules(h.ruleBuf)
-		for _, row := range e.Rows {
+		for _, row := range rows {
 			b.Rows++
 			h.scratch = tk.renderRow(row, h.ruleBuf, h.scratch, h)
 		}
-		tk.rows[op.String()].Add(float64(len(e.Rows)))
+		tk.rows[op.String()].Add(float64(len(rows)))
 	}
 	tk.events[op.String()].Inc()
 	h.batch = nil

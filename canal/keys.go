@@ -20,10 +20,11 @@ type tableKeys struct {
 	rules    []compiledRule
 	watchAll bool // some rule has no watch list: every UPDATE counts
 
-	rows, events  map[string]prometheus.Counter // by op
-	emitted       prometheus.Counter
-	watchSkipped  prometheus.Counter
-	missingColumn []*missing // templates that cannot render any more
+	rows, events   map[string]prometheus.Counter // by op
+	emitted        prometheus.Counter
+	watchSkipped   prometheus.Counter
+	schemaMismatch prometheus.Counter
+	missingColumn  []*missing // templates that cannot render any more
 }
 
 type missing struct {

@@ -20,6 +20,7 @@ func (tm tableMetrics) bind(tk *tableKeys) {
 	}
 	tk.emitted = tm.m.KeysEmitted.WithLabelValues(tk.name)
 	tk.watchSkipped = tm.m.WatchSkipped.WithLabelValues(tk.name)
+	tk.schemaMismatch = tm.m.SchemaMismatch.WithLabelValues(tk.name)
 }
 
 func (tm tableMetrics) nulls(table, tpl string) prometheus.Counter {

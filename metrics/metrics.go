@@ -15,6 +15,7 @@ type Metrics struct {
 	KeysEmptySkipped *prometheus.CounterVec // table, template
 	TemplateErrors   *prometheus.CounterVec // table, column
 	WatchSkipped     *prometheus.CounterVec // table
+	SchemaMismatch   *prometheus.CounterVec // table
 	Invalidated      *prometheus.CounterVec // phase: first|second
 	RedisErrors      *prometheus.CounterVec // phase
 	RedisRetries     *prometheus.CounterVec // phase
@@ -45,6 +46,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Rows whose key template names a column the table no longer has (after DDL)."}, []string{"table", "column"}),
 		WatchSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_watch_skipped_rows_total",
 			Help: "UPDATE rows skipped because no watched column changed."}, []string{"table"}),
+		SchemaMismatch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_schema_mismatch_events_total",
+			Help: "Rows events whose column count differs from the table's current schema (lagging behind DDL)."}, []string{"table"}),
 		Invalidated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_keys_invalidated_total",
 			Help: "Keys deleted in Redis, by phase (first, second)."}, []string{"phase"}),
 		RedisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_redis_errors_total",
@@ -69,7 +72,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
-			m.TemplateErrors, m.WatchSkipped, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
+			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag)
 	}
 	return m
