@@ -19,8 +19,9 @@ import (
 // handler receives go-mysql canal callbacks on canal's one goroutine.
 type handler struct {
 	gocanal.DummyEventHandler
-	t   *Tailer
-	ctx context.Context
+	t     *Tailer
+	ctx   context.Context
+	canal *gocanal.Canal // the running canal, for schema refreshes
 
 	tables map[string]*tableKeys // db.table → compiled rules; nil entry = unmapped
 	// mapTables holds schemas built from binlog table maps for tables the
@@ -71,15 +72,36 @@ func (h *handler) tableFor(t *schema.Table) *tableKeys {
 			zap.String("table", name), zap.String("template", m.template), zap.String("column", m.column),
 			zap.Stringer("position", h.boundary))
 	}
+	if len(tk.unknownCharsets) > 0 {
+		h.t.log.Warn("key template columns in a character set cachesync cannot convert to UTF-8: their stored bytes are used as they are",
+			zap.String("table", name), zap.Strings("columns", tk.unknownCharsets))
+	}
 	h.tables[name] = tk
 	return tk
 }
 
 // OnTableChanged drops the compiled rules; canal re-reads the schema next.
 func (h *handler) OnTableChanged(_ *replication.EventHeader, db, table string) error {
-	delete(h.tables, db+"."+table)
-	h.t.log.Info("table changed (DDL); recompiling its rules", zap.String("table", db+"."+table), zap.Stringer("position", h.boundary))
+	name := db + "." + table
+	if tk, ok := h.tables[name]; ok && tk != nil {
+		h.t.log.Info("mapped table changed (DDL); recompiling its rules", zap.String("table", name), zap.Stringer("position", h.boundary))
+	}
+	delete(h.tables, name)
 	return nil
+}
+
+// refreshSchema makes canal re-read a table's schema from the server.
+func (h *handler) refreshSchema(t *schema.Table) *schema.Table {
+	if h.canal == nil {
+		return nil
+	}
+	h.canal.ClearTableCache([]byte(t.Schema), []byte(t.Name))
+	fresh, err := h.canal.GetTable(t.Schema, t.Name)
+	if err != nil {
+		h.t.log.Warn("re-reading the table schema failed", zap.String("table", t.Schema+"."+t.Name), zap.Error(err))
+		return nil
+	}
+	return fresh
 }
 
 // OnTableNotFound: a rows event for a table that no longer exists (dropped
@@ -131,8 +153,14 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 		return nil
 	}
 	if len(e.Rows) > 0 && len(e.Rows[0]) != len(e.Table.Columns) {
-		// The schema canal read is not the one these rows were written
-		// with (we lag behind a DDL): positions may be shifted.
+		// canal skips DDL its parser cannot read (MariaDB's ALGORITHM=NOCOPY,
+		// ALTER ONLINE, CREATE OR REPLACE...), keeping a stale schema: re-read it.
+		if fresh := h.refreshSchema(e.Table); fresh != nil && len(fresh.Columns) == len(e.Rows[0]) {
+			tk = h.tableFor(fresh)
+			return h.handleRows(tk, op, e.Rows, e.Header)
+		}
+		// Still different: these rows were written with another schema than
+		// the current one (we lag behind a DDL), so positions may be shifted.
 		h.t.log.Error("row image and current table schema differ in column count (DDL since this row was written); keys may be wrong: run backfill for this table after catching up",
 			zap.String("table", tk.name), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
 			zap.Stringer("position", h.boundary))

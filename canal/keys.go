@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/schema"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/text/encoding"
 
 	"github.com/cachesync/cachesync/config"
 )
@@ -20,11 +21,12 @@ type tableKeys struct {
 	rules    []compiledRule
 	watchAll bool // some rule has no watch list: every UPDATE counts
 
-	rows, events   map[string]prometheus.Counter // by op
-	emitted        prometheus.Counter
-	watchSkipped   prometheus.Counter
-	schemaMismatch prometheus.Counter
-	missingColumn  []*missing // templates that cannot render any more
+	rows, events    map[string]prometheus.Counter // by op
+	emitted         prometheus.Counter
+	watchSkipped    prometheus.Counter
+	schemaMismatch  prometheus.Counter
+	missingColumn   []*missing // templates that cannot render any more
+	unknownCharsets []string   // template columns whose charset cannot be converted to UTF-8
 }
 
 type missing struct {
@@ -48,8 +50,9 @@ type compiledTemplate struct {
 
 type part struct {
 	lit string
-	col int // -1 for a literal part
-	pad int // BINARY(n): the binlog drops trailing 0x00 bytes that SELECT shows
+	col int               // -1 for a literal part
+	pad int               // BINARY(n): the binlog drops trailing 0x00 bytes that SELECT shows
+	dec encoding.Encoding // text in a non-UTF-8 charset: converted to UTF-8
 }
 
 // binaryPad returns n for a BINARY(n) column, else 0.
@@ -95,6 +98,12 @@ func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableK
 				p := part{col: i}
 				if i >= 0 {
 					p.pad = binaryPad(&t.Columns[i])
+					var cs string
+					var unknown bool
+					p.dec, cs, unknown = columnDecoder(&t.Columns[i])
+					if unknown {
+						tk.unknownCharsets = append(tk.unknownCharsets, t.Columns[i].Name+" ("+cs+")")
+					}
 				}
 				ct.parts = append(ct.parts, p)
 			}
@@ -163,6 +172,11 @@ func (ct *compiledTemplate) render(t *schema.Table, row []any, dst []byte) ([]by
 		dst, ok = appendValue(dst, &t.Columns[p.col], row[p.col])
 		if !ok {
 			return dst, false
+		}
+		if p.dec != nil {
+			if utf, err := p.dec.NewDecoder().Bytes(dst[n:]); err == nil {
+				dst = append(dst[:n], utf...)
+			}
 		}
 		for len(dst)-n < p.pad {
 			dst = append(dst, 0)

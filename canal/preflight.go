@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/cachesync/cachesync/config"
 )
@@ -86,26 +87,36 @@ func checkGrants(conn *client.Conn, src config.SourceConfig) []error {
 	return errs
 }
 
-// CheckSchema checks every rule against the live schema: the table (or at
-// least one table of a pattern) exists and has every template and watch
-// column. It reports all problems at once.
-func CheckSchema(ctx context.Context, src config.SourceConfig, rules []*config.Rule) error {
-	conn, err := connect(ctx, src)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var errs []error
-	for _, r := range rules {
-		errs = append(errs, checkRule(conn, r)...)
-	}
-	return errors.Join(errs...)
+// SchemaReport is what CheckSchema found: Problems make the config unusable
+// (a template column the table lacks, no SELECT privilege); Missing lists
+// rules whose table does not exist (yet): `config check --online` fails on
+// them, `run` only warns, since a table may be created later.
+type SchemaReport struct {
+	Problems []error
+	Missing  []string
 }
 
-func checkRule(conn *client.Conn, r *config.Rule) []error {
+// CheckSchema checks every rule against the live schema: the table (or at
+// least one table of a pattern) exists and is readable, and has every
+// template and watch column.
+func CheckSchema(ctx context.Context, src config.SourceConfig, rules []*config.Rule) (SchemaReport, error) {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return SchemaReport{}, err
+	}
+	defer conn.Close()
+	var rep SchemaReport
+	for _, r := range rules {
+		checkRule(conn, src, r, &rep)
+	}
+	return rep, nil
+}
+
+func checkRule(conn *client.Conn, src config.SourceConfig, r *config.Rule, rep *SchemaReport) {
 	res, err := conn.Execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", r.DB)
 	if err != nil {
-		return []error{fmt.Errorf("rule %s (line %d): listing tables: %w", r.Table, r.Line, err)}
+		rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): listing tables: %w", r.Table, r.Line, err))
+		return
 	}
 	var tables []string
 	for i := 0; i < res.RowNumber(); i++ {
@@ -115,13 +126,23 @@ func checkRule(conn *client.Conn, r *config.Rule) []error {
 		}
 	}
 	if len(tables) == 0 {
-		return []error{fmt.Errorf("rule %s (line %d): no such table in the source (or the user lacks SELECT on it): fix the rule's table or GRANT SELECT ON %s.* TO the cachesync user", r.Table, r.Line, r.DB)}
+		// information_schema hides tables the user may not read: tell apart
+		// "no SELECT" from "no such table" by asking for the table itself.
+		if r.TableGlob == "" || !strings.ContainsAny(r.TableGlob, "*?") {
+			_, err := conn.Execute("SELECT 1 FROM `" + r.DB + "`.`" + strings.ReplaceAll(r.TableGlob, "`", "``") + "` LIMIT 0")
+			switch mysqlCode(err) {
+			case mysql.ER_TABLEACCESS_DENIED_ERROR, mysql.ER_DBACCESS_DENIED_ERROR:
+				rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): user %q may not read %s: GRANT SELECT ON %s.* TO the cachesync user (its schema is needed to render keys)", r.Table, r.Line, src.User, r.Table, r.DB))
+				return
+			}
+		}
+		rep.Missing = append(rep.Missing, fmt.Sprintf("rule %s (line %d): no such table in the source yet: fix the rule's table if it is a typo", r.Table, r.Line))
+		return
 	}
-	var errs []error
 	for _, tbl := range tables {
 		cols, err := conn.Execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", r.DB, tbl)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("rule %s (line %d): reading columns of %s.%s: %w", r.Table, r.Line, r.DB, tbl, err))
+			rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): reading columns of %s.%s: %w", r.Table, r.Line, r.DB, tbl, err))
 			continue
 		}
 		have := map[string]bool{}
@@ -132,15 +153,14 @@ func checkRule(conn *client.Conn, r *config.Rule) []error {
 		for _, tpl := range r.Templates {
 			for _, c := range tpl.Columns() {
 				if !have[strings.ToLower(c)] {
-					errs = append(errs, fmt.Errorf("rule %s (line %d): key template %q names column %q, which %s.%s does not have: fix the template or the column name", r.Table, r.Line, tpl.Raw, c, r.DB, tbl))
+					rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): key template %q names column %q, which %s.%s does not have: fix the template or the column name", r.Table, r.Line, tpl.Raw, c, r.DB, tbl))
 				}
 			}
 		}
 		for _, w := range r.Watch {
 			if !have[strings.ToLower(w)] {
-				errs = append(errs, fmt.Errorf("rule %s (line %d): watch column %q does not exist in %s.%s", r.Table, r.Line, w, r.DB, tbl))
+				rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): watch column %q does not exist in %s.%s", r.Table, r.Line, w, r.DB, tbl))
 			}
 		}
 	}
-	return errs
 }

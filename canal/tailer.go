@@ -110,6 +110,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	h.reset()
 	c.SetEventHandler(h)
 	h.ctx = ctx
+	h.canal = c
 
 	done := make(chan error, 1)
 	go func() {

@@ -28,7 +28,12 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	errs := []error{canal.Preflight(ctx, cfg.Source)}
-	errs = append(errs, canal.CheckSchema(ctx, cfg.Source, rulePtrs(cfg)))
+	rep, err := canal.CheckSchema(ctx, cfg.Source, rulePtrs(cfg))
+	errs = append(errs, err)
+	errs = append(errs, rep.Problems...)
+	for _, m := range rep.Missing {
+		errs = append(errs, errors.New(m))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: online check failed:\n%w", *path, err)
 	}

@@ -48,9 +48,6 @@ type env struct {
 	rdb   *redis.Client
 	dir   string
 	cfg   string // config path
-	// childEnv is added to the environment of every process start runs
-	// ("K=V"), e.g. a password the config takes from ${VAR}.
-	childEnv []string
 }
 
 // newEnv creates the database, runs schema, and writes a config whose rules
@@ -113,18 +110,8 @@ func (s *syncBuffer) String() string {
 // that it is streaming. It is killed when the test ends if still running.
 func (e *env) start() *proc {
 	e.t.Helper()
-	p := e.startNoWait()
-	e.waitLog(p, "starting at the primary's current position", "resuming from checkpoint")
-	return p
-}
-
-// startNoWait runs `cachesync run` on the env's config and returns at once.
-// It is killed when the test ends if still running.
-func (e *env) startNoWait() *proc {
-	e.t.Helper()
 	p := &proc{cmd: exec.Command(binPath, "run", "--config", e.cfg), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), e.childEnv...)
 	if err := p.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -140,6 +127,7 @@ func (e *env) startNoWait() *proc {
 			e.t.Logf("cachesync output:\n%s", p.out.String())
 		}
 	})
+	e.waitLog(p, "starting at the primary's current position", "resuming from checkpoint")
 	return p
 }
 

@@ -62,6 +62,16 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	if err := canal.Preflight(soft, cfg.Source); err != nil {
 		return err
 	}
+	rep, err := canal.CheckSchema(soft, cfg.Source, rulePtrs(cfg))
+	if err != nil {
+		return err
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("the rules do not fit the source's schema:\n%w", errors.Join(rep.Problems...))
+	}
+	for _, m := range rep.Missing {
+		log.Warn(m + "; its rows will be invalidated once the table exists")
+	}
 	store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
 	start, _, err := store.Load(soft)
 	if err != nil {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+)
+
+// Scenario tests of the source going away under a running cachesync, of
+// GTID resume, and of a crash inside one large transaction.
+
+// MariaDB crashes (SIGKILL) and is restarted while cachesync streams: it
+// reconnects from the last transaction boundary on its own, nothing written
+// before or after the crash stays cached, and the process never exits.
+func TestRunSourceCrashAndRestart(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
+	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.seedUsers(100)
+	p := e.start()
+	ids := seq(1, 100)
+	e.setKeys(userKeysOf(ids...)...)
+
+	w := startWriter(t, db, e.renames("c", seq(1, 50)...), nil)
+	w.wait(t, 60*time.Second)
+	db.Kill(t) // possibly before cachesync read or deleted all of it
+	db.Start(t)
+	for _, s := range e.renames("r", seq(51, 100)...) {
+		db.Exec(t, s)
+	}
+	e.waitGone(60*time.Second, userKeysOf(ids...)...)
+	p.alive(t)
+	if !p.logHas("reconnecting from the last transaction boundary") {
+		t.Errorf("no reconnect logged after the crash:\n%s", p.out.String())
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
+
+// MariaDB frozen (SIGSTOP) for longer than read_timeout: the connection is
+// declared dead and re-established once it answers again; changes made
+// after it resumes are invalidated.
+func TestRunSourcePaused(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
+	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.seedUsers(10)
+	p := e.start()
+	e.setKeys(userKeys(1)...)
+	e.exec("UPDATE DB.users SET name = 'a' WHERE id = 1")
+	e.waitGone(10*time.Second, userKeys(1)...)
+
+	db.Pause(t)
+	e.waitLog(p, "binlog stream broke") // read_timeout is 3 × heartbeat_period (1s)
+	db.Resume(t)
+	e.setKeys(userKeysOf(2, 3)...)
+	e.exec("UPDATE DB.users SET name = 'b' WHERE id IN (2, 3)")
+	e.waitGone(30*time.Second, userKeysOf(2, 3)...)
+	p.alive(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
+
+// With source.gtid the checkpoint holds the GTID set and a restart after
+// kill -9 resumes from it: nothing written before, during or after the
+// crash stays cached.
+func TestRunGTIDKill9Resume(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
+	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.editConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, gtid: true}")
+	e.seedUsers(100)
+	p := e.start()
+	ids := seq(1, 100)
+	e.setKeys(userKeysOf(ids...)...)
+	w := startWriter(t, db, e.renames("g", ids...), func(int) { time.Sleep(10 * time.Millisecond) })
+	w.waitExecuted(t, 60*time.Second, 30)
+	p.kill9(t)
+	raw, err := readFile(e.checkpointPath())
+	if err != nil || !strings.Contains(raw, `"gtid":"0-1-`) {
+		t.Fatalf("checkpoint with gtid: true holds no MariaDB GTID (%v): %s", err, raw)
+	}
+	// Every change after the checkpoint is replayed: re-cache all keys of
+	// rows written so far whose statement began after it.
+	cp, _ := e.readCheckpoint()
+	before, _ := w.positions()
+	var replay []string
+	for i, b := range before {
+		if b.cmp(cp) >= 0 {
+			replay = append(replay, userKeys(ids[i])...)
+		}
+	}
+	e.setKeys(replay...)
+	p2 := e.start()
+	if !p2.logHas("resuming from checkpoint", "gtid 0-1-") {
+		t.Errorf("restart did not resume from the GTID checkpoint:\n%s", p2.out.String())
+	}
+	w.wait(t, 60*time.Second)
+	e.waitGone(60*time.Second, userKeysOf(ids...)...)
+	if code := p2.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
+
+// kill -9 while cachesync is inside one 50,000-row transaction: the
+// checkpoint cannot be past that transaction unless every key of it was
+// deleted, and a restart deletes all of them again.
+func TestRunKill9InsideLargeTransaction(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
+	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.editConfig("second_delay: 200ms", "second_delay: 1s")
+	const n = 50000
+	e.seedUsers(n)
+	p := e.start()
+	keys := keyRange("user:%d", 1, n)
+	e.setKeys(keys...)
+	txBegin := masterPos(t, db)
+	e.exec(fmt.Sprintf("UPDATE DB.users SET name = 'big' WHERE id <= %d", n))
+	txEnd := masterPos(t, db)
+	e.waitGone(60*time.Second, keys[0]) // the first batch is deleted: kill now
+	p.kill9(t)
+	cp, _ := e.readCheckpoint()
+	left := e.exists(keys[n-1])
+	t.Logf("killed with checkpoint %v (transaction %v..%v), last key still cached: %v", cp, txBegin, txEnd, len(left) == 1)
+	if cp.cmp(txBegin) > 0 && cp.cmp(txEnd) < 0 {
+		t.Fatalf("checkpoint %v is inside the transaction %v..%v", cp, txBegin, txEnd)
+	}
+	if len(left) == 1 && cp.cmp(txEnd) >= 0 {
+		t.Fatalf("checkpoint %v is past the transaction (ends %v) while its key %s is still cached", cp, txEnd, keys[n-1])
+	}
+	if cp.cmp(txEnd) < 0 {
+		e.setKeys(keys...) // the whole transaction is replayed
+	}
+	p2 := e.start()
+	e.waitGone(120*time.Second, keys...)
+	if code := p2.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
