@@ -151,9 +151,10 @@ func (t *Tailer) canalConfig() *gocanal.Config {
 	cc.Dump.ExecutionPath = "" // never mysqldump: we stream, we do not snapshot
 	cc.DisableRetrySync = true
 	// go-mysql buffers 10240 decoded events by default: with large rows
-	// that is hundreds of MiB while the sink is slow. 512 keeps the reader
-	// ahead of the handler at a bounded cost.
-	cc.EventCacheCount = 512
+	// that is hundreds of MiB while the sink is slow. Measured on a
+	// 1,000,000-row UPDATE: 512 → 166 MB peak RSS, 128 → 107 MB, at the
+	// same speed.
+	cc.EventCacheCount = 128
 	cc.TimestampStringLocation = time.UTC
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
 	cc.Dialer = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext

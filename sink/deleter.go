@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
@@ -22,11 +23,16 @@ type DeleterConfig struct {
 	BatchKeys   int           // keys per round trip; default 512
 	QueueSize   int           // batches waiting for the first delete; default 256
 	SecondQueue int           // groups waiting for the second delete; default 4096
+	// MaxKeysInFlight bounds the keys queued or waiting for their second
+	// delete, which is what bounds memory: sustaining R keys/s with a second
+	// delay D needs R×D in flight. Default 524288 (~25 MiB of typical keys).
+	MaxKeysInFlight int
 }
 
 func (c DeleterConfig) batchKeys() int   { return orDefault(c.BatchKeys, 512) }
 func (c DeleterConfig) queueSize() int   { return orDefault(c.QueueSize, 256) }
 func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
+func (c DeleterConfig) maxKeys() int     { return orDefault(c.MaxKeysInFlight, 524288) }
 
 func orDefault(v, d int) int {
 	if v <= 0 {
@@ -51,6 +57,7 @@ type Deleter struct {
 	in        chan *event.Batch
 	second    chan group
 	closeOnce sync.Once
+	keys      *semaphore.Weighted // keys in flight, released on ack
 }
 
 // group is batches deleted together in one round trip.
@@ -62,15 +69,27 @@ type group struct {
 // NewDeleter returns a deleter; call Run, then Send, then Close to drain.
 func NewDeleter(rdb redis.UniversalClient, cfg DeleterConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Deleter {
 	return &Deleter{rdb: rdb, cfg: cfg, acker: acker, backoff: backoff, log: log, m: m, now: time.Now,
-		in: make(chan *event.Batch, cfg.queueSize()), second: make(chan group, cfg.secondQueue())}
+		in: make(chan *event.Batch, cfg.queueSize()), second: make(chan group, cfg.secondQueue()),
+		keys: semaphore.NewWeighted(int64(cfg.maxKeys()))}
 }
 
-// Send queues b for deletion, blocking while the queue is full.
+// weight is what a batch holds of the in-flight budget; a batch larger than
+// the whole budget takes all of it rather than blocking forever.
+func (d *Deleter) weight(b *event.Batch) int64 {
+	return int64(min(len(b.Keys), d.cfg.maxKeys()))
+}
+
+// Send queues b for deletion, blocking while the queue or the in-flight key
+// budget is full.
 func (d *Deleter) Send(ctx context.Context, b *event.Batch) error {
+	if err := d.keys.Acquire(ctx, d.weight(b)); err != nil {
+		return err
+	}
 	select {
 	case d.in <- b:
 		return nil
 	case <-ctx.Done():
+		d.keys.Release(d.weight(b))
 		return ctx.Err()
 	}
 }
@@ -187,6 +206,7 @@ func (d *Deleter) finishSecond(ctx context.Context, g group) error {
 func (d *Deleter) ack(g group) {
 	for _, b := range g.batches {
 		d.acker.Done(b.Seq)
+		d.keys.Release(d.weight(b))
 	}
 }
 

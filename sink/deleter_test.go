@@ -203,3 +203,33 @@ func TestDeleterRedisCluster(t *testing.T) {
 		t.Fatalf("acks = %d", acks.count())
 	}
 }
+
+// The in-flight key budget is what bounds memory: once it is used up by keys
+// waiting for their second delete, Send blocks (holding the tailer back).
+func TestDeleterKeyBudgetBlocksSend(t *testing.T) {
+	r := testenv.StartRedis(t)
+	acks := &ackLog{}
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: time.Hour, MaxKeysInFlight: 10}, acks)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = d.Run(ctx) }()
+	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: []string{"a", "b", "c", "d", "e", "f"}}); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	if err := d.Send(short, &event.Batch{Seq: 2, Keys: []string{"g", "h", "i", "j", "k"}}); err == nil {
+		t.Fatal("Send went through with 11 keys in flight and a budget of 10")
+	}
+	// A batch larger than the whole budget still goes through once the rest is done.
+	huge := make([]string, 50)
+	for i := range huge {
+		huge[i] = fmt.Sprint("big:", i)
+	}
+	d2, _ := newTestDeleter(t, r.Addr, DeleterConfig{MaxKeysInFlight: 10}, acks)
+	go func() { _ = d2.Run(ctx) }()
+	if err := d2.Send(ctx, &event.Batch{Seq: 3, Keys: huge}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return acks.count() == 1 })
+}
