@@ -20,6 +20,8 @@ const usage = `cachesync keeps Redis caches consistent with MySQL.
 Usage:
   cachesync run --config FILE [--log-format json|console] [--log-level info]
   cachesync config check --config FILE [--online]
+  cachesync replay --config FILE --from X [--to Y] [--tables db.t,...] [--dry-run] [--direct]
+  cachesync backfill --config FILE --table db.t [--where SQL] [--chunk N] [--rate N] [--resume] [--dry-run]
   cachesync version
 `
 
@@ -69,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(soft, hard, args[1:], stderr)
+	case "replay":
+		err = cmdReplay(soft, hard, args[1:], stdout, stderr)
+	case "backfill":
+		err = cmdBackfill(soft, hard, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/checkpoint"
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/internal/progress"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink"
+)
+
+const replayUsage = `Usage: cachesync replay --config FILE --from X [--to Y] [--tables db.t,...] [--dry-run] [--direct]
+
+Re-reads a range of the binlog and invalidates the keys its row changes
+feed, with the same rules as run (before and after images, watch lists,
+patterns). The range is half-open: transactions that start at or after
+--from and end at or before --to. X and Y are each
+  a binlog position   mysql-bin.000042:1337 (as SHOW MASTER STATUS prints it)
+  a GTID set          0-1-123 (MariaDB) or uuid:1-42 (MySQL): the transactions
+                      after the set, as in @@gtid_binlog_pos / @@gtid_executed
+  an RFC3339 time     2026-11-26T10:00:00Z: the first transaction at or after it
+                      (whole seconds, as the binlog records them)
+Without --to the replay ends at the primary's position when it starts.
+
+It reads the binlog as a replica of its own (--server-id, default
+source.server_id plus a random offset) and never reads or writes run's
+checkpoint. Keys are deleted straight from Redis (UNLINK, and again after
+delete.second_delay); the Kafka transport is not built yet, so with
+transport.kind: kafka pass --direct. --dry-run deletes nothing: it prints each
+key, Go-quoted, one per line on stdout, and the totals on stderr.
+
+Exit status: 0 when every key was invalidated, 1 otherwise or on bad input, 2 on bad flags.
+
+Flags:
+`
+
+type replayFlags struct {
+	config, from, to, tables, logFormat, logLevel string
+	dryRun, direct                                bool
+	serverID                                      uint
+}
+
+func parseReplayFlags(args []string, stderr io.Writer) (replayFlags, error) {
+	var f replayFlags
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, replayUsage); fs.PrintDefaults() }
+	fs.StringVar(&f.config, "config", "cachesync.yaml", "config file")
+	fs.StringVar(&f.from, "from", "", "start of the range: file:pos, GTID set or RFC3339 time (required)")
+	fs.StringVar(&f.to, "to", "", "end of the range (exclusive); default: the primary's position now")
+	fs.StringVar(&f.tables, "tables", "", "only these tables, comma-separated db.table names (each must have a rule)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the keys instead of deleting them")
+	fs.BoolVar(&f.direct, "direct", false, "delete straight from Redis even if transport.kind is kafka")
+	fs.UintVar(&f.serverID, "server-id", 0, "replica server_id for reading the binlog; default source.server_id + a random offset")
+	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, errHelp
+		}
+		return f, &exitError{code: 2, err: err}
+	}
+	if f.from == "" {
+		return f, &exitError{code: 2, err: errors.New("replay: --from is required (a binlog file:pos, a GTID set or an RFC3339 time)")}
+	}
+	if fs.NArg() > 0 {
+		return f, &exitError{code: 2, err: fmt.Errorf("replay: unexpected argument %q", fs.Arg(0))}
+	}
+	return f, nil
+}
+
+// errHelp: -h printed the usage; nothing else to do.
+var errHelp = errors.New("help requested")
+
+func cmdReplay(soft, hard context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseReplayFlags(args, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(f.logFormat, f.logLevel)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	if err := checkTransport(cfg, f.config, f.direct || f.dryRun); err != nil {
+		return err
+	}
+	tables, err := replayTables(cfg, f.tables)
+	if err != nil {
+		return err
+	}
+	src := cfg.Source
+	src.ServerID, err = replayServerID(cfg.Source.ServerID, f.serverID)
+	if err != nil {
+		return err
+	}
+	if err := canal.Preflight(soft, src); err != nil {
+		return err
+	}
+	rng, err := canal.ResolveRange(soft, src, f.from, f.to, log.Named("replay"))
+	if err != nil {
+		return err
+	}
+	log.Info("replaying", zap.Stringer("from", rng.From), zap.Stringer("to", rng.To), zap.Strings("tables", tables),
+		zap.Uint32("server_id", src.ServerID), zap.Bool("dry_run", f.dryRun))
+	return runReplay(soft, hard, cfg, src, rng, tables, f.dryRun, stdout, stderr, log)
+}
+
+func runReplay(soft, hard context.Context, cfg *config.Config, src config.SourceConfig, rng canal.Range, tables []string,
+	dryRun bool, stdout, stderr io.Writer, log *zap.Logger) error {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	tracker := checkpoint.NewTracker(event.Position{})
+	out, closeOut, err := newKeyOutput(soft, cfg, dryRun, stdout, tracker, log, m)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	outDone := make(chan error, 1)
+	go func() { outDone <- out.Run(hard) }()
+
+	rep := startProgress(stderr, log, "replay", "bytes", func() (int64, int64) {
+		p, _ := tracker.Safe()
+		return rng.Bytes(p)
+	})
+	began := time.Now()
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	r := canal.NewReplayer(src, rulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
+	runErr := r.Run(soft, rng)
+	out.Close() // the deleter finishes what it has, second deletes included
+	outErr := <-outDone
+	rep.Stop()
+
+	s := replaySummary(reg, rng, out, dryRun, time.Since(began))
+	unfinished := tracker.InFlight()
+	if unfinished > 0 {
+		s.errors++
+		runErr = errors.Join(runErr, fmt.Errorf("%d batches of keys were not invalidated: run the replay again", unfinished))
+	}
+	if runErr != nil || outErr != nil {
+		s.errors++
+	}
+	s.write(stderr)
+	if err := errors.Join(runErr, outErr); err != nil {
+		return err
+	}
+	if s.errors > 0 {
+		return fmt.Errorf("replay finished with %d errors (see the log above): some keys may not be invalidated", s.errors)
+	}
+	return nil
+}
+
+// checkTransport refuses the Kafka transport, which is not built yet, unless
+// the command sends straight to Redis anyway.
+func checkTransport(cfg *config.Config, path string, direct bool) error {
+	if cfg.Transport.Kind == "kafka" && !direct {
+		return fmt.Errorf("%s: transport.kind is kafka, and the Kafka transport is not built yet: add --direct to delete straight from Redis %v, or use transport.kind: direct",
+			path, cfg.Redis.Addrs)
+	}
+	return nil
+}
+
+// replayTables checks --tables: exact db.table names, each mapped by a rule.
+func replayTables(cfg *config.Config, list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var out, bad []string
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		db, name, ok := strings.Cut(t, ".")
+		if !ok || db == "" || name == "" {
+			return nil, fmt.Errorf("--tables: %q is not db.table", t)
+		}
+		if len(cfg.RulesFor(db, name)) == 0 {
+			bad = append(bad, t)
+		}
+		out = append(out, t)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("--tables: no rule maps %s: these tables have no keys to invalidate; check the names against the config's rules", strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+// replayServerID is --server-id, or source.server_id plus a random offset
+// so a replay never disconnects the running tailer (same id) or another replay.
+func replayServerID(tailer uint32, flagID uint) (uint32, error) {
+	if flagID != 0 {
+		if flagID > 1<<32-1 || uint32(flagID) == tailer {
+			return 0, fmt.Errorf("--server-id %d: must fit 32 bits and differ from source.server_id %d (the running tailer's)", flagID, tailer)
+		}
+		return uint32(flagID), nil
+	}
+	for {
+		id := tailer + 1 + uint32(rand.IntN(1000))
+		if id != 0 && id != tailer {
+			return id, nil
+		}
+	}
+}
+
+// keyOutput is where replay and backfill send keys: the deleter, or the
+// printer for --dry-run.
+type keyOutput interface {
+	canal.Sink
+	Run(ctx context.Context) error
+	Close()
+}
+
+func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout io.Writer, acker event.Acker,
+	log *zap.Logger, m *metrics.Metrics) (keyOutput, func(), error) {
+	if dryRun {
+		return &keyPrinter{w: bufio.NewWriter(stdout), acker: acker, closed: make(chan struct{})}, func() {}, nil
+	}
+	rdb := sink.NewRedis(cfg.Redis, nil)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("redis %v is not reachable (%v): nothing was deleted; start it or fix redis.addrs", cfg.Redis.Addrs, err)
+	}
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	del := sink.NewDeleter(rdb, sink.DeleterConfig{
+		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
+		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,
+	}, acker, backoff, log.Named("deleter"), m)
+	return del, func() { rdb.Close() }, nil
+}
+
+// keyPrinter is the --dry-run output: each key Go-quoted on its own line,
+// so any byte survives and one key is one line.
+type keyPrinter struct {
+	mu     sync.Mutex
+	w      *bufio.Writer
+	acker  event.Acker
+	keys   int64
+	err    error
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (p *keyPrinter) Send(_ context.Context, b *event.Batch) error {
+	p.mu.Lock()
+	for _, k := range b.Keys {
+		p.w.WriteString(strconv.Quote(k))
+		p.w.WriteByte('\n')
+	}
+	p.keys += int64(len(b.Keys))
+	err := p.w.Flush()
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("writing keys to stdout: %w", err)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	p.acker.Done(b.Seq)
+	return nil
+}
+
+func (p *keyPrinter) Run(ctx context.Context) error {
+	select {
+	case <-p.closed:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *keyPrinter) Close() { p.once.Do(func() { close(p.closed) }) }
+
+func (p *keyPrinter) printed() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.keys
+}
+
+func startProgress(stderr io.Writer, log *zap.Logger, what, unit string, poll func() (int64, int64)) *progress.Reporter {
+	cfg := progress.Config{What: what, Unit: unit, Log: log, Poll: poll}
+	if progress.IsTerminal(stderr) {
+		cfg.Bar = stderr
+	}
+	return progress.Start(cfg)
+}
+
+// summary is the report a replay or backfill ends with, on stderr.
+type summary struct {
+	title  string
+	rows   [][2]string
+	errors int
+}
+
+func (s *summary) add(name string, v any) { s.rows = append(s.rows, [2]string{name, fmt.Sprint(v)}) }
+
+func (s *summary) write(w io.Writer) {
+	fmt.Fprintln(w, s.title)
+	for _, r := range s.rows {
+		fmt.Fprintf(w, "  %-26s %s\n", r[0], r[1])
+	}
+	fmt.Fprintf(w, "  %-26s %d\n", "errors", s.errors)
+}
+
+func replaySummary(reg *prometheus.Registry, rng canal.Range, out keyOutput, dryRun bool, elapsed time.Duration) *summary {
+	s := &summary{title: fmt.Sprintf("cachesync replay %s", rng)}
+	s.add("rows read", counterSum(reg, "cachesync_binlog_rows_total", ""))
+	if p, ok := out.(*keyPrinter); ok && dryRun {
+		s.title += " (dry run: nothing deleted)"
+		s.add("keys listed", p.printed())
+	} else {
+		s.add("keys invalidated", counterSum(reg, "cachesync_keys_invalidated_total", "first"))
+	}
+	s.add("keys skipped for NULL", counterSum(reg, "cachesync_keys_null_skipped_total", ""))
+	s.add("keys skipped, empty", counterSum(reg, "cachesync_keys_empty_skipped_total", ""))
+	s.add("updates skipped by watch", counterSum(reg, "cachesync_watch_skipped_rows_total", ""))
+	missing := counterSum(reg, "cachesync_template_column_missing_total", "")
+	mismatch := counterSum(reg, "cachesync_schema_mismatch_events_total", "")
+	if missing > 0 || mismatch > 0 {
+		s.add("keys not rendered", fmt.Sprintf("%d (template column missing) / %d events decoded with a different schema", missing, mismatch))
+	}
+	s.errors += int(missing + mismatch)
+	s.add("elapsed", elapsed.Round(time.Millisecond))
+	return s
+}
+
+// counterSum adds up a counter over all its label values, or only those
+// whose phase label is phase.
+func counterSum(reg *prometheus.Registry, name, phase string) int64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if phase != "" && !hasLabel(m.GetLabel(), "phase", phase) {
+				continue
+			}
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return int64(total)
+}
+
+func hasLabel[L interface {
+	GetName() string
+	GetValue() string
+}](labels []L, name, value string) bool {
+	for _, l := range labels {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
