@@ -49,10 +49,13 @@ type compiledTemplate struct {
 }
 
 type part struct {
-	lit string
-	col int               // -1 for a literal part
-	pad int               // BINARY(n): the binlog drops trailing 0x00 bytes that SELECT shows
-	dec encoding.Encoding // text in a non-UTF-8 charset: converted to UTF-8
+	lit  string
+	col  int                 // -1 for a literal part
+	pad  int                 // BINARY(n): the binlog drops trailing 0x00 bytes that SELECT shows
+	dec  encoding.Encoding   // text in a non-UTF-8 charset: converted to UTF-8
+	fsp  int                 // TIME(n): restore an all-zero fraction
+	year bool                // YEAR: the zero year is "0000"
+	def  *schema.TableColumn // ENUM/SET with members parsed correctly; nil: the table's
 }
 
 // binaryPad returns n for a BINARY(n) column, else 0.
@@ -98,6 +101,7 @@ func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableK
 				p := part{col: i}
 				if i >= 0 {
 					p.pad = binaryPad(&t.Columns[i])
+					p.fsp, p.year, p.def = timeFsp(&t.Columns[i]), isYear(&t.Columns[i]), fixMembers(&t.Columns[i])
 					var cs string
 					var unknown bool
 					p.dec, cs, unknown = columnDecoder(&t.Columns[i])
@@ -169,10 +173,15 @@ func (ct *compiledTemplate) render(t *schema.Table, row []any, dst []byte) ([]by
 		}
 		var ok bool
 		n := len(dst)
-		dst, ok = appendValue(dst, &t.Columns[p.col], row[p.col])
+		def := p.def
+		if def == nil {
+			def = &t.Columns[p.col]
+		}
+		dst, ok = appendValue(dst, def, row[p.col])
 		if !ok {
 			return dst, false
 		}
+		dst = p.fixText(dst, n)
 		if p.dec != nil {
 			if utf, err := p.dec.NewDecoder().Bytes(dst[n:]); err == nil {
 				dst = append(dst[:n], utf...)
@@ -225,4 +234,18 @@ func sameValue(a, b any) bool {
 	}
 	defer func() { _ = recover() }() // uncomparable dynamic types count as changed
 	return a == b
+}
+
+// fixText applies the per-type corrections to the value appended at dst[n:].
+func (p *part) fixText(dst []byte, n int) []byte {
+	switch {
+	case p.fsp > 0 && bytes.IndexByte(dst[n:], '.') < 0:
+		dst = append(dst, '.')
+		for i := 0; i < p.fsp; i++ {
+			dst = append(dst, '0')
+		}
+	case p.year && len(dst)-n == 1 && dst[n] == '0':
+		dst = append(dst[:n], "0000"...)
+	}
+	return dst
 }
