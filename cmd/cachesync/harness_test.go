@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 // env is one test's world: a database on the shared MariaDB, its own Redis,
 // and a config file pointing at both.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *testenv.MariaDB
 	name  string // database name
 	redis *testenv.Redis
@@ -52,7 +52,7 @@ type env struct {
 
 // newEnv creates the database, runs schema, and writes a config whose rules
 // are given with "DB" standing for the database name.
-func newEnv(t *testing.T, db *testenv.MariaDB, schema []string, rules string, extra string) *env {
+func newEnv(t testing.TB, db *testenv.MariaDB, schema []string, rules string, extra string) *env {
 	t.Helper()
 	e := &env{t: t, db: db, redis: testenv.StartRedis(t), dir: t.TempDir()}
 	e.rdb = e.redis.Client(t)
@@ -151,7 +151,7 @@ func (e *env) waitLog(p *proc, any ...string) {
 }
 
 // stop sends SIGTERM and returns the exit code.
-func (p *proc) stop(t *testing.T) int {
+func (p *proc) stop(t testing.TB) int {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -163,7 +163,7 @@ func (p *proc) stop(t *testing.T) int {
 }
 
 // kill9 kills it with SIGKILL: no chance to finish or save anything.
-func (p *proc) kill9(t *testing.T) {
+func (p *proc) kill9(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
