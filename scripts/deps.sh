@@ -12,14 +12,14 @@ die() { echo "deps.sh: $*" >&2; exit 1; }
 
 check_go() {
 	if ! command -v go >/dev/null; then
-		local hint="install it from https://go.dev/dl/ (Debian's golang package is too old)"
+		local hint="install Go from the official distribution (Debian's golang package is too old)"
 		[[ -x /usr/local/go/bin/go ]] && hint="/usr/local/go/bin/go exists: add /usr/local/go/bin to PATH"
 		die "Go 1.$GO_MIN_MINOR or newer is required and 'go' is not on the PATH; $hint"
 	fi
 	local v
 	v=$(go env GOVERSION) # go1.26.3, or go1.27rc1
 	if [[ ! $v =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < GO_MIN_MINOR)); then
-		die "Go 1.$GO_MIN_MINOR or newer is required, found $v at $(command -v go): install a newer one from https://go.dev/dl/"
+		die "Go 1.$GO_MIN_MINOR or newer is required, found $v at $(command -v go): install a newer one"
 	fi
 	echo "deps.sh: $v ok"
 }
@@ -79,7 +79,7 @@ main() {
 	forbid_service_starts
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	# shellcheck disable=SC2086 # one word per package
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 	echo "deps.sh: done (the system's mariadb and redis services were not started; nothing here uses them)"
 }
 
