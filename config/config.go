@@ -105,6 +105,9 @@ type Rule struct {
 	Table string   `yaml:"table"` // db.table; * and ? allowed in the table part
 	Keys  []string `yaml:"keys"`
 	Watch []string `yaml:"watch"`
+	// WriteBehind makes the cache the first writer of this table's rows;
+	// see WriteBehindConfig. Left out, the rule is a plain invalidation rule.
+	WriteBehind WriteBehindConfig `yaml:"write_behind"`
 
 	// Filled by Load/Validate.
 	Line      int         `yaml:"-"`

@@ -19,7 +19,9 @@ func (k *checker) checkRules(rules []Rule) {
 		k.checkTable(r, path+".table")
 		k.checkKeys(r, path+".keys")
 		k.checkWatch(r, path+".watch")
+		k.checkWriteBehind(r, path+".write_behind")
 	}
+	k.checkStreamsUnique(rules)
 }
 
 func (k *checker) checkTable(r *Rule, path string) {
