@@ -26,6 +26,18 @@ type Metrics struct {
 	InFlightBatches  prometheus.Gauge
 	TailerReconnects prometheus.Counter
 	ReplicationLag   prometheus.Gauge
+
+	// Write-behind (stream label: the rule's Redis stream).
+	WBEntries        *prometheus.CounterVec   // stream: entries applied to MySQL
+	WBRows           *prometheus.CounterVec   // stream, op (upsert|delete): row statements after coalescing
+	WBBatches        *prometheus.CounterVec   // stream: committed transactions
+	WBSkipped        *prometheus.CounterVec   // stream: re-delivered entries already applied, acknowledged only
+	WBDeadLettered   *prometheus.CounterVec   // stream: poison entries moved to the dead-letter stream
+	WBErrors         *prometheus.CounterVec   // stream, stage (mysql|redis): failed attempts, retried
+	WBFlushSeconds   *prometheus.HistogramVec // stream
+	WBPending        *prometheus.GaugeVec     // stream: entries not yet flushed
+	WBOldestAge      *prometheus.GaugeVec     // stream
+	WBEchoSuppressed *prometheus.CounterVec   // table: owned keys not invalidated for a flush's own transaction
 }
 
 // New creates the collectors and registers them with reg (may be nil, for tests
@@ -70,10 +82,35 @@ func New(reg prometheus.Registerer) *Metrics {
 		ReplicationLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_replication_lag_seconds",
 			Help: "Now minus the commit time of the last binlog event read."}),
 	}
+	m.newWriteBehind()
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
-			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag)
+			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag,
+			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
+			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed)
 	}
 	return m
+}
+
+func (m *Metrics) newWriteBehind() {
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"stream"})
+	}
+	m.WBEntries = counter("cachesync_writebehind_entries_total", "Write-behind stream entries applied to MySQL.", "stream")
+	m.WBRows = counter("cachesync_writebehind_rows_total", "Rows written by the flusher after coalescing, by op (upsert, delete).", "stream", "op")
+	m.WBBatches = counter("cachesync_writebehind_batches_total", "Write-behind batches committed, one MySQL transaction each.", "stream")
+	m.WBSkipped = counter("cachesync_writebehind_skipped_total", "Re-delivered entries at or below the stored last-applied ID: acknowledged, not applied again.", "stream")
+	m.WBDeadLettered = counter("cachesync_writebehind_dead_lettered_total", "Poison entries moved to the dead-letter stream with their reason.", "stream")
+	m.WBErrors = counter("cachesync_writebehind_errors_total", "Failed flusher attempts, retried with backoff, by stage (mysql, redis).", "stream", "stage")
+	m.WBFlushSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cachesync_writebehind_flush_seconds",
+		Help:    "Time to apply and commit one write-behind batch.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"stream"})
+	m.WBPending = gauge("cachesync_writebehind_pending_entries", "Stream entries not yet flushed: delivered and unacknowledged, plus not yet delivered.")
+	m.WBOldestAge = gauge("cachesync_writebehind_oldest_pending_age_seconds", "Age of the oldest stream entry not yet flushed (0 when none).")
+	m.WBEchoSuppressed = counter("cachesync_writebehind_echo_suppressed_keys_total",
+		"Owned keys not invalidated because the row change is the flusher's own write.", "table")
 }
