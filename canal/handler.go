@@ -33,6 +33,10 @@ type handler struct {
 	scratch   []byte
 	ruleBuf   []int
 	batch     *event.Batch
+	// flushed holds the write-behind streams whose flusher wrote the current
+	// transaction (its cachesync_wb_offsets row comes first); reset at each
+	// transaction boundary.
+	flushed map[string]struct{}
 }
 
 func newHandler(t *Tailer) *handler {
@@ -49,6 +53,7 @@ func (h *handler) reset() {
 	clear(h.mapTables)
 	h.seen = make(map[string]struct{})
 	h.curFile = h.boundary.File
+	clear(h.flushed)
 }
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
@@ -137,6 +142,9 @@ func (h *handler) OnTableNotFound(hdr *replication.EventHeader, e *replication.R
 
 // OnRow turns one rows event into one batch of de-duplicated keys.
 func (h *handler) OnRow(e *gocanal.RowsEvent) error {
+	if h.flushRow(e) {
+		return nil // the flusher's marker: remembered, it has no keys
+	}
 	tk := h.tableFor(e.Table)
 	if tk == nil {
 		return nil
@@ -233,6 +241,7 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 	h.boundary = p
 	h.curFile = p.File
 	h.resetSeen()
+	clear(h.flushed)
 	h.t.tracker.Commit(p)
 	return nil
 }

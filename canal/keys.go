@@ -3,6 +3,7 @@ package canal
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/schema"
@@ -37,13 +38,15 @@ type missing struct {
 
 type compiledRule struct {
 	templates []compiledTemplate
-	watch     []int // column indexes; nil = every update counts
+	watch     []int  // column indexes; nil = every update counts
+	wbStream  string // write_behind.stream; "" for a plain rule
 }
 
 type compiledTemplate struct {
 	raw     string
 	parts   []part
 	broken  *missing // non-nil: a column is gone; counted, never rendered
+	owned   bool     // in write_behind.keys: not rendered for the flusher's own writes
 	nulls   prometheus.Counter
 	empties prometheus.Counter
 }
@@ -85,9 +88,10 @@ func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableK
 	tk := &tableKeys{table: t, name: name}
 	m.bind(tk)
 	for _, r := range rules {
-		cr := compiledRule{}
-		for _, tpl := range r.Templates {
-			ct := compiledTemplate{raw: tpl.Raw, nulls: m.nulls(name, tpl.Raw), empties: m.empties(name, tpl.Raw)}
+		cr := compiledRule{wbStream: r.WriteBehind.Stream}
+		for ti, tpl := range r.Templates {
+			ct := compiledTemplate{raw: tpl.Raw, nulls: m.nulls(name, tpl.Raw), empties: m.empties(name, tpl.Raw),
+				owned: slices.Contains(r.WriteBehind.Owned, ti)}
 			for _, p := range tpl.Parts {
 				if p.Column == "" {
 					ct.parts = append(ct.parts, part{lit: p.Literal, col: -1})
@@ -135,6 +139,10 @@ func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableK
 // keySink receives rendered keys; it de-duplicates and collects them.
 type keySink interface {
 	add(key []byte)
+	// echo reports whether the row change being rendered was written by the
+	// write-behind flusher of stream (see handler.flushRow): then the keys the
+	// cache owns are not rendered, since the cache holds the newer value.
+	echo(stream string) bool
 }
 
 // renderRow renders every template of every rule for one row image.
@@ -145,6 +153,9 @@ func (tk *tableKeys) renderRow(row []any, rules []int, scratch []byte, out keySi
 			ct := &tk.rules[ri].templates[ti]
 			if ct.broken != nil {
 				ct.broken.counter.Inc()
+				continue
+			}
+			if ct.owned && out.echo(tk.rules[ri].wbStream) {
 				continue
 			}
 			key, ok := ct.render(tk.table, row, scratch[:0])

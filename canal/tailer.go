@@ -161,6 +161,7 @@ func (t *Tailer) canalConfig() *gocanal.Config {
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}
+	cc.IncludeTableRegex = append(cc.IncludeTableRegex, offsetsTableRegexes(t.rules)...)
 	return cc
 }
 
