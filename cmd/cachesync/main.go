@@ -18,7 +18,7 @@ var version = "dev"
 const usage = `cachesync keeps Redis caches consistent with MySQL.
 
 Usage:
-  cachesync run --config FILE [--log-format json|console] [--log-level info]
+  cachesync run --config FILE [--role all|tailer|flusher] [--log-format json|console] [--log-level info]
   cachesync config check --config FILE [--online]
   cachesync replay --config FILE --from X [--to Y] [--tables db.t,...] [--dry-run] [--direct]
   cachesync backfill --config FILE --table db.t [--where SQL] [--chunk N] [--rate N] [--resume] [--dry-run]

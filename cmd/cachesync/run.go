@@ -34,7 +34,11 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	path := fs.String("config", "cachesync.yaml", "config file")
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	role := fs.String("role", "all", "all (tailer and deleter, plus the write-behind flusher when a rule has write_behind), tailer, or flusher")
 	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if err := checkRole(*role); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	log, err := logging.New(*logFormat, *logLevel)
@@ -55,7 +59,7 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
-	return runPipeline(soft, hard, cfg, log, m, reg)
+	return runRole(soft, hard, *role, cfg, log, m, reg)
 }
 
 func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {

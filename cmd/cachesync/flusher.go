@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink"
+)
+
+// Roles of `cachesync run`: all runs the tailer and deleter and, when some
+// rule has write_behind, the flusher too; tailer and flusher run one side,
+// so they can be scaled and restarted apart.
+const (
+	roleAll     = "all"
+	roleTailer  = "tailer"
+	roleFlusher = "flusher"
+)
+
+func checkRole(role string) error {
+	switch role {
+	case roleAll, roleTailer, roleFlusher:
+		return nil
+	}
+	return fmt.Errorf("--role %q: want all, tailer or flusher", role)
+}
+
+// runRole runs what role names until soft (graceful) or hard ends.
+func runRole(soft, hard context.Context, role string, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
+	wb := cfg.WriteBehindRules()
+	switch {
+	case role == roleTailer || role == roleAll && len(wb) == 0:
+		return runPipeline(soft, hard, cfg, log, m, reg)
+	case role == roleFlusher && len(wb) == 0:
+		return &exitError{code: 2, err: errors.New("--role flusher: no rule has write_behind, so there is nothing to flush")}
+	case role == roleFlusher:
+		if cfg.HTTP.Addr != "off" {
+			srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)
+			if err != nil {
+				return err
+			}
+			defer srv.Shutdown(context.Background()) //nolint:errcheck
+		}
+		return runFlushers(soft, cfg, wb, log, m)
+	}
+	// all: the flushers stop with the pipeline (soft); each finishes the
+	// batch in hand, whatever it has not acknowledged is re-delivered later.
+	fctx, stopFlushers := context.WithCancel(soft)
+	defer stopFlushers()
+	flushed := make(chan error, 1)
+	go func() { flushed <- runFlushers(fctx, cfg, wb, log, m) }()
+	err := runPipeline(soft, hard, cfg, log, m, reg)
+	stopFlushers()
+	return errors.Join(err, <-flushed)
+}
+
+// runFlushers runs one flusher per write-behind rule until ctx ends.
+func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, log *zap.Logger, m *metrics.Metrics) error {
+	rdb := sink.NewRedis(cfg.Redis, nil)
+	defer rdb.Close()
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, r := range rules {
+		f := sink.NewFlusher(rdb, mysqlDialer(cfg.Source), sink.FlusherConfig{Rule: r}, backoff, log.Named("flusher"), m)
+		g.Go(func() error {
+			if err := f.Run(gctx); err != nil {
+				return fmt.Errorf("write-behind flusher of %s (stream %s): %w", r.Table, r.WriteBehind.Stream, err)
+			}
+			return nil
+		})
+	}
+	log.Info("write-behind flushers started", zap.Int("streams", len(rules)))
+	return g.Wait()
+}
+
+// mysqlDialer connects the flusher to the source with the source's user;
+// it needs SELECT, INSERT, UPDATE, DELETE on the write-behind tables and
+// CREATE on cachesync_wb_offsets. Errors never contain the password.
+func mysqlDialer(src config.SourceConfig) sink.Dialer {
+	return func(ctx context.Context) (*client.Conn, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second,
+			func(c *client.Conn) error {
+				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
+		}
+		if err := c.SetCharset(src.Charset); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("flusher: charset %s: %w", src.Charset, err)
+		}
+		return c, nil
+	}
+}
