@@ -16,7 +16,6 @@ import (
 
 	"github.com/cachesync/cachesync/backfill"
 	"github.com/cachesync/cachesync/config"
-	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 )
@@ -91,18 +90,11 @@ func cmdBackfill(soft, hard context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(f.logFormat, f.logLevel)
+	log, cfg, err := setupOneShot(f.config, f.logFormat, f.logLevel, f.direct || f.dryRun)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return err
 	}
 	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
-	cfg, err := loadConfig(f.config)
-	if err != nil {
-		return err
-	}
-	if err := checkTransport(cfg, f.config, f.direct || f.dryRun); err != nil {
-		return err
-	}
 	opts := backfill.Options{Table: f.table, Where: f.where, Chunk: f.chunk, Rate: f.rate, InFlight: f.inFlight,
 		StatePath: f.state, Resume: f.resume, DryRun: f.dryRun}
 	if opts.StatePath == "" {

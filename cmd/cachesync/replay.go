@@ -20,7 +20,6 @@ import (
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
-	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/internal/progress"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
@@ -98,18 +97,11 @@ func cmdReplay(soft, hard context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(f.logFormat, f.logLevel)
+	log, cfg, err := setupOneShot(f.config, f.logFormat, f.logLevel, f.direct || f.dryRun)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return err
 	}
 	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
-	cfg, err := loadConfig(f.config)
-	if err != nil {
-		return err
-	}
-	if err := checkTransport(cfg, f.config, f.direct || f.dryRun); err != nil {
-		return err
-	}
 	tables, err := replayTables(cfg, f.tables)
 	if err != nil {
 		return err

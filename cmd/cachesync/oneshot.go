@@ -1,0 +1,28 @@
+package main
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/internal/logging"
+)
+
+// setupOneShot is the common start of replay and backfill: the logger, the
+// validated config with its secrets, and the transport check (both commands
+// delete straight from Redis until the Kafka transport exists). The caller
+// syncs the logger.
+func setupOneShot(configPath, logFormat, logLevel string, direct bool) (*zap.Logger, *config.Config, error) {
+	log, err := logging.New(logFormat, logLevel)
+	if err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
+	}
+	cfg, err := loadConfig(configPath)
+	if err == nil {
+		err = checkTransport(cfg, configPath, direct)
+	}
+	if err != nil {
+		log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+		return nil, nil, err
+	}
+	return log, cfg, nil
+}
