@@ -2,7 +2,9 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,4 +234,31 @@ func TestDeleterKeyBudgetBlocksSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, func() bool { return acks.count() == 1 })
+}
+
+func TestCheckRedis(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Password: "s3cret-pw"})
+	rc := config.Default().Redis
+	rc.Addrs = []string{r.Addr}
+	ctx := context.Background()
+
+	rc.Password = "wrong-pw-9f1"
+	rdb := NewRedis(rc, nil)
+	defer rdb.Close()
+	err := CheckRedis(ctx, rdb, rc)
+	if err == nil || errors.Is(err, ErrRedisUnreachable) || !strings.Contains(err.Error(), "redis.password") || strings.Contains(err.Error(), "wrong-pw-9f1") {
+		t.Fatalf("wrong password: %v", err)
+	}
+
+	rc.Password = "s3cret-pw"
+	good := NewRedis(rc, nil)
+	defer good.Close()
+	if err := CheckRedis(ctx, good, rc); err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+
+	r.Stop(t)
+	if err := CheckRedis(ctx, good, rc); !errors.Is(err, ErrRedisUnreachable) {
+		t.Fatalf("stopped redis: %v, want ErrRedisUnreachable", err)
+	}
 }

@@ -85,6 +85,11 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	tracker := checkpoint.NewTracker(event.Position{}) // the tailer commits its start position
 	rdb := sink.NewRedis(cfg.Redis, nil)
 	defer rdb.Close()
+	if err := sink.CheckRedis(soft, rdb, cfg.Redis); errors.Is(err, sink.ErrRedisUnreachable) {
+		log.Warn("redis does not answer yet; invalidations will wait for it", zap.Error(err))
+	} else if err != nil {
+		return err
+	}
 	del := sink.NewDeleter(rdb, sink.DeleterConfig{
 		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
 		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,

@@ -23,6 +23,8 @@ type RedisOptions struct {
 	NotifyKeyspaceEvents string
 	// ExtraArgs are appended to redis-server's command line.
 	ExtraArgs []string
+	// Password, when set, is required of every client (requirepass).
+	Password string
 }
 
 // Redis is a private redis-server with persistence off: Stop/Start keeps
@@ -76,6 +78,9 @@ func (r *Redis) start() error {
 		"--dir", r.Dir, "--logfile", r.logFile(), "--daemonize", "no",
 		"--save", "", "--appendonly", "no", "--notify-keyspace-events", r.opt.NotifyKeyspaceEvents)
 	cmd.Args = append(cmd.Args, r.opt.ExtraArgs...)
+	if r.opt.Password != "" {
+		cmd.Args = append(cmd.Args, "--requirepass", r.opt.Password)
+	}
 	p, err := startProc(cmd, filepath.Join(r.Dir, "redis.out"))
 	if err != nil {
 		return err
@@ -83,7 +88,7 @@ func (r *Redis) start() error {
 	r.mu.Lock()
 	r.proc = p
 	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password, MaxRetries: -1})
 	defer c.Close()
 	err = waitReady(p, func(ctx context.Context) error {
 		// A plain dial first: go-redis logs every refused dial.
@@ -128,7 +133,7 @@ func (r *Redis) close() {
 // Client returns a go-redis client for this server, closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
