@@ -149,6 +149,7 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	if tk == nil {
 		return nil
 	}
+	h.recordSchema(tk)
 	var op event.Op
 	switch e.Action {
 	case gocanal.InsertAction:
@@ -165,6 +166,7 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 		// ALTER ONLINE, CREATE OR REPLACE...), keeping a stale schema: re-read it.
 		if fresh := h.refreshSchema(e.Table); fresh != nil && len(fresh.Columns) == len(e.Rows[0]) {
 			tk = h.tableFor(fresh)
+			h.recordSchema(tk)
 			return h.handleRows(tk, op, e.Rows, e.Header)
 		}
 		// Still different: these rows were written with another schema than
@@ -273,4 +275,17 @@ func (h *handler) OnDDL(_ *replication.EventHeader, pos mysql.Position, q *repli
 	h.t.log.Warn("TRUNCATE seen: its rows are not in the binlog, so their keys are NOT invalidated; expire or flush those keys by other means if the truncated table is mapped",
 		zap.String("schema", string(q.Schema)), zap.String("query", string(q.Query)), zap.String("position", pos.String()))
 	return nil
+}
+
+// recordSchema notes, once per compiled schema, that it applies from the
+// current transaction boundary on (see SchemaHistory).
+func (h *handler) recordSchema(tk *tableKeys) {
+	if h.t.History == nil || tk.recorded {
+		return
+	}
+	tk.recorded = true
+	if err := h.t.History.Record(tk.name, h.boundary, tk.table); err != nil {
+		h.t.log.Error("cannot save the schema history; after a restart, rows older than a DDL may decode with the current schema",
+			zap.String("table", tk.name), zap.Stringer("position", h.boundary), zap.Error(err))
+	}
 }

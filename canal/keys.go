@@ -28,6 +28,7 @@ type tableKeys struct {
 	schemaMismatch  prometheus.Counter
 	missingColumn   []*missing // templates that cannot render any more
 	unknownCharsets []string   // template columns whose charset cannot be converted to UTF-8
+	recorded        bool       // its schema is in the SchemaHistory
 }
 
 type missing struct {

@@ -43,6 +43,9 @@ type Tailer struct {
 	// DedupLimit bounds the per-transaction de-duplication set; past it the
 	// set starts over (a repeated delete is harmless, unbounded memory is not).
 	DedupLimit int
+	// History, if set, keeps the schemas in force at each position so rows
+	// older than a DDL decode with their own columns after a restart.
+	History *SchemaHistory
 }
 
 // New returns a tailer. The tracker learns every batch and transaction
@@ -108,6 +111,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
 	h.reset()
+	t.seedSchemas(c, pos)
 	c.SetEventHandler(h)
 	h.ctx = ctx
 	h.canal = c
@@ -173,4 +177,18 @@ func (t *Tailer) currentPosition(ctx context.Context) (event.Position, error) {
 	}
 	defer conn.Close()
 	return masterPosition(conn, t.cfg)
+}
+
+// seedSchemas gives canal the schema each mapped table had at pos, instead
+// of letting it read today's from the server; canal replaces a seed itself
+// when the binlog reaches a DDL of that table.
+func (t *Tailer) seedSchemas(c *gocanal.Canal, pos event.Position) {
+	if t.History == nil {
+		return
+	}
+	for _, name := range t.History.Tables() {
+		if s := t.History.At(name, pos); s != nil {
+			c.SetTableCache([]byte(s.Schema), []byte(s.Name), s)
+		}
+	}
 }

@@ -105,6 +105,9 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 			m.CheckpointPos.Set(float64(p.Pos))
 		}}
 	tailer := canal.New(cfg.Source, rulePtrs(cfg), del, tracker, log.Named("tailer"), m, backoff)
+	if tailer.History, err = canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err != nil {
+		return err
+	}
 
 	if cfg.HTTP.Addr != "off" {
 		srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)

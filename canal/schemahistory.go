@@ -1,0 +1,154 @@
+package canal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/go-mysql-org/go-mysql/schema"
+
+	"github.com/cachesync/cachesync/event"
+)
+
+// SchemaHistory remembers, per mapped table, the schemas the tailer used and
+// the binlog position from which each applied. go-mysql canal reads a
+// table's schema from the live server, which is wrong for rows written
+// before a later DDL: after a restart from a checkpoint that predates a
+// migration, the rows between the checkpoint and the DDL would be decoded
+// with the new columns. Seeding canal with the schema in force at the
+// checkpoint fixes that; canal drops the seed itself when it reaches the DDL.
+//
+// It keeps a few versions per table (enough for the checkpoint's lag, which
+// is a fraction of a second), in a JSON file written atomically whenever a
+// new version is recorded — before any row decoded with it is emitted.
+type SchemaHistory struct {
+	path string
+	mu   sync.Mutex
+	data map[string][]schemaVersion // db.table → versions, oldest first
+}
+
+type schemaVersion struct {
+	Since  event.Position `json:"since"`
+	Schema *schema.Table  `json:"schema"`
+}
+
+// historyDepth bounds the versions kept per table.
+const historyDepth = 4
+
+// LoadSchemaHistory reads path; a missing file is an empty history. A file
+// that exists but cannot be read is an error, like a bad checkpoint.
+func LoadSchemaHistory(path string) (*SchemaHistory, error) {
+	h := &SchemaHistory{path: path, data: map[string][]schemaVersion{}}
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return h, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("schema history %s: %w", path, err)
+	}
+	if err := json.Unmarshal(raw, &h.data); err != nil {
+		return nil, fmt.Errorf("schema history %s is corrupt: %v (delete it: rows older than a recent DDL may then be decoded with the current schema)", path, err)
+	}
+	return h, nil
+}
+
+// At returns the schema of table in force at pos, or nil if none is known.
+func (h *SchemaHistory) At(table string, pos event.Position) *schema.Table {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var found *schema.Table
+	for _, v := range h.data[table] {
+		if comparePos(v.Since, pos) <= 0 {
+			found = v.Schema
+		}
+	}
+	return found
+}
+
+// Tables lists the tables with a recorded schema.
+func (h *SchemaHistory) Tables() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.data))
+	for t := range h.data {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Record notes that t applies from since on, unless it equals the latest
+// version already recorded, and saves the file.
+func (h *SchemaHistory) Record(table string, since event.Position, t *schema.Table) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	vs := h.data[table]
+	if n := len(vs); n > 0 && sameColumns(vs[n-1].Schema, t) {
+		return nil
+	}
+	vs = append(vs, schemaVersion{Since: since, Schema: t})
+	if len(vs) > historyDepth {
+		vs = vs[len(vs)-historyDepth:]
+	}
+	h.data[table] = vs
+	return h.save()
+}
+
+func (h *SchemaHistory) save() error {
+	raw, err := json.Marshal(h.data)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(h.path), filepath.Base(h.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("schema history %s: %w", h.path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(raw); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), h.path)
+	}
+	if err != nil {
+		return fmt.Errorf("schema history %s: %w", h.path, err)
+	}
+	return nil
+}
+
+func sameColumns(a, b *schema.Table) bool {
+	if len(a.Columns) != len(b.Columns) {
+		return false
+	}
+	for i := range a.Columns {
+		x, y := a.Columns[i], b.Columns[i]
+		if x.Name != y.Name || x.RawType != y.RawType || x.Collation != y.Collation || x.IsUnsigned != y.IsUnsigned {
+			return false
+		}
+	}
+	return true
+}
+
+// comparePos orders positions of one server: binlog file names share a
+// prefix and a zero-padded sequence number, so they sort as strings.
+func comparePos(a, b event.Position) int {
+	switch {
+	case a.File < b.File:
+		return -1
+	case a.File > b.File:
+		return 1
+	case a.Pos < b.Pos:
+		return -1
+	case a.Pos > b.Pos:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,87 @@
+package canal
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/schema"
+
+	"github.com/cachesync/cachesync/event"
+)
+
+func tbl(cols ...string) *schema.Table {
+	t := &schema.Table{Schema: "shop", Name: "users"}
+	for _, c := range cols {
+		t.Columns = append(t.Columns, schema.TableColumn{Name: c, RawType: "int"})
+	}
+	return t
+}
+
+func at(file string, pos uint32) event.Position { return event.Position{File: file, Pos: pos} }
+
+func TestSchemaHistoryPicksVersionInForce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cs.pos.schemas")
+	h, err := LoadSchemaHistory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2 := tbl("id", "email"), tbl("pre", "id", "email")
+	must(t, h.Record("shop.users", at("bin.000001", 100), v1))
+	must(t, h.Record("shop.users", at("bin.000001", 100), tbl("id", "email"))) // same columns: no new version
+	must(t, h.Record("shop.users", at("bin.000002", 50), v2))
+
+	h2, err := LoadSchemaHistory(path) // what a restart sees
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		pos  event.Position
+		cols int
+	}{
+		{at("bin.000001", 99), 0}, // before anything recorded
+		{at("bin.000001", 100), 2},
+		{at("bin.000001", 999999), 2},
+		{at("bin.000002", 49), 2},
+		{at("bin.000002", 50), 3},
+		{at("bin.000010", 4), 3},
+	}
+	for _, c := range cases {
+		got := h2.At("shop.users", c.pos)
+		if (got == nil && c.cols != 0) || (got != nil && len(got.Columns) != c.cols) {
+			t.Errorf("At(%v) = %v, want %d columns", c.pos, got, c.cols)
+		}
+	}
+	if len(h2.data["shop.users"]) != 2 {
+		t.Errorf("versions = %d, want 2", len(h2.data["shop.users"]))
+	}
+}
+
+func TestSchemaHistoryBoundedAndStrict(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h")
+	h, _ := LoadSchemaHistory(path)
+	for i := 0; i < 10; i++ {
+		cols := make([]string, i+1)
+		for j := range cols {
+			cols[j] = string(rune('a' + j))
+		}
+		must(t, h.Record("db.t", at("bin.000001", uint32(i)), tbl(cols...)))
+	}
+	if n := len(h.data["db.t"]); n != historyDepth {
+		t.Fatalf("kept %d versions, want %d", n, historyDepth)
+	}
+	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSchemaHistory(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("corrupt history: %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
