@@ -42,6 +42,9 @@ type Replayer struct {
 	IdleCheck time.Duration
 	// MaxReconnects bounds reconnects after the stream breaks; default 10.
 	MaxReconnects int
+	// History, if set, seeds the schemas in force at the range's positions
+	// (read only: run owns the file).
+	History *SchemaHistory
 }
 
 // NewReplayer returns a replayer; tables narrows it to those exact tables.
@@ -123,6 +126,7 @@ func (r *Replayer) runOnce(ctx context.Context, t *Tailer, rh *replayHandler) er
 	// The same wiring as Tailer.runOnce, with rh in front of the handler.
 	rh.boundary = rh.lastBoundary()
 	rh.reset()
+	seedFrom(c, r.History, rh.boundary)
 	c.SetEventHandler(rh)
 	rh.ctx = ctx
 	rh.canal = c

@@ -182,12 +182,14 @@ func (t *Tailer) currentPosition(ctx context.Context) (event.Position, error) {
 // seedSchemas gives canal the schema each mapped table had at pos, instead
 // of letting it read today's from the server; canal replaces a seed itself
 // when the binlog reaches a DDL of that table.
-func (t *Tailer) seedSchemas(c *gocanal.Canal, pos event.Position) {
-	if t.History == nil {
+func (t *Tailer) seedSchemas(c *gocanal.Canal, pos event.Position) { seedFrom(c, t.History, pos) }
+
+func seedFrom(c *gocanal.Canal, h *SchemaHistory, pos event.Position) {
+	if h == nil {
 		return
 	}
-	for _, name := range t.History.Tables() {
-		if s := t.History.At(name, pos); s != nil {
+	for _, name := range h.Tables() {
+		if s := h.At(name, pos); s != nil {
 			c.SetTableCache([]byte(s.Schema), []byte(s.Name), s)
 		}
 	}

@@ -143,6 +143,13 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 	began := time.Now()
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	r := canal.NewReplayer(src, rulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
+	// run's schema history, read only: rows of the range that predate a later
+	// migration decode with their own columns when it still covers them.
+	if h, err := canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err == nil {
+		r.History = h
+	} else {
+		log.Warn("ignoring the schema history; rows older than a DDL decode with today's schema", zap.Error(err))
+	}
 	runErr := r.Run(soft, rng)
 	out.Close() // the deleter finishes what it has, second deletes included
 	outErr := <-outDone
