@@ -1,0 +1,373 @@
+package kafkamsg
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/cachesync/cachesync/event"
+)
+
+// DecodeError is why a message is not a valid v1 message. A consumer
+// dead-letters such a message with Error() as the reason: retrying cannot
+// help.
+type DecodeError struct {
+	Field  string // the JSON field at fault, e.g. "keys[3]"; "" for the message as a whole
+	Reason string
+	Err    error // the underlying parse error, if any
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return "kafkamsg: not a v1 message: " + e.Reason
+	}
+	return fmt.Sprintf("kafkamsg: not a v1 message: field %q: %s", e.Field, e.Reason)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+func derr(field, format string, args ...any) *DecodeError {
+	return &DecodeError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Decode parses a v1 message strictly: the text must be UTF-8 JSON holding
+// one object, with no duplicate field names; "v" must be 1; every required
+// field must be present with its type; keys and row must come out byte for
+// byte as they were written (a \u escape of a lone surrogate, which other
+// decoders turn into U+FFFD, is refused). Fields it does not know are
+// ignored: later v1 publishers may add optional ones. Every failure is a
+// *DecodeError.
+func Decode(b []byte) (Message, error) {
+	if !utf8.Valid(b) {
+		return Message{}, derr("", "not valid UTF-8; JSON text must be UTF-8 (a non-UTF-8 key is written as {\"b64\": ...})")
+	}
+	fields, derror := object(b)
+	if derror != nil {
+		return Message{}, derror
+	}
+	if err := checkVersion(fields); err != nil {
+		return Message{}, err
+	}
+	var m Message
+	d := decoder{fields: fields}
+	m.Source = d.str("source", true)
+	m.DB = d.str("db", true)
+	m.Table = d.str("table", true)
+	m.Op = d.op()
+	m.Row = d.bytesField("row")
+	m.Pos.File = d.str("file", true)
+	m.Pos.Pos = d.pos()
+	m.Pos.GTID = d.str("gtid", false)
+	m.CommitTime = d.ts()
+	m.Keys = d.keys()
+	if d.err != nil {
+		return Message{}, d.err
+	}
+	if field, reason := m.validate(); reason != "" {
+		return Message{}, derr(field, "%s", reason)
+	}
+	return m, nil
+}
+
+// object splits one JSON object into its members, refusing duplicate names
+// (decoders disagree on which one wins) and anything after the object.
+func object(b []byte) (map[string]json.RawMessage, *DecodeError) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	syntax := func(err error) *DecodeError {
+		return &DecodeError{Reason: "not valid JSON: " + err.Error(), Err: err}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntax(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, derr("", "not a JSON object")
+	}
+	fields := make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntax(err)
+		}
+		name := tok.(string) // inside an object the decoder only yields string names
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, syntax(err)
+		}
+		if _, dup := fields[name]; dup {
+			return nil, derr(name, "appears twice")
+		}
+		fields[name] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, syntax(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, derr("", "data after the JSON object")
+	}
+	return fields, nil
+}
+
+func checkVersion(fields map[string]json.RawMessage) *DecodeError {
+	raw, ok := fields["v"]
+	if !ok {
+		return derr("v", "missing: not a cachesync message, or one older than v1")
+	}
+	if raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
+		return derr("v", "must be a number, got %s", jsonKind(raw))
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return derr("v", "must be an integer, got %s", raw)
+	}
+	if v != Version {
+		return derr("v", "version %d is not supported: this consumer reads version %d only", v, Version)
+	}
+	return nil
+}
+
+// decoder keeps the first error, so Decode reads as a list of fields.
+type decoder struct {
+	fields map[string]json.RawMessage
+	err    *DecodeError
+}
+
+func (d *decoder) fail(e *DecodeError) {
+	if d.err == nil {
+		d.err = e
+	}
+}
+
+// get returns the field's raw value, failing when a required one is missing.
+func (d *decoder) get(name string, required bool) (json.RawMessage, bool) {
+	raw, ok := d.fields[name]
+	if !ok && required {
+		d.fail(derr(name, "missing (required)"))
+	}
+	return raw, ok
+}
+
+func (d *decoder) str(name string, required bool) string {
+	raw, ok := d.get(name, required)
+	if !ok {
+		return ""
+	}
+	s, err := unquote(raw)
+	if err != nil {
+		err.Field = name
+		d.fail(err)
+	}
+	return s
+}
+
+func (d *decoder) op() event.Op {
+	s := d.str("op", true)
+	switch s {
+	case "insert":
+		return event.OpInsert
+	case "update":
+		return event.OpUpdate
+	case "delete":
+		return event.OpDelete
+	}
+	if d.err == nil {
+		d.fail(derr("op", "%q is not insert, update or delete", s))
+	}
+	return 0
+}
+
+func (d *decoder) pos() uint32 {
+	raw, ok := d.get("pos", true)
+	if !ok {
+		return 0
+	}
+	p, err := strconv.ParseUint(string(raw), 10, 32)
+	if err != nil {
+		d.fail(derr("pos", "must be an integer from 0 to 4294967295, got %s", shorten(raw)))
+	}
+	return uint32(p)
+}
+
+func (d *decoder) ts() time.Time {
+	s := d.str("ts", true)
+	if d.err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		d.fail(&DecodeError{Field: "ts", Reason: fmt.Sprintf("must be an RFC 3339 time, got %q", s), Err: err})
+	}
+	return t.UTC()
+}
+
+func (d *decoder) bytesField(name string) string {
+	raw, ok := d.get(name, true)
+	if !ok {
+		return ""
+	}
+	s, err := byteString(raw)
+	if err != nil {
+		err.Field = name
+		d.fail(err)
+	}
+	return s
+}
+
+func (d *decoder) keys() []string {
+	raw, ok := d.get("keys", true)
+	if !ok {
+		return nil
+	}
+	if raw[0] != '[' {
+		d.fail(derr("keys", "must be an array, got %s", jsonKind(raw)))
+		return nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		d.fail(&DecodeError{Field: "keys", Reason: err.Error(), Err: err})
+		return nil
+	}
+	keys := make([]string, len(elems))
+	for i, e := range elems {
+		k, err := byteString(e)
+		if err != nil {
+			err.Field = fmt.Sprintf("keys[%d]", i)
+			d.fail(err)
+			return nil
+		}
+		keys[i] = k
+	}
+	return keys
+}
+
+var strictBase64 = base64.StdEncoding.Strict()
+
+// byteString reads a key or row: a JSON string, or {"b64": "..."} with
+// exactly that one member. Any bytes may come in the b64 form, UTF-8 too.
+func byteString(raw json.RawMessage) (string, *DecodeError) {
+	switch raw[0] {
+	case '"':
+		return unquote(raw)
+	case '{':
+	default:
+		return "", derr("", "must be a string or {\"b64\": string}, got %s", jsonKind(raw))
+	}
+	members, err := object(raw)
+	if err != nil {
+		return "", err
+	}
+	b64, ok := members["b64"]
+	if !ok || len(members) != 1 {
+		return "", derr("", "an object key must have exactly one member, \"b64\"")
+	}
+	s, err := unquote(b64)
+	if err != nil {
+		err.Reason = "b64: " + err.Reason
+		return "", err
+	}
+	out, berr := strictBase64.DecodeString(s)
+	if berr != nil {
+		return "", &DecodeError{Reason: "b64: not standard base64 with padding: " + berr.Error(), Err: berr}
+	}
+	return string(out), nil
+}
+
+// unquote decodes a JSON string literal the JSON decoder has already
+// checked. It differs from encoding/json in one way: a \u escape of a lone
+// surrogate is an error, not U+FFFD, so no byte is ever replaced.
+func unquote(raw json.RawMessage) (string, *DecodeError) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", derr("", "must be a string, got %s", jsonKind(raw))
+	}
+	s := raw[1 : len(raw)-1]
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s), nil // Decode checked the whole text is UTF-8
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		e := s[i+1]
+		i += 2
+		switch e {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(s[i:])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if r < 0xDC00 && i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2 = hex4(s[i+2:])
+				}
+				if r2 < 0xDC00 || r2 > 0xDFFF {
+					return "", derr("", "\\u%04x is half a UTF-16 surrogate pair: the string cannot be decoded without changing it", r)
+				}
+				r = utf16.DecodeRune(r, r2)
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, e)
+		}
+	}
+	return string(out), nil
+}
+
+// hex4 reads the four hex digits the JSON decoder has already checked.
+func hex4(s []byte) rune {
+	var r rune
+	for _, c := range s[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+func shorten(raw json.RawMessage) string {
+	if len(raw) > 40 {
+		return string(raw[:40]) + "…"
+	}
+	return string(raw)
+}

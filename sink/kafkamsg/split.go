@@ -1,0 +1,67 @@
+package kafkamsg
+
+import "fmt"
+
+// DefaultMaxBytes is the default limit on one Kafka record: 1 MiB, which is
+// kafka-go's Writer.BatchBytes default and, with RecordOverhead to spare,
+// within the broker's message.max.bytes default (1048588).
+const DefaultMaxBytes = 1 << 20
+
+// RecordOverhead is what Split reserves for the framing of a record and of a
+// one-record batch around the value and the key: kafka-go counts 22 bytes
+// per record, the broker 61 per batch plus up to about 30 per record.
+// Headers, if a publisher adds any, must come out of maxBytes too.
+const RecordOverhead = 128
+
+// Split returns m as one or more messages, each with a consecutive run of
+// m.Keys in order, so that every message's encoded value plus its key
+// (m.Row) plus RecordOverhead is at most maxBytes (DefaultMaxBytes when
+// maxBytes <= 0). A key is never split: a key too big to fit alone is an
+// error naming it. A message that fits comes back unchanged, as the only
+// element. Every chunk repeats every other field, so each is a complete
+// message a consumer handles on its own.
+func Split(m Message, maxBytes int) ([]Message, error) {
+	if field, reason := m.validate(); reason != "" {
+		return nil, fmt.Errorf("kafkamsg: split %s.%s at %s: %s: %s", m.DB, m.Table, m.Pos, field, reason)
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	// The encoded size is the size with no keys plus each key's element
+	// plus the commas between them; appendJSON and appendBytes are the
+	// very functions Encode uses, so the arithmetic cannot drift.
+	fixed := len(m.appendJSON(nil, nil)) + len(m.Row) + RecordOverhead
+	budget := maxBytes - fixed
+	var (
+		out     []Message
+		scratch []byte
+		start   int
+		used    int
+	)
+	for i, k := range m.Keys {
+		scratch = appendBytes(scratch[:0], k)
+		n := len(scratch)
+		if n > budget {
+			return nil, fmt.Errorf("kafkamsg: split %s.%s at %s: key %d (%d bytes, %d encoded) cannot fit in a message of at most %d bytes (%d taken by the other fields, the row key and the record framing); a key is never split",
+				m.DB, m.Table, m.Pos, i, len(k), n, maxBytes, fixed)
+		}
+		if i > start {
+			n++ // the comma
+		}
+		if used+n > budget {
+			out = append(out, m.withKeys(m.Keys[start:i:i]))
+			start, n = i, n-1
+			used = 0
+		}
+		used += n
+	}
+	if start == 0 {
+		return []Message{m}, nil
+	}
+	return append(out, m.withKeys(m.Keys[start:len(m.Keys):len(m.Keys)])), nil
+}
+
+func (m Message) withKeys(keys []string) Message {
+	m.Keys = keys
+	return m
+}

@@ -1,0 +1,116 @@
+package kafkamsg
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func manyKeys(n, size int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		k := fmt.Sprintf("user:%d:", i)
+		if i%7 == 3 {
+			k += "\xff" // some keys go out as b64, which is longer
+		}
+		keys[i] = k + strings.Repeat("x", max(0, size-len(k)))
+	}
+	return keys
+}
+
+// checkChunks verifies the contract of Split: order kept, nothing lost or
+// duplicated, every chunk within the limit, no empty chunk.
+func checkChunks(t *testing.T, m Message, chunks []Message, limit int) {
+	t.Helper()
+	var all []string
+	for i, c := range chunks {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		if n := len(b) + len(c.Row) + RecordOverhead; n > limit {
+			t.Fatalf("chunk %d: %d bytes with key and overhead, limit %d", i, n, limit)
+		}
+		c.Keys = nil
+		want := m
+		want.Keys = nil
+		if !reflect.DeepEqual(c, want) {
+			t.Fatalf("chunk %d changed other fields: %#v", i, c)
+		}
+		all = append(all, chunks[i].Keys...)
+	}
+	if !reflect.DeepEqual(all, m.Keys) {
+		t.Fatalf("chunks hold %d keys, want the %d keys in order", len(all), len(m.Keys))
+	}
+}
+
+func TestSplit(t *testing.T) {
+	m := sample()
+	m.Keys = manyKeys(500, 40)
+	whole, _ := Encode(m)
+	exact := len(whole) + len(m.Row) + RecordOverhead
+	for _, tc := range []struct {
+		name   string
+		keys   []string
+		limit  int
+		chunks int // -1: only check the contract
+	}{
+		{"fits under the default", m.Keys, 0, 1},
+		{"exact fit", m.Keys, exact, 1},
+		{"one byte short", m.Keys, exact - 1, 2},
+		{"small limit", m.Keys, 2000, -1},
+		{"one key per chunk", manyKeys(5, 400), 1000, 5},
+		{"3 MiB of keys", manyKeys(3000, 1000), 0, 4}, // a seventh of them b64, a third longer
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := m
+			in.Keys = tc.keys
+			chunks, err := Split(in, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			limit := tc.limit
+			if limit <= 0 {
+				limit = DefaultMaxBytes
+			}
+			checkChunks(t, in, chunks, limit)
+			if tc.chunks >= 0 && len(chunks) != tc.chunks {
+				t.Fatalf("%d chunks, want %d", len(chunks), tc.chunks)
+			}
+			// Greedy: no chunk could have taken the next chunk's first key.
+			for i := 0; i+1 < len(chunks); i++ {
+				c := chunks[i]
+				c.Keys = append(append([]string(nil), c.Keys...), chunks[i+1].Keys[0])
+				b, _ := Encode(c)
+				if len(b)+len(c.Row)+RecordOverhead <= limit {
+					t.Fatalf("chunk %d could also hold the next key", i)
+				}
+			}
+		})
+	}
+}
+
+func TestSplitKeyTooBig(t *testing.T) {
+	m := sample()
+	m.Keys = []string{"small", strings.Repeat("k", 2000), "small2"}
+	_, err := Split(m, 1500)
+	if err == nil || !strings.Contains(err.Error(), "key 1 (2000 bytes") || !strings.Contains(err.Error(), "never split") {
+		t.Fatalf("Split = %v, want an error naming key 1", err)
+	}
+}
+
+// Appending to a chunk must not overwrite the next chunk's keys.
+func TestSplitChunksDoNotAlias(t *testing.T) {
+	m := sample()
+	m.Keys = manyKeys(10, 300)
+	chunks, err := Split(m, 1500)
+	if err != nil || len(chunks) < 2 {
+		t.Fatalf("Split = %d chunks, %v", len(chunks), err)
+	}
+	next := chunks[1].Keys[0]
+	_ = append(chunks[0].Keys, "appended")
+	if chunks[1].Keys[0] != next {
+		t.Fatal("chunk 0 shares its backing array with chunk 1")
+	}
+}
