@@ -12,6 +12,7 @@ build:
 # or Redis fails instead of skipping, so this target cannot pass by skipping.
 test:
 	bash scripts/deps.sh
+	MYSQL_ROOT_PASSWORD=check CACHESYNC_MYSQL_PASSWORD=check docker-compose -f docker-compose.yml config -q
 	$(GO) vet ./...
 	CACHESYNC_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 40m ./...
 

@@ -32,7 +32,12 @@ declare -A WANT=(
 	[gcc]=gcc                        # go test -race needs cgo
 	[libc6-dev]=/usr/include/stdio.h
 	[ca-certificates]=/etc/ssl/certs/ca-certificates.crt # go downloads modules over HTTPS
+	[docker-compose]=docker-compose  # validates docker-compose.yml; installed without its Recommends (no Docker engine)
 )
+
+# Installed with --no-install-recommends: docker-compose recommends the whole
+# Docker engine, which these machines cannot run and tests do not need.
+NO_RECOMMENDS=" docker-compose "
 
 present() {
 	case $1 in
@@ -72,14 +77,23 @@ main() {
 	local missing
 	missing=$(missing_packages)
 	if [[ -z $missing ]]; then
-		echo "deps.sh: MariaDB, Redis, redis-cli and gcc are installed"
+		echo "deps.sh: MariaDB, Redis, redis-cli, gcc and docker-compose are installed"
 		return
 	fi
 	echo "deps.sh: installing ${missing//$'\n'/ }"
 	forbid_service_starts
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	# shellcheck disable=SC2086 # one word per package
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+	local pkg plain=() lean=()
+	for pkg in $missing; do
+		if [[ $NO_RECOMMENDS == *" $pkg "* ]]; then lean+=("$pkg"); else plain+=("$pkg"); fi
+	done
+	if ((${#plain[@]})); then
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${plain[@]}"
+	fi
+	if ((${#lean[@]})); then
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${lean[@]}"
+	fi
 	echo "deps.sh: done (the system's mariadb and redis services were not started; nothing here uses them)"
 }
 
