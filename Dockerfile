@@ -6,11 +6,15 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/cachesync ./cmd/cachesync
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/cachesync ./cmd/cachesync \
+ && mkdir -p /out/state
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# Nothing but the binary, the CA roots for TLS and an unprivileged user.
+FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
 COPY --from=build /out/cachesync /usr/local/bin/cachesync
-USER nonroot:nonroot
+COPY --from=build --chown=65532:65532 /out/state /var/lib/cachesync
+USER 65532:65532
 WORKDIR /var/lib/cachesync
 ENTRYPOINT ["/usr/local/bin/cachesync"]
 CMD ["run", "--config", "/etc/cachesync/cachesync.yaml"]
