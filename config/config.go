@@ -63,6 +63,51 @@ type KafkaConfig struct {
 	DLQTopic    string   `yaml:"dlq_topic"`
 	Partitions  int      `yaml:"partitions"`
 	CreateTopic bool     `yaml:"create_topic"`
+
+	TLS  TLSConfig  `yaml:"tls"`  // off unless enabled or a key is set
+	SASL SASLConfig `yaml:"sasl"` // off unless a key is set
+
+	// ClientID names cachesync to the brokers (logs, quotas); default cachesync.
+	ClientID string `yaml:"client_id"`
+	// BatchTimeout is the longest the publisher waits to fill a batch; default 2ms.
+	BatchTimeout Duration `yaml:"batch_timeout"`
+	// BatchSize is the most messages in one produce batch; default 1000.
+	BatchSize int `yaml:"batch_size"`
+	// MaxMessageBytes caps one produce request's size; default 1048576 (1 MiB).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// CommitInterval is how often the consumer commits the offsets of fully
+	// done messages; default 200ms.
+	CommitInterval Duration `yaml:"commit_interval"`
+	// MaxInFlight is how many messages the publisher holds unacknowledged
+	// before the tailer blocks; default 100000.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// SASLConfig authenticates to Kafka. It is used when any key is set, and
+// then mechanism, username and one of password or password_file are required.
+type SASLConfig struct {
+	Mechanism    string `yaml:"mechanism"` // plain | scram-sha-256 | scram-sha-512
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`      // use ${VAR}; never logged
+	PasswordFile string `yaml:"password_file"` // alternative to password
+}
+
+// Active reports whether SASL is configured at all.
+func (s SASLConfig) Active() bool { return s != SASLConfig{} }
+
+// Warnings lists settings that are valid but unsafe, for whoever connects to
+// log loudly at start-up; none for a safe config.
+func (c KafkaConfig) Warnings() []string {
+	var w []string
+	if c.TLS.InsecureSkipVerify {
+		w = append(w, "transport.kafka.tls.insecure_skip_verify is true: the brokers' certificates are not checked, "+
+			"so anyone on the network path can read and change invalidations (and SASL credentials); use it for tests only")
+	}
+	if c.SASL.Mechanism == "plain" && !c.TLS.Active() {
+		w = append(w, "transport.kafka.sasl.mechanism plain without tls sends the Kafka password in clear text: "+
+			"turn on transport.kafka.tls, or use scram-sha-512")
+	}
+	return w
 }
 
 // RedisConfig reaches the cache: one address is a single node, several are a
@@ -133,7 +178,18 @@ func Default() Config {
 			Key:         "cachesync:checkpoint",
 			MinInterval: Duration(100 * time.Millisecond),
 		},
-		Transport: TransportConfig{Kind: "direct", QueueSize: 256},
+		Transport: TransportConfig{
+			Kind:      "direct",
+			QueueSize: 256,
+			Kafka: KafkaConfig{
+				ClientID:        "cachesync",
+				BatchTimeout:    Duration(2 * time.Millisecond),
+				BatchSize:       1000,
+				MaxMessageBytes: 1 << 20,
+				CommitInterval:  Duration(200 * time.Millisecond),
+				MaxInFlight:     100000,
+			},
+		},
 		Redis: RedisConfig{
 			Addrs:       []string{"127.0.0.1:6379"},
 			PoolSize:    16,

@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// ResolveSecrets reads source.password_file and redis.password_file into the
+// ResolveSecrets reads source.password_file, redis.password_file and (with
+// transport.kind kafka) transport.kafka.sasl.password_file into the
 // matching Password, dropping one trailing newline ("\n" or "\r\n") as
 // editors and `echo` add one, and then clears the PasswordFile so the
 // Config still validates. It is kept out of Validate because it does I/O.
@@ -17,6 +18,10 @@ func (c *Config) ResolveSecrets(readFile func(string) ([]byte, error)) error {
 	k := newChecker(c)
 	k.resolve("source.password_file", &c.Source.Password, &c.Source.PasswordFile, readFile)
 	k.resolve("redis.password_file", &c.Redis.Password, &c.Redis.PasswordFile, readFile)
+	if c.Transport.Kind == "kafka" { // otherwise the kafka section is ignored, file included
+		sasl := &c.Transport.Kafka.SASL
+		k.resolve("transport.kafka.sasl.password_file", &sasl.Password, &sasl.PasswordFile, readFile)
+	}
 	file := ""
 	if c.src != nil {
 		file = c.src.file
@@ -32,10 +37,25 @@ func (k *checker) resolve(path string, password *Secret, file *string, readFile 
 		k.addf(path, "set either password or password_file, not both")
 		return
 	}
-	data, err := readFile(*file)
+	s, err := readPassword(*file, readFile)
 	if err != nil {
-		k.addf(path, "cannot read %q: %s: fix the path or the file's permissions", *file, readReason(err))
+		k.addf(path, "%s", err)
 		return
+	}
+	*password, *file = s, ""
+}
+
+// ReadPasswordFile reads a password file the way ResolveSecrets does, for
+// a Config built in Go that never went through it. The error names the file
+// and never holds its content.
+func ReadPasswordFile(name string, readFile func(string) ([]byte, error)) (Secret, error) {
+	return readPassword(name, readFile)
+}
+
+func readPassword(name string, readFile func(string) ([]byte, error)) (Secret, error) {
+	data, err := readFile(name)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %q: %s: fix the path or the file's permissions", name, readReason(err))
 	}
 	s := string(data)
 	if strings.HasSuffix(s, "\r\n") {
@@ -44,10 +64,9 @@ func (k *checker) resolve(path string, password *Secret, file *string, readFile 
 		s = strings.TrimSuffix(s, "\n")
 	}
 	if s == "" {
-		k.addf(path, "%q is empty: write the password into it, or remove password_file", *file)
-		return
+		return "", fmt.Errorf("%q is empty: write the password into it, or remove password_file", name)
 	}
-	*password, *file = Secret(s), ""
+	return Secret(s), nil
 }
 
 // readReason is the OS reason without the path, which the message already names.

@@ -194,6 +194,61 @@ func (c *KafkaConfig) check(k *checker) {
 	if c.Partitions < 0 {
 		k.addf("transport.kafka.partitions", "must be 0 (broker default) or more, got %s", k.showInt("transport.kafka.partitions", c.Partitions))
 	}
+	c.TLS.check(k, "transport.kafka.tls")
+	c.SASL.check(k, "transport.kafka.sasl")
+	c.checkTuning(k)
+}
+
+// checkTuning checks the producer and consumer settings. None has a "0 means
+// default" reading: kafka-go would replace a 0 with its own default (a 1s
+// batch timeout, batches of 100), which is not what the file says.
+func (c *KafkaConfig) checkTuning(k *checker) {
+	if c.ClientID == "" {
+		k.addf("transport.kafka.client_id", "must not be empty: write cachesync, or remove the key for that default")
+	}
+	k.positive("transport.kafka.batch_timeout", c.BatchTimeout, "2ms")
+	k.positive("transport.kafka.commit_interval", c.CommitInterval, "200ms")
+	k.atLeastOne("transport.kafka.batch_size", c.BatchSize, "1000")
+	k.atLeastOne("transport.kafka.max_message_bytes", c.MaxMessageBytes, "1048576")
+	k.atLeastOne("transport.kafka.max_in_flight", c.MaxInFlight, "100000")
+	if c.BatchSize > 0 && c.MaxInFlight > 0 && c.MaxInFlight < c.BatchSize {
+		k.addf("transport.kafka.max_in_flight", "must be at least batch_size (%s), or no batch ever fills and every one waits batch_timeout; got %s",
+			k.showInt("transport.kafka.batch_size", c.BatchSize), k.showInt("transport.kafka.max_in_flight", c.MaxInFlight))
+	}
+}
+
+func (s *SASLConfig) check(k *checker, path string) {
+	if !s.Active() {
+		return
+	}
+	if s.Mechanism == "" {
+		k.addf(path+".mechanism", "is required with sasl: plain, scram-sha-256 or scram-sha-512 (ask the Kafka operators which one the brokers enable)")
+	} else {
+		k.oneOf(path+".mechanism", s.Mechanism, "plain", "scram-sha-256", "scram-sha-512")
+	}
+	if s.Username == "" {
+		k.addf(path+".username", "is required with sasl: the Kafka user cachesync authenticates as")
+	}
+	switch {
+	case s.Password != "" && s.PasswordFile != "":
+		k.notBoth(path, s.Password, s.PasswordFile)
+	case s.Password == "" && s.PasswordFile == "":
+		k.addf(path+".password", `is required with sasl: write password: "${KAFKA_PASSWORD}", or password_file`)
+	}
+}
+
+// positive checks a duration that must be above 0.
+func (k *checker) positive(path string, d Duration, def string) {
+	if d <= 0 {
+		k.addf(path, "must be above 0 (default %s), got %s", def, k.show(path, d.String()))
+	}
+}
+
+// atLeastOne checks a count that must be 1 or more.
+func (k *checker) atLeastOne(path string, n int, def string) {
+	if n < 1 {
+		k.addf(path, "must be at least 1 (default %s), got %s", def, k.showInt(path, n))
+	}
 }
 
 // topic checks a Kafka topic name by the broker's own rules.
