@@ -1,0 +1,203 @@
+package sink
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/cachesync/cachesync/config"
+)
+
+// KafkaConn is how every kafka-go client of cachesync reaches the brokers:
+// the Transport for Writer and Client, the Dialer for Reader. TLS and SASL
+// are the same values both use, nil when the config turns them off.
+type KafkaConn struct {
+	Transport *kafka.Transport
+	Dialer    *kafka.Dialer
+	TLS       *tls.Config
+	SASL      sasl.Mechanism
+}
+
+// kafkaDialTimeout bounds connecting, TLS handshake and SASL included.
+const kafkaDialTimeout = 5 * time.Second
+
+// KafkaOptions builds the connection settings of c: it reads the TLS files
+// and, when c.SASL.PasswordFile is still set (ResolveSecrets not run), the
+// password file. Every problem is returned at once; each names its key, the
+// file, and what to do. No error holds the password.
+func KafkaOptions(c config.KafkaConfig) (KafkaConn, error) {
+	tlsCfg, tlsErr := kafkaTLS(c.TLS)
+	mech, saslErr := kafkaSASL(c.SASL)
+	if err := errors.Join(tlsErr, saslErr); err != nil {
+		return KafkaConn{}, err
+	}
+	return KafkaConn{
+		Transport: &kafka.Transport{
+			ClientID:    c.ClientID,
+			TLS:         tlsCfg,
+			SASL:        mech,
+			DialTimeout: kafkaDialTimeout,
+		},
+		Dialer: &kafka.Dialer{
+			ClientID:      c.ClientID,
+			TLS:           tlsCfg,
+			SASLMechanism: mech,
+			Timeout:       kafkaDialTimeout,
+			DualStack:     true,
+		},
+		TLS:  tlsCfg,
+		SASL: mech,
+	}, nil
+}
+
+const tlsPath = "transport.kafka.tls"
+
+// kafkaTLS is nil when TLS is off. An empty ServerName is left for kafka-go,
+// which fills in the host of each broker it dials.
+func kafkaTLS(t config.TLSConfig) (*tls.Config, error) {
+	if !t.Active() {
+		return nil, nil
+	}
+	c := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, // config.KafkaConfig.Warnings says so
+	}
+	var errs []error
+	if t.CAFile != "" {
+		pool, err := loadCAs(t.CAFile)
+		errs = append(errs, err)
+		c.RootCAs = pool
+	}
+	switch {
+	case t.CertFile != "" && t.KeyFile != "":
+		cert, err := loadKeyPair(t.CertFile, t.KeyFile)
+		errs = append(errs, err)
+		c.Certificates = []tls.Certificate{cert}
+	case t.CertFile != "" || t.KeyFile != "":
+		errs = append(errs, fmt.Errorf("%s: set both cert_file and key_file for a client certificate, or neither", tlsPath))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func loadCAs(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, unreadable(tlsPath+".ca_file", file, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: %q holds no PEM certificate (-----BEGIN CERTIFICATE-----): point ca_file at the CA bundle in PEM form "+
+			"(convert a DER file with: openssl x509 -inform der -in FILE -out ca.pem)", tlsPath+".ca_file", file)
+	}
+	return pool, nil
+}
+
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, certErr := os.ReadFile(certFile)
+	keyPEM, keyErr := os.ReadFile(keyFile)
+	if certErr != nil || keyErr != nil {
+		var errs []error
+		if certErr != nil {
+			errs = append(errs, unreadable(tlsPath+".cert_file", certFile, certErr))
+		}
+		if keyErr != nil {
+			errs = append(errs, unreadable(tlsPath+".key_file", keyFile, keyErr))
+		}
+		return tls.Certificate{}, errors.Join(errs...)
+	}
+	// crypto/tls's messages name what it did not find or what does not match,
+	// never key material.
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s: cert_file %q and key_file %q are not a usable pair: %v: "+
+			"give the PEM client certificate and its own PEM private key", tlsPath, certFile, keyFile, err)
+	}
+	return cert, nil
+}
+
+// unreadable names the key and the file; the OS reason comes without the
+// path, which the message already names.
+func unreadable(key, file string, err error) error {
+	reason := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Err.Error()
+	}
+	return fmt.Errorf("%s: cannot read %q: %s: fix the path or the file's permissions", key, file, reason)
+}
+
+const saslPath = "transport.kafka.sasl"
+
+// kafkaSASL is nil when SASL is off.
+func kafkaSASL(s config.SASLConfig) (sasl.Mechanism, error) {
+	if !s.Active() {
+		return nil, nil
+	}
+	password := s.Password
+	if s.PasswordFile != "" {
+		if password != "" {
+			return nil, fmt.Errorf("%s: set either password or password_file, not both", saslPath)
+		}
+		var err error
+		if password, err = config.ReadPasswordFile(s.PasswordFile, os.ReadFile); err != nil {
+			return nil, fmt.Errorf("%s.password_file: %w", saslPath, err)
+		}
+	}
+	if s.Username == "" || password == "" {
+		return nil, fmt.Errorf(`%s: username and password (or password_file) are required: write password: "${KAFKA_PASSWORD}"`, saslPath)
+	}
+	switch s.Mechanism {
+	case "plain":
+		return plainSASL(s.Username, password.Reveal())
+	case "scram-sha-256":
+		return scramSASL(scram.SHA256, s.Username, password.Reveal())
+	case "scram-sha-512":
+		return scramSASL(scram.SHA512, s.Username, password.Reveal())
+	}
+	return nil, fmt.Errorf("%s.mechanism: must be plain, scram-sha-256 or scram-sha-512, got %q", saslPath, s.Mechanism)
+}
+
+func plainSASL(username, password string) (sasl.Mechanism, error) {
+	// PLAIN separates authzid, user and password with NUL bytes.
+	if strings.ContainsRune(username, 0) {
+		return nil, fmt.Errorf("%s.username: holds a NUL character, which PLAIN cannot carry", saslPath)
+	}
+	if strings.ContainsRune(password, 0) {
+		return nil, fmt.Errorf("%s.password: holds a NUL character, which PLAIN cannot carry (the password is not shown)", saslPath)
+	}
+	return maskedPlain{plain.Mechanism{Username: username, Password: password}}, nil
+}
+
+// scramSASL never returns scram.Mechanism's own error: it quotes the
+// password when SASLprep refuses it.
+func scramSASL(algo scram.Algorithm, username, password string) (sasl.Mechanism, error) {
+	m, err := scram.Mechanism(algo, username, password)
+	if err == nil {
+		return m, nil
+	}
+	if _, uerr := scram.Mechanism(algo, username, "p"); uerr != nil {
+		return nil, fmt.Errorf("%s.username: %q cannot be used with SCRAM: it holds a character SASLprep (RFC 4013) forbids, such as a control character", saslPath, username)
+	}
+	return nil, fmt.Errorf("%s.password: cannot be used with SCRAM: it holds a character SASLprep (RFC 4013) forbids, "+
+		"such as a control character (the password is not shown)", saslPath)
+}
+
+// maskedPlain is plain.Mechanism, whose exported Password field fmt would
+// print when a KafkaConn is logged with %+v, made to print only its user.
+type maskedPlain struct{ plain.Mechanism }
+
+func (m maskedPlain) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "PLAIN(user %q)", m.Username) }
