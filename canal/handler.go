@@ -32,6 +32,8 @@ type handler struct {
 	seen      map[string]struct{} // keys already emitted in this transaction
 	scratch   []byte
 	ruleBuf   []int
+	pkVals    [][]byte // markRow's scratch
+	idBuf     []byte
 	batch     *event.Batch
 	// flushed holds the write-behind streams whose flusher wrote the current
 	// transaction (its cachesync_wb_offsets row comes first); reset at each
@@ -194,6 +196,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 			b.Rows++
 			h.scratch = tk.renderRow(rows[i], h.ruleBuf, h.scratch, h)
 			h.scratch = tk.renderRow(rows[i+1], h.ruleBuf, h.scratch, h)
+			h.markRow(tk, rows[i+1])
 		}
 		tk.rows[op.String()].Add(float64(len(rows) / 2))
 	} else {
@@ -201,6 +204,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 		for _, row := range rows {
 			b.Rows++
 			h.scratch = tk.renderRow(row, h.ruleBuf, h.scratch, h)
+			h.markRow(tk, row)
 		}
 		tk.rows[op.String()].Add(float64(len(rows)))
 	}
@@ -215,6 +219,34 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 		return fmt.Errorf("hand %d keys of %s.%s at %s to the transport: %w", len(b.Keys), b.DB, b.Table, b.Pos, err)
 	}
 	return nil
+}
+
+// markRow names the row whose keys were just added to the batch, when the
+// transport keys its messages by row. An UPDATE that changes the primary key
+// is named by its new key: the row's later changes carry that one.
+func (h *handler) markRow(tk *tableKeys, row []any) {
+	if !h.t.RowIdentity {
+		return
+	}
+	b := h.batch
+	start := 0
+	if n := len(b.RowEnds); n > 0 {
+		start = b.RowEnds[n-1]
+	}
+	if len(b.Keys) == start {
+		return // every key of this row already went out with an earlier row
+	}
+	h.pkVals = h.pkVals[:0]
+	for _, c := range tk.table.PKColumns {
+		var v []byte
+		if c < len(row) {
+			v, _ = appendValue(nil, &tk.table.Columns[c], row[c])
+		}
+		h.pkVals = append(h.pkVals, v)
+	}
+	h.idBuf = event.AppendRowID(h.idBuf[:0], tk.table.Schema, tk.table.Name, h.pkVals...)
+	b.RowIDs = append(b.RowIDs, string(h.idBuf))
+	b.RowEnds = append(b.RowEnds, len(b.Keys))
 }
 
 // add is the keySink the renderer feeds: de-duplicate within the transaction.

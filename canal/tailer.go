@@ -46,6 +46,9 @@ type Tailer struct {
 	// History, if set, keeps the schemas in force at each position so rows
 	// older than a DDL decode with their own columns after a restart.
 	History *SchemaHistory
+	// RowIdentity makes every batch say which row each key came from
+	// (event.Batch.RowIDs), for a transport that keys messages by row.
+	RowIdentity bool
 }
 
 // New returns a tailer. The tracker learns every batch and transaction

@@ -5,6 +5,7 @@ package event
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -61,6 +62,49 @@ type Batch struct {
 	Keys       []string // byte strings; may be any bytes, not only UTF-8
 	Pos        Position // position of the rows event, for errors and logs
 	CommitTime time.Time
+
+	// RowIDs and RowEnds split Keys by the row change they came from, for a
+	// transport that keys its messages by row (Kafka): row i is RowIDs[i]
+	// (see AppendRowID) and its keys are Keys[RowEnds[i-1]:RowEnds[i]], from
+	// 0 for the first. Filled only when the tailer is asked to; a row whose
+	// keys all went out with earlier rows of its transaction has no entry.
+	RowIDs  []string
+	RowEnds []int
+}
+
+// RowKeys calls fn for each row of b that has keys, with its identity and
+// keys. Without row identities the whole batch is one row named db.table.
+func (b *Batch) RowKeys(fn func(id string, keys []string) error) error {
+	if len(b.RowIDs) == 0 {
+		return fn(b.DB+"."+b.Table, b.Keys)
+	}
+	start := 0
+	for i, id := range b.RowIDs {
+		if err := fn(id, b.Keys[start:b.RowEnds[i]:b.RowEnds[i]]); err != nil {
+			return err
+		}
+		start = b.RowEnds[i]
+	}
+	return nil
+}
+
+// AppendRowID appends a row's identity: the table and its primary key values,
+// e.g. `shop.users:"42"` or `shop.items:"7","x"` (Go-quoted, so the result is
+// valid UTF-8 whatever bytes the key holds, and no two rows of one table share
+// it). A table without a primary key has the identity `db.table:` for every
+// row. Every change of one row gets the same identity.
+func AppendRowID(dst []byte, db, table string, pk ...[]byte) []byte {
+	dst = append(dst, db...)
+	dst = append(dst, '.')
+	dst = append(dst, table...)
+	dst = append(dst, ':')
+	for i, v := range pk {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendQuote(dst, string(v))
+	}
+	return dst
 }
 
 // Acker is told when a batch is completely done downstream.

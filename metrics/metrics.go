@@ -38,6 +38,17 @@ type Metrics struct {
 	WBPending        *prometheus.GaugeVec     // stream: entries not yet flushed
 	WBOldestAge      *prometheus.GaugeVec     // stream
 	WBEchoSuppressed *prometheus.CounterVec   // table: owned keys not invalidated for a flush's own transaction
+
+	// Kafka transport.
+	KafkaPublished      prometheus.Counter     // messages acknowledged by the broker
+	KafkaPublishErrors  prometheus.Counter     // failed produce attempts, retried
+	KafkaPublishPending prometheus.Gauge       // messages handed to the writer, not yet acknowledged
+	KafkaConsumed       prometheus.Counter     // messages fetched by the consumer
+	KafkaDone           prometheus.Counter     // messages fully done (both deletes, or dead-lettered)
+	KafkaCommitErrors   prometheus.Counter     // failed offset commits, retried
+	KafkaDeadLettered   *prometheus.CounterVec // reason class
+	KafkaConsumerLag    prometheus.Gauge       // messages behind the partition's end, as the reader last saw
+	KafkaRedelivered    prometheus.Counter     // messages at or below an offset this consumer already finished
 }
 
 // New creates the collectors and registers them with reg (may be nil, for tests
@@ -83,12 +94,15 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Now minus the commit time of the last binlog event read."}),
 	}
 	m.newWriteBehind()
+	m.newKafka()
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
-			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed)
+			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
+			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,
+			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered)
 	}
 	return m
 }

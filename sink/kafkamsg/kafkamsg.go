@@ -35,24 +35,13 @@ type Message struct {
 	Keys       []string       // cache keys to delete; any bytes, never empty
 }
 
-// RowIdentity returns the Kafka message key of a row: the table and its
-// primary key values, e.g. `shop.users:"42"` or `shop.items:"7","x"`. Every
-// change of one row gets the same identity, so it lands in one partition and
-// stays in binlog order. The values are Go-quoted, so the result is valid
-// UTF-8 and no two rows of one table share it.
+// RowIdentity returns the Kafka message key of a row: see event.AppendRowID.
 func RowIdentity(db, table string, pk ...string) string {
-	b := make([]byte, 0, len(db)+len(table)+2+8*len(pk))
-	b = append(b, db...)
-	b = append(b, '.')
-	b = append(b, table...)
-	b = append(b, ':')
+	vals := make([][]byte, len(pk))
 	for i, v := range pk {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendQuote(b, v)
+		vals[i] = []byte(v)
 	}
-	return string(b)
+	return string(event.AppendRowID(nil, db, table, vals...))
 }
 
 // Encode returns m as format v1. It refuses a message that Decode would

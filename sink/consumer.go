@@ -1,0 +1,301 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink/kafkamsg"
+)
+
+// ConsumerConfig shapes the Kafka consumer; zero values have defaults.
+type ConsumerConfig struct {
+	Brokers        []string
+	Topic, Group   string
+	DLQTopic       string        // poison messages go here; required
+	CommitInterval time.Duration // how often done offsets are committed; default 200ms
+	Dialer         *kafka.Dialer // TLS and SASL for the reader; nil: plain TCP
+	Transport      kafka.RoundTripper
+}
+
+// BatchSink takes decoded messages for deletion, blocking while full; the
+// Deleter is one. It acknowledges each batch's Seq to the consumer.
+type BatchSink interface {
+	Send(ctx context.Context, b *event.Batch) error
+}
+
+// Consumer is the deleting side of the Kafka transport: it fetches messages
+// in a consumer group, hands each to a BatchSink (the Redis deleter) and
+// commits a partition's offset only up to the last message that is fully
+// done — both deletes — with every message before it done too. An
+// undecodable message goes to the DLQ topic with the reason and its origin,
+// and then counts as done, so it never blocks its partition. Delivery is
+// at-least-once: after a crash or a rebalance the messages after the last
+// commit come again, and deleting twice is harmless.
+type Consumer struct {
+	cfg     ConsumerConfig
+	r       *kafka.Reader
+	dlq     *kafka.Writer
+	backoff retry.Backoff
+	log     *zap.Logger
+	m       *metrics.Metrics
+
+	mu       sync.Mutex
+	seq      uint64
+	inflight map[uint64]*fetched
+	parts    map[int]*partState
+	bySeq    func(uint64) // test hook: called after a seq is done
+}
+
+type fetched struct {
+	offset int64
+	done   bool
+	part   *partState
+}
+
+// partState is one partition's messages in fetch order. A new one replaces
+// it when offsets go backwards (the partition was reassigned after a
+// rebalance and is read again from the committed offset).
+type partState struct {
+	partition int
+	queue     []*fetched // oldest first; popped while done
+	lastFetch int64
+	doneUpTo  int64 // highest offset with it and everything before it done; -1 none
+	committed int64 // doneUpTo at the last successful commit
+}
+
+// NewConsumer returns a consumer; Run it with the sink that deletes.
+func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Consumer {
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = 200 * time.Millisecond
+	}
+	c := &Consumer{cfg: cfg, backoff: backoff, log: log, m: m,
+		inflight: map[uint64]*fetched{}, parts: map[int]*partState{}}
+	c.r = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		GroupID:        cfg.Group,
+		Topic:          cfg.Topic,
+		Dialer:         cfg.Dialer,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        100 * time.Millisecond,
+		ReadBackoffMin: 10 * time.Millisecond,
+		ReadBackoffMax: 500 * time.Millisecond,
+		QueueCapacity:  1000,
+		StartOffset:    kafka.FirstOffset, // a new group reads what the tailer already published
+		// CommitInterval 0: CommitMessages commits synchronously; this
+		// consumer decides when (commitLoop), never kafka-go on fetch.
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Debug("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	c.dlq = &kafka.Writer{
+		Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.DLQTopic, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, MaxAttempts: 3, Transport: cfg.Transport,
+	}
+	return c
+}
+
+// Done is the deleter's acknowledgement of a batch (event.Acker).
+func (c *Consumer) Done(seq uint64) {
+	c.mu.Lock()
+	f := c.inflight[seq]
+	delete(c.inflight, seq)
+	if f != nil {
+		c.finish(f)
+	}
+	hook := c.bySeq
+	c.mu.Unlock()
+	if f != nil {
+		c.m.KafkaDone.Inc()
+	}
+	if hook != nil {
+		hook(seq)
+	}
+}
+
+// finish marks f done and advances its partition; c.mu is held.
+func (c *Consumer) finish(f *fetched) {
+	f.done = true
+	p := f.part
+	i := 0
+	for i < len(p.queue) && p.queue[i].done {
+		p.doneUpTo = p.queue[i].offset
+		i++
+	}
+	if i > 0 {
+		clear(p.queue[:i])
+		p.queue = p.queue[i:]
+	}
+}
+
+// track registers a fetched message and returns its sequence number.
+func (c *Consumer) track(msg kafka.Message) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.parts[msg.Partition]
+	if p == nil || msg.Offset <= p.lastFetch {
+		if p != nil {
+			c.m.KafkaRedelivered.Inc()
+			c.log.Info("partition read again from its committed offset (rebalance); messages after it are delivered again",
+				zap.Int("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.Int64("last_fetched", p.lastFetch))
+		}
+		p = &partState{partition: msg.Partition, doneUpTo: msg.Offset - 1, committed: msg.Offset - 1}
+		c.parts[msg.Partition] = p
+	}
+	p.lastFetch = msg.Offset
+	f := &fetched{offset: msg.Offset, part: p}
+	p.queue = append(p.queue, f)
+	c.seq++
+	c.inflight[c.seq] = f
+	return c.seq
+}
+
+// Run fetches and hands messages to out until ctx ends, committing done
+// offsets every CommitInterval. Call Close after out has drained.
+func (c *Consumer) Run(ctx context.Context, out BatchSink) error {
+	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
+	commitDone := make(chan struct{})
+	go func() { defer close(commitDone); c.commitLoop(commitCtx) }()
+	defer func() { stopCommits(); <-commitDone }()
+	c.log.Info("consuming", zap.String("topic", c.cfg.Topic), zap.String("group", c.cfg.Group))
+	for attempt := 0; ; {
+		msg, err := c.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Warn("kafka fetch failed; retrying", zap.String("topic", c.cfg.Topic), zap.Error(err))
+			if err := retry.SleepCtx(ctx, c.backoff.Delay(attempt)); err != nil {
+				return nil
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		c.m.KafkaConsumed.Inc()
+		if msg.HighWaterMark > 0 {
+			c.m.KafkaConsumerLag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
+		}
+		seq := c.track(msg)
+		dm, derr := kafkamsg.Decode(msg.Value)
+		if derr != nil {
+			if err := c.deadLetter(ctx, msg, derr); err != nil {
+				return nil // ctx ended: not done, so not committed
+			}
+			c.Done(seq)
+			continue
+		}
+		b := &event.Batch{Seq: seq, DB: dm.DB, Table: dm.Table, Op: dm.Op, Rows: 1, Keys: dm.Keys,
+			Pos: dm.Pos, CommitTime: dm.CommitTime}
+		if err := out.Send(ctx, b); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("hand %s.%s at %s (topic %s partition %d offset %d) to the deleter: %w",
+				dm.DB, dm.Table, dm.Pos, msg.Topic, msg.Partition, msg.Offset, err)
+		}
+	}
+}
+
+// deadLetter writes a poison message to the DLQ topic with why and where it
+// came from, retrying until the broker takes it: a poison message is never
+// dropped, and its offset counts as done only once it is in the DLQ.
+func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, why error) error {
+	reason := "decode"
+	var de *kafkamsg.DecodeError
+	if errors.As(why, &de) && de.Field == "v" {
+		reason = "version"
+	}
+	headers := append(append([]kafka.Header(nil), msg.Headers...),
+		kafka.Header{Key: "cachesync.error", Value: []byte(why.Error())},
+		kafka.Header{Key: "cachesync.origin.topic", Value: []byte(msg.Topic)},
+		kafka.Header{Key: "cachesync.origin.partition", Value: []byte(strconv.Itoa(msg.Partition))},
+		kafka.Header{Key: "cachesync.origin.offset", Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+	)
+	dm := kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
+	c.log.Error("undecodable message sent to the DLQ topic", zap.String("topic", msg.Topic), zap.Int("partition", msg.Partition),
+		zap.Int64("offset", msg.Offset), zap.String("dlq_topic", c.cfg.DLQTopic), zap.Error(why))
+	for attempt := 0; ; attempt++ {
+		err := c.dlq.WriteMessages(ctx, dm)
+		if err == nil {
+			c.m.KafkaDeadLettered.WithLabelValues(reason).Inc()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.log.Warn("cannot write to the DLQ topic; retrying, the partition waits", zap.String("dlq_topic", c.cfg.DLQTopic), zap.Error(err))
+		if err := retry.SleepCtx(ctx, c.backoff.Delay(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Consumer) commitLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = c.Commit(ctx)
+		}
+	}
+}
+
+// Commit commits, per partition, the offset after the last message that is
+// done with everything before it. Failures are counted and left for the
+// next commit.
+func (c *Consumer) Commit(ctx context.Context) error {
+	c.mu.Lock()
+	var msgs []kafka.Message
+	var parts []*partState
+	var upTo []int64
+	for _, p := range c.parts {
+		if p.doneUpTo > p.committed {
+			msgs = append(msgs, kafka.Message{Topic: c.cfg.Topic, Partition: p.partition, Offset: p.doneUpTo})
+			parts = append(parts, p)
+			upTo = append(upTo, p.doneUpTo)
+		}
+	}
+	c.mu.Unlock()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+		c.m.KafkaCommitErrors.Inc()
+		c.log.Warn("committing consumer offsets failed; retried at the next commit (a restart now re-delivers, never skips)", zap.Error(err))
+		return err
+	}
+	c.mu.Lock()
+	for i, p := range parts {
+		p.committed = max(p.committed, upTo[i])
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// InFlight is the number of fetched messages not yet done.
+func (c *Consumer) InFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.inflight)
+}
+
+// Close commits what is done and leaves the group. Call it after the
+// deleter has drained.
+func (c *Consumer) Close(ctx context.Context) error {
+	err := c.Commit(ctx)
+	return errors.Join(err, c.r.Close(), c.dlq.Close())
+}

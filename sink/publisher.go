@@ -1,0 +1,296 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink/kafkamsg"
+)
+
+// PublisherConfig shapes the Kafka publisher; zero values have defaults.
+type PublisherConfig struct {
+	Brokers      []string
+	Topic        string
+	Source       string        // names the MySQL source in every message
+	MaxBytes     int           // one record, value + key + framing; default kafkamsg.DefaultMaxBytes
+	MaxInFlight  int           // messages written and not yet acknowledged; default 100000
+	BatchSize    int           // messages per produce request and partition; default 1000
+	BatchTimeout time.Duration // how long a partial batch waits for more; default 2ms
+	Transport    kafka.RoundTripper
+}
+
+// Publisher is the tailer's side of the Kafka transport. Send turns a batch
+// into one message per row change (keyed by the row's identity, so a row's
+// changes stay in one partition and in binlog order), splitting a row whose
+// keys exceed the record limit. A batch is acknowledged to the checkpoint
+// tracker only when the broker has acknowledged (acks=all) every message of
+// it. A failed produce is retried with backoff for as long as it takes: the
+// in-flight bound then blocks Send, which holds the tailer back.
+type Publisher struct {
+	cfg     PublisherConfig
+	w       *kafka.Writer
+	acker   event.Acker
+	backoff retry.Backoff
+	log     *zap.Logger
+	m       *metrics.Metrics
+
+	slots   *semaphore.Weighted // one per unacknowledged message
+	pending atomic.Int64
+
+	mu      sync.Mutex
+	retries []*retryGroup // failed produce requests waiting to be written again
+	wake    chan struct{}
+	lastLog time.Time
+}
+
+// pendingBatch counts the messages of one batch not yet acknowledged.
+type pendingBatch struct {
+	seq  uint64
+	left atomic.Int32
+}
+
+type retryGroup struct {
+	msgs    []kafka.Message
+	attempt int
+	due     time.Time
+}
+
+// NewPublisher returns a publisher writing to cfg.Topic. Call Run, then Send,
+// then Close to wait for the last acknowledgements.
+func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Publisher {
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = kafkamsg.DefaultMaxBytes
+	}
+	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 100000)
+	cfg.BatchSize = orDefault(cfg.BatchSize, 1000)
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 2 * time.Millisecond
+	}
+	p := &Publisher{cfg: cfg, acker: acker, backoff: backoff, log: log, m: m,
+		slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)), wake: make(chan struct{}, 1)}
+	p.w = &kafka.Writer{
+		Addr:            kafka.TCP(cfg.Brokers...),
+		Topic:           cfg.Topic,
+		Balancer:        &kafka.Hash{}, // FNV-1a of the row identity, like librdkafka's "fnv1a"
+		RequiredAcks:    kafka.RequireAll,
+		Async:           true, // acknowledgements arrive in Completion; Send never waits a BatchTimeout
+		Completion:      p.completed,
+		BatchSize:       cfg.BatchSize,
+		BatchBytes:      int64(cfg.MaxBytes),
+		BatchTimeout:    cfg.BatchTimeout,
+		MaxAttempts:     3,
+		WriteBackoffMin: 20 * time.Millisecond, WriteBackoffMax: 500 * time.Millisecond,
+		Transport: cfg.Transport,
+	}
+	return p
+}
+
+// Send publishes b's keys, blocking while MaxInFlight messages are
+// unacknowledged. It returns only when every message is handed to the
+// writer (or ctx ends); acknowledgement comes later, through the acker.
+func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
+	msgs := make([]kafka.Message, 0, max(1, len(b.RowIDs)))
+	pb := &pendingBatch{seq: b.Seq}
+	err := b.RowKeys(func(id string, keys []string) error {
+		parts, err := kafkamsg.Split(kafkamsg.Message{Source: p.cfg.Source, DB: b.DB, Table: b.Table, Op: b.Op,
+			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys}, p.cfg.MaxBytes)
+		if err != nil {
+			return err
+		}
+		for _, part := range parts {
+			v, err := kafkamsg.Encode(part)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: v, WriterData: pb})
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing the tailer renders can fail here except a single key larger
+		// than a record: that is a configuration problem, not a transient one.
+		return fmt.Errorf("publish %d keys of %s.%s at %s: %w", len(b.Keys), b.DB, b.Table, b.Pos, err)
+	}
+	if len(msgs) == 0 {
+		p.acker.Done(b.Seq)
+		return nil
+	}
+	pb.left.Store(int32(len(msgs)))
+	// Take the slots one chunk at a time so a batch larger than the whole
+	// budget cannot wait forever.
+	for i := 0; i < len(msgs); {
+		n := min(len(msgs)-i, p.cfg.MaxInFlight)
+		if err := p.slots.Acquire(ctx, int64(n)); err != nil {
+			return err
+		}
+		p.pending.Add(int64(n))
+		p.m.KafkaPublishPending.Set(float64(p.pending.Load()))
+		if err := p.write(ctx, msgs[i:i+n]); err != nil {
+			return err
+		}
+		i += n
+	}
+	return nil
+}
+
+// write hands msgs to the async writer. It fails only before the messages
+// are queued (no metadata: broker down, topic missing); that is retried here.
+func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
+	for attempt := 0; ; attempt++ {
+		err := p.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.m.KafkaPublishErrors.Inc()
+		p.logFailure("kafka does not take messages; retrying, the tailer waits", len(msgs), err)
+		if err := retry.SleepCtx(ctx, p.backoff.Delay(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+// completed runs on the writer's goroutines once per produce request.
+func (p *Publisher) completed(msgs []kafka.Message, err error) {
+	if err != nil {
+		p.m.KafkaPublishErrors.Inc()
+		p.logFailure("kafka did not acknowledge messages; retrying them", len(msgs), err)
+		g := &retryGroup{msgs: append([]kafka.Message(nil), msgs...)}
+		for i := range g.msgs {
+			g.msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
+		}
+		g.due = time.Now().Add(p.backoff.Delay(0))
+		p.requeue(g)
+		return
+	}
+	p.acked(msgs)
+}
+
+func (p *Publisher) acked(msgs []kafka.Message) {
+	for i := range msgs {
+		pb := msgs[i].WriterData.(*pendingBatch)
+		if pb.left.Add(-1) == 0 {
+			p.acker.Done(pb.seq)
+		}
+	}
+	p.slots.Release(int64(len(msgs)))
+	p.m.KafkaPublished.Add(float64(len(msgs)))
+	p.m.KafkaPublishPending.Set(float64(p.pending.Add(-int64(len(msgs)))))
+}
+
+func (p *Publisher) requeue(g *retryGroup) {
+	p.mu.Lock()
+	p.retries = append(p.retries, g)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// logFailure logs at most once a second; the counter has every failure.
+func (p *Publisher) logFailure(msg string, n int, err error) {
+	p.mu.Lock()
+	now := time.Now()
+	quiet := now.Sub(p.lastLog) < time.Second
+	if !quiet {
+		p.lastLog = now
+	}
+	p.mu.Unlock()
+	if !quiet {
+		p.log.Warn(msg, zap.String("topic", p.cfg.Topic), zap.Int("messages", n), zap.Error(err))
+	}
+}
+
+// Run writes failed produce requests again, with backoff, until ctx ends.
+// Messages are never dropped: a request that keeps failing keeps its slots,
+// so the tailer stops reading until Kafka is back.
+func (p *Publisher) Run(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		var due []*retryGroup
+		next := time.Time{}
+		keep := p.retries[:0]
+		now := time.Now()
+		for _, g := range p.retries {
+			if !g.due.After(now) {
+				due = append(due, g)
+				continue
+			}
+			keep = append(keep, g)
+			if next.IsZero() || g.due.Before(next) {
+				next = g.due
+			}
+		}
+		p.retries = keep
+		p.mu.Unlock()
+		for _, g := range due {
+			g.attempt++
+			// A retry that cannot even be queued goes back with a longer wait;
+			// one that is queued reports through completed again.
+			if err := p.w.WriteMessages(ctx, g.msgs...); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				p.m.KafkaPublishErrors.Inc()
+				p.logFailure("kafka does not take messages; retrying", len(g.msgs), err)
+				g.due = time.Now().Add(p.backoff.Delay(g.attempt))
+				p.mu.Lock()
+				p.retries = append(p.retries, g)
+				p.mu.Unlock()
+				if next.IsZero() || g.due.Before(next) {
+					next = g.due
+				}
+			}
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(time.Until(next), time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Pending is the number of messages not yet acknowledged.
+func (p *Publisher) Pending() int64 { return p.pending.Load() }
+
+// Close waits until every message is acknowledged or ctx ends (then the
+// unacknowledged batches simply stay unacknowledged: the checkpoint has not
+// passed them, so they are published again after a restart), then closes the
+// writer.
+func (p *Publisher) Close(ctx context.Context) error {
+	var err error
+	if werr := p.slots.Acquire(ctx, int64(p.cfg.MaxInFlight)); werr != nil {
+		err = fmt.Errorf("stopped with %d messages not acknowledged by kafka; they will be published again from the checkpoint: %w", p.pending.Load(), werr)
+	} else {
+		p.slots.Release(int64(p.cfg.MaxInFlight))
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.w.Close() }()
+	select {
+	case cerr := <-done:
+		if cerr != nil && !errors.Is(cerr, context.Canceled) {
+			err = errors.Join(err, cerr)
+		}
+	case <-ctx.Done():
+	}
+	return err
+}
