@@ -92,6 +92,11 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 		ReadBackoffMax: 500 * time.Millisecond,
 		QueueCapacity:  1000,
 		StartOffset:    kafka.FirstOffset, // a new group reads what the tailer already published
+		// A member that died (kill -9) holds its partitions until its session
+		// times out: 10s, not kafka-go's 30s, so a survivor takes over soon.
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  10 * time.Second,
 		// CommitInterval 0: CommitMessages commits synchronously; this
 		// consumer decides when (commitLoop), never kafka-go on fetch.
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
@@ -148,6 +153,9 @@ func (c *Consumer) track(msg kafka.Message) uint64 {
 			c.m.KafkaRedelivered.Inc()
 			c.log.Info("partition read again from its committed offset (rebalance); messages after it are delivered again",
 				zap.Int("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.Int64("last_fetched", p.lastFetch))
+		}
+		if p == nil {
+			c.log.Info("reading partition", zap.String("topic", msg.Topic), zap.Int("partition", msg.Partition), zap.Int64("offset", msg.Offset))
 		}
 		p = &partState{partition: msg.Partition, doneUpTo: msg.Offset - 1, committed: msg.Offset - 1}
 		c.parts[msg.Partition] = p

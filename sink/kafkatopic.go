@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -40,6 +39,7 @@ func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTr
 	}
 	var create []kafka.TopicConfig
 	var errs []error
+	var missing []string
 	for _, s := range specs {
 		switch {
 		case exists[s.Name]:
@@ -50,12 +50,13 @@ func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTr
 			}
 			create = append(create, kafka.TopicConfig{Topic: s.Name, NumPartitions: n, ReplicationFactor: -1})
 		default:
+			missing = append(missing, s.Name)
 			errs = append(errs, fmt.Errorf("kafka topic %q (%s) does not exist: create it (kafka-topics.sh --create --topic %s --partitions N), or set transport.kafka.create_topic: true to let cachesync create it with transport.kafka.partitions partitions",
 				s.Name, s.Role, s.Name))
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return &MissingTopicError{Topics: missing, Err: errors.Join(errs...)}
 	}
 	if len(create) == 0 {
 		return nil
@@ -74,6 +75,16 @@ func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTr
 	}
 	return waitTopics(ctx, cl, names)
 }
+
+// MissingTopicError is a topic that does not exist and may not be created:
+// waiting does not help.
+type MissingTopicError struct {
+	Topics []string
+	Err    error
+}
+
+func (e *MissingTopicError) Error() string { return e.Err.Error() }
+func (e *MissingTopicError) Unwrap() error { return e.Err }
 
 // waitTopics waits until the metadata shows every new topic with its
 // partitions, so the first write does not race the broker's own creation.
@@ -96,12 +107,4 @@ func waitTopics(ctx context.Context, cl *kafka.Client, names []string) error {
 		}
 	}
 	return fmt.Errorf("kafka: topics %v created but not visible in metadata after 5s", names)
-}
-
-// IsUnreachable reports whether err means no broker answered, which a
-// caller may wait out rather than fail on.
-func IsUnreachable(err error) bool {
-	var ne net.Error
-	var oe *net.OpError
-	return errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }

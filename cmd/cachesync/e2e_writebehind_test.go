@@ -74,7 +74,7 @@ func TestWriteBehindEcho(t *testing.T) {
 }
 
 // startRole runs `cachesync run --role role` and waits until it logs want.
-func (e *env) startRole(role, want string) *proc {
+func (e *env) startRole(role string, want ...string) *proc {
 	e.t.Helper()
 	p := &proc{cmd: exec.Command(binPath, "run", "--config", e.cfg, "--role", role), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -95,7 +95,7 @@ func (e *env) startRole(role, want string) *proc {
 			t.Logf("cachesync output:\n%s", p.out.String())
 		}
 	})
-	e.waitLog(p, want)
+	e.waitLog(p, want...)
 	return p
 }
 
@@ -174,10 +174,15 @@ func TestWriteBehindRoleFlags(t *testing.T) {
 	if r.code != 2 {
 		t.Errorf("--role bogus: want exit 2:\n%v", r)
 	}
-	wantFailure(t, r, []string{`--role "bogus"`, "all, tailer or flusher"})
+	wantFailure(t, r, []string{`--role "bogus"`, "all, tailer, consumer or flusher"})
 	r = runCLI(t, 30*time.Second, nil, "run", "--config", e.cfg, "--role", "flusher")
 	if r.code != 2 {
 		t.Errorf("--role flusher without write_behind: want exit 2:\n%v", r)
 	}
 	wantFailure(t, r, []string{"no rule has write_behind"})
+	r = runCLI(t, 30*time.Second, nil, "run", "--config", e.cfg, "--role", "consumer")
+	if r.code != 2 {
+		t.Errorf("--role consumer with the direct transport: want exit 2:\n%v", r)
+	}
+	wantFailure(t, r, []string{"--role consumer", "transport.kind is direct", "transport.kind: kafka"})
 }

@@ -17,50 +17,71 @@ import (
 	"github.com/cachesync/cachesync/sink"
 )
 
-// Roles of `cachesync run`: all runs the tailer and deleter and, when some
-// rule has write_behind, the flusher too; tailer and flusher run one side,
-// so they can be scaled and restarted apart.
+// Roles of `cachesync run`: all runs every side this config has — the
+// tailer, the deleter (with Kafka: the consumer) and, when some rule has
+// write_behind, the flusher; the others run one side, so they can be scaled
+// and restarted apart.
 const (
-	roleAll     = "all"
-	roleTailer  = "tailer"
-	roleFlusher = "flusher"
+	roleAll      = "all"
+	roleTailer   = "tailer"
+	roleConsumer = "consumer"
+	roleFlusher  = "flusher"
 )
 
 func checkRole(role string) error {
 	switch role {
-	case roleAll, roleTailer, roleFlusher:
+	case roleAll, roleTailer, roleConsumer, roleFlusher:
 		return nil
 	}
-	return fmt.Errorf("--role %q: want all, tailer or flusher", role)
+	return fmt.Errorf("--role %q: want all, tailer, consumer or flusher", role)
 }
 
 // runRole runs what role names until soft (graceful) or hard ends.
 func runRole(soft, hard context.Context, role string, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
 	wb := cfg.WriteBehindRules()
+	kafka := cfg.Transport.Kind == "kafka"
 	switch {
-	case role == roleTailer || role == roleAll && len(wb) == 0:
-		return runPipeline(soft, hard, cfg, log, m, reg)
 	case role == roleFlusher && len(wb) == 0:
 		return &exitError{code: 2, err: errors.New("--role flusher: no rule has write_behind, so there is nothing to flush")}
-	case role == roleFlusher:
-		if cfg.HTTP.Addr != "off" {
-			srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)
-			if err != nil {
-				return err
-			}
-			defer srv.Shutdown(context.Background()) //nolint:errcheck
-		}
-		return runFlushers(soft, cfg, wb, log, m)
+	case role == roleConsumer && !kafka:
+		return &exitError{code: 2, err: errors.New("--role consumer: transport.kind is direct, where the tailer deletes itself; use --role tailer (or all), or set transport.kind: kafka")}
 	}
-	// all: the flushers stop with the pipeline (soft); each finishes the
-	// batch in hand, whatever it has not acknowledged is re-delivered later.
-	fctx, stopFlushers := context.WithCancel(soft)
-	defer stopFlushers()
-	flushed := make(chan error, 1)
-	go func() { flushed <- runFlushers(fctx, cfg, wb, log, m) }()
-	err := runPipeline(soft, hard, cfg, log, m, reg)
-	stopFlushers()
-	return errors.Join(err, <-flushed)
+	if cfg.HTTP.Addr != "off" {
+		srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown(context.Background()) //nolint:errcheck
+	}
+	var sides []func(context.Context) error
+	if role == roleAll || role == roleTailer {
+		sides = append(sides, func(ctx context.Context) error { return runPipeline(ctx, hard, cfg, log, m, reg) })
+	}
+	if kafka && (role == roleAll || role == roleConsumer) {
+		sides = append(sides, func(ctx context.Context) error { return runConsumer(ctx, hard, cfg, log, m) })
+	}
+	if len(wb) > 0 && (role == roleAll || role == roleFlusher) {
+		// The flushers finish the batch in hand when they stop; whatever
+		// they have not acknowledged is re-delivered later.
+		sides = append(sides, func(ctx context.Context) error { return runFlushers(ctx, cfg, wb, log, m) })
+	}
+	// One side failing stops the others (gracefully); each side's error is
+	// reported.
+	sctx, stop := context.WithCancel(soft)
+	defer stop()
+	errs := make(chan error, len(sides))
+	for _, side := range sides {
+		go func() {
+			err := side(sctx)
+			stop()
+			errs <- err
+		}()
+	}
+	var all []error
+	for range sides {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 // runFlushers runs one flusher per write-behind rule until ctx ends.

@@ -23,7 +23,6 @@ import (
 	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
-	"github.com/cachesync/cachesync/sink"
 )
 
 // cmdRun runs the pipeline until soft ends (graceful: stop reading, finish
@@ -34,7 +33,7 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	path := fs.String("config", "cachesync.yaml", "config file")
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	role := fs.String("role", "all", "all (tailer and deleter, plus the write-behind flusher when a rule has write_behind), tailer, or flusher")
+	role := fs.String("role", "all", "all (tailer and deleter — with kafka, the consumer — plus the write-behind flusher when a rule has write_behind), tailer, consumer (kafka only), or flusher")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -49,9 +48,6 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
-	}
-	if cfg.Transport.Kind != "direct" {
-		return fmt.Errorf("%s: transport.kind %q is not available in this build yet; use direct (omit transport.kind)", *path, cfg.Transport.Kind)
 	}
 	if cfg.Checkpoint.Store != "file" {
 		return fmt.Errorf("%s: checkpoint.store %q is not available in this build yet; use file", *path, cfg.Checkpoint.Store)
@@ -83,20 +79,14 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	}
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	tracker := checkpoint.NewTracker(event.Position{}) // the tailer commits its start position
-	rdb := sink.NewRedis(cfg.Redis, nil)
-	defer rdb.Close()
-	if err := sink.CheckRedis(soft, rdb, cfg.Redis); errors.Is(err, sink.ErrRedisUnreachable) {
-		log.Warn("redis does not answer yet; invalidations will wait for it", zap.Error(err))
-	} else if err != nil {
-		return err
-	}
-	del := sink.NewDeleter(rdb, sink.DeleterConfig{
-		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
-		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,
-	}, event.AckerFunc(func(seq uint64) {
+	out, err := newTransport(soft, cfg, event.AckerFunc(func(seq uint64) {
 		tracker.Done(seq)
 		m.InFlightBatches.Set(float64(tracker.InFlight()))
-	}), backoff, log.Named("deleter"), m)
+	}), backoff, log, m)
+	if err != nil {
+		return err
+	}
+	defer out.release()
 	saver := &checkpoint.Saver{Tracker: tracker, Store: store, MinInterval: cfg.Checkpoint.MinInterval.D(),
 		Backoff: backoff, Log: log.Named("checkpoint"), OnSaved: func(p event.Position) {
 			m.CheckpointSaves.Inc()
@@ -104,36 +94,30 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 			m.CheckpointFile.WithLabelValues(p.File).Set(1)
 			m.CheckpointPos.Set(float64(p.Pos))
 		}}
-	tailer := canal.New(cfg.Source, rulePtrs(cfg), del, tracker, log.Named("tailer"), m, backoff)
+	tailer := canal.New(cfg.Source, rulePtrs(cfg), out, tracker, log.Named("tailer"), m, backoff)
+	tailer.RowIdentity = cfg.Transport.Kind == "kafka"
 	if tailer.History, err = canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err != nil {
 		return err
 	}
 
-	if cfg.HTTP.Addr != "off" {
-		srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)
-		if err != nil {
-			return err
-		}
-		defer srv.Shutdown(context.Background()) //nolint:errcheck
-	}
-	// The saver and the deleter outlive the tailer: after reading stops, the
-	// deleter drains and the saver keeps saving until it has.
+	// The saver and the transport outlive the tailer: after reading stops,
+	// the transport drains and the saver keeps saving until it has.
 	g, gctx := errgroup.WithContext(hard)
 	saverCtx, stopSaver := context.WithCancel(gctx)
 	defer stopSaver()
 	g.Go(func() error { return saver.Run(saverCtx) })
-	delDone := make(chan error, 1)
-	g.Go(func() error { err := del.Run(gctx); delDone <- err; return err })
+	outDone := make(chan error, 1)
+	g.Go(func() error { err := out.Run(gctx); outDone <- err; return err })
 
-	// The tailer stops on soft; a failing deleter or saver also stops it.
+	// The tailer stops on soft; a failing transport or saver also stops it.
 	tctx, tstop := context.WithCancel(soft)
 	defer tstop()
 	go func() { <-gctx.Done(); tstop() }()
 	tailErr := tailer.Run(tctx, start)
 	log.Info("binlog reading stopped; finishing invalidations in flight", zap.Int("batches_in_flight", tracker.InFlight()))
 
-	del.Close() // the deleter drains the queue and the second deletes, then returns
-	<-delDone
+	out.Finish() // the transport drains what it holds (deletes, or Kafka acks), then Run returns
+	<-outDone
 	stopSaver()
 	runErr := g.Wait()
 	if errors.Is(runErr, context.Canceled) {

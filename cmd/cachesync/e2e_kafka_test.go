@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/sink/kafkamsg"
+)
+
+// End-to-end tests of the Kafka transport: the real binary in its roles,
+// MariaDB and Redis started by the project, kfake as the broker.
+
+const kafkaTopic = "cache-invalidation"
+
+// newKafkaEnv is newEnv with transport.kind kafka on a fresh in-process
+// broker; extra is more top-level YAML (e.g. a checkpoint override).
+func newKafkaEnv(t *testing.T, partitions int, extra string) (*env, *kfake.Cluster) {
+	t.Helper()
+	c := testenv.StartKafkaCluster(t)
+	transport := fmt.Sprintf(`transport:
+  kind: kafka
+  kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: %d, commit_interval: 50ms}
+%s`, c.ListenAddrs()[0], kafkaTopic, partitions, extra)
+	return newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, transport), c
+}
+
+// startKafkaRole runs `cachesync run --role role` and waits until the role
+// is working: streaming for a tailer, in the group for a consumer.
+func (e *env) startKafkaRole(role string) *proc {
+	e.t.Helper()
+	if role == roleConsumer {
+		return e.startRole(role, `"msg":"consuming"`)
+	}
+	return e.startRole(role, "starting at the primary's current position", "resuming from checkpoint")
+}
+
+// savedCheckpoint waits for the checkpoint file (written once at start).
+func (e *env) savedCheckpoint() binPos {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if pos, ok := e.readCheckpoint(); ok {
+			return pos
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("no checkpoint file after 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// topicRows reads the whole topic and counts messages per row change
+// (row identity and binlog position): a count above one is a duplicate.
+func topicRows(t *testing.T, broker string, partitions int) (changes map[string]int, keys map[string]bool) {
+	t.Helper()
+	changes, keys = map[string]int{}, map[string]bool{}
+	for p := 0; p < partitions; p++ {
+		conn, err := kafka.DialLeader(context.Background(), "tcp", broker, kafkaTopic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: kafkaTopic, Partition: p, MaxWait: 50 * time.Millisecond})
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("read partition %d: %v", p, err)
+			}
+			dm, err := kafkamsg.Decode(m.Value)
+			if err != nil {
+				t.Fatalf("partition %d offset %d: %v", p, m.Offset, err)
+			}
+			changes[fmt.Sprintf("%s@%s", dm.Row, dm.Pos)]++
+			for _, k := range dm.Keys {
+				keys[k] = true
+			}
+			if m.Offset+1 >= last {
+				break
+			}
+		}
+		r.Close()
+	}
+	return changes, keys
+}
+
+func TestKafkaRunAllInOneProcess(t *testing.T) {
+	t.Parallel()
+	e, _ := newKafkaEnv(t, 3, "")
+	p := e.start()
+	e.setKeys("user:1", "user:email:a@x.io", "user:2", "user:email:b@x.io")
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann'), (2, 'b@x.io', 'Bob')")
+	e.waitGone(20*time.Second, "user:1", "user:email:a@x.io", "user:2", "user:email:b@x.io")
+	// An email change invalidates the old and the new email key.
+	e.setKeys("user:1", "user:email:a@x.io", "user:email:new@x.io")
+	e.exec("UPDATE DB.users SET email = 'new@x.io' WHERE id = 1")
+	e.waitGone(20*time.Second, "user:1", "user:email:a@x.io", "user:email:new@x.io")
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, p.out.String())
+	}
+}
+
+// A tailer and two consumers in one group: every key goes, and both
+// consumers take part.
+func TestKafkaRunTailerAndTwoConsumers(t *testing.T) {
+	t.Parallel()
+	e, c := newKafkaEnv(t, 4, "")
+	e.seedUsers(400)
+	e.startKafkaRole(roleTailer)
+	c1 := e.startKafkaRole(roleConsumer)
+	c2 := e.startKafkaRole(roleConsumer)
+	ids := seq(1, 400)
+	for round := 0; round < 20; round++ {
+		keys := userKeysOf(ids...)
+		e.setKeys(keys...)
+		e.exec(fmt.Sprintf("UPDATE DB.users SET name = 'r%d' WHERE id <= 400", round))
+		e.waitGone(30*time.Second, keys...)
+		if round >= 2 && bothConsumed(c1, c2) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !bothConsumed(c1, c2) {
+		t.Errorf("one consumer never deleted anything: the group did not share the partitions")
+	}
+	_, keys := topicRows(t, c.ListenAddrs()[0], 4)
+	for _, k := range userKeysOf(ids...) {
+		if !keys[k] {
+			t.Fatalf("key %q never published", k)
+		}
+	}
+}
+
+// bothConsumed reports whether each consumer has read some partition.
+func bothConsumed(a, b *proc) bool {
+	return a.logHas(`"msg":"reading partition"`) && b.logHas(`"msg":"reading partition"`)
+}
+
+// kill -9 of the tailer after Kafka acknowledged and before the checkpoint
+// was saved (min_interval keeps it from saving): the restart publishes the
+// same changes again — counted as duplicates — and nothing is missing.
+func TestKafkaTailerKill9AfterAckBeforeCheckpoint(t *testing.T) {
+	t.Parallel()
+	e, c := newKafkaEnv(t, 2, "")
+	e.editConfig("checkpoint: {store: file, path: "+e.checkpointPath()+"}",
+		"checkpoint: {store: file, path: "+e.checkpointPath()+", min_interval: 1h}")
+	e.seedUsers(50)
+	tailer := e.startKafkaRole(roleTailer)
+	consumer := e.startKafkaRole(roleConsumer)
+	keys := userKeysOf(seq(1, 50)...)
+	e.setKeys(keys...)
+	e.exec("UPDATE DB.users SET name = 'x' WHERE id <= 50")
+	e.waitGone(20*time.Second, keys...) // published, acknowledged, consumed
+	saved := e.savedCheckpoint()
+	tailer.kill9(t)
+	after, _ := e.readCheckpoint()
+	if after != saved {
+		t.Fatalf("checkpoint moved from %v to %v", saved, after)
+	}
+	// Readers re-cache the rows meanwhile; the restarted tailer publishes the
+	// changes after the checkpoint again, so those entries go too.
+	e.setKeys(keys...)
+	e.startKafkaRole(roleTailer)
+	e.waitGone(20*time.Second, keys...)
+	changes, _ := topicRows(t, c.ListenAddrs()[0], 2)
+	dups := 0
+	for _, n := range changes {
+		if n > 1 {
+			dups += n - 1
+		}
+	}
+	if len(changes) != 50 || dups == 0 {
+		t.Errorf("%d distinct row changes and %d duplicates in the topic, want 50 and some duplicates", len(changes), dups)
+	}
+	t.Logf("duplicates after the restart: %d of %d row changes", dups, len(changes))
+	_ = consumer
+}
+
+// kill -9 of the tailer while the broker refuses every write: nothing was
+// acknowledged, so the checkpoint did not move, and after the restart
+// (broker healthy again) every key is invalidated.
+func TestKafkaTailerKill9BeforeAck(t *testing.T) {
+	t.Parallel()
+	e, c := newKafkaEnv(t, 2, "")
+	e.seedUsers(50)
+	tailer := e.startKafkaRole(roleTailer)
+	e.startKafkaRole(roleConsumer)
+	var refuse atomic.Bool
+	var refused atomic.Int64
+	refuse.Store(true)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !refuse.Load() {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		r := req.(*kmsg.ProduceRequest)
+		resp := r.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range r.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			for _, pp := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = pp.Partition, 19 // NOT_ENOUGH_REPLICAS
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	e.savedCheckpoint()
+	keys := userKeysOf(seq(1, 50)...)
+	e.setKeys(keys...)
+	e.exec("UPDATE DB.users SET name = 'y' WHERE id <= 50")
+	afterUpdate := masterPos(t, e.db) // at or after the UPDATE's end
+	deadline := time.Now().Add(20 * time.Second)
+	for refused.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if refused.Load() < 3 {
+		t.Fatal("the tailer never tried to publish")
+	}
+	tailer.kill9(t)
+	if left := e.exists(keys...); len(left) != len(keys) {
+		t.Fatalf("%d keys deleted although the broker acknowledged nothing", len(keys)-len(left))
+	}
+	// Other tests' transactions on the shared server may move it, but never
+	// past the unacknowledged UPDATE; the restart below proves it replays.
+	if now, _ := e.readCheckpoint(); now.cmp(afterUpdate) >= 0 {
+		t.Fatalf("checkpoint %v is past the UPDATE (ends by %v) that kafka never acknowledged", now, afterUpdate)
+	}
+	refuse.Store(false)
+	e.startKafkaRole(roleTailer)
+	e.waitGone(30*time.Second, keys...)
+}
+
+// kill -9 of a consumer that fetched messages while Redis was down: its
+// offsets were never committed, so the restarted consumer gets them again.
+func TestKafkaConsumerKill9WhileRedisDown(t *testing.T) {
+	t.Parallel()
+	e, _ := newKafkaEnv(t, 2, "")
+	e.seedUsers(50)
+	e.startKafkaRole(roleTailer)
+	consumer := e.startKafkaRole(roleConsumer)
+	e.redis.Stop(t)
+	e.exec("UPDATE DB.users SET name = 'z' WHERE id <= 50")
+	e.waitLog(consumer, "redis delete failed") // it fetched and cannot delete
+	time.Sleep(300 * time.Millisecond)
+	consumer.kill9(t)
+	e.redis.Start(t) // persistence is off: it comes back empty
+	keys := userKeysOf(seq(1, 50)...)
+	e.setKeys(keys...)
+	e.startKafkaRole(roleConsumer)
+	e.waitGone(30*time.Second, keys...)
+}
+
+// A missing topic that cachesync may not create stops every role at start
+// with one message naming the topic and both ways out.
+func TestKafkaMissingTopic(t *testing.T) {
+	t.Parallel()
+	e, _ := newKafkaEnv(t, 1, "")
+	e.editConfig("create_topic: true", "create_topic: false")
+	for _, role := range []string{roleTailer, roleConsumer} {
+		r := runCLI(t, 60*time.Second, nil, "run", "--config", e.cfg, "--role", role)
+		if r.code == 0 {
+			t.Fatalf("--role %s with a missing topic: exit 0:\n%v", role, r)
+		}
+		wantFailure(t, r, []string{`kafka topic "` + kafkaTopic + `"`, "does not exist", "create_topic: true"})
+	}
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink"
+)
+
+// transport is what the tailer hands batches to: the Redis deleter itself
+// (direct) or the Kafka publisher. Either acknowledges each batch once it is
+// safe to let the checkpoint pass it.
+type transport interface {
+	Send(ctx context.Context, b *event.Batch) error
+	// Run works until Finish was called and everything sent is
+	// acknowledged, or ctx ends (then the rest stays unacknowledged).
+	Run(ctx context.Context) error
+	Finish()
+	release()
+}
+
+func newTransport(ctx context.Context, cfg *config.Config, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) (transport, error) {
+	if cfg.Transport.Kind == "kafka" {
+		return newKafkaTransport(ctx, cfg, acker, backoff, log, m)
+	}
+	rdb := sink.NewRedis(cfg.Redis, nil)
+	if err := sink.CheckRedis(ctx, rdb, cfg.Redis); errors.Is(err, sink.ErrRedisUnreachable) {
+		log.Warn("redis does not answer yet; invalidations will wait for it", zap.Error(err))
+	} else if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	del := sink.NewDeleter(rdb, deleterConfig(cfg), acker, backoff, log.Named("deleter"), m)
+	return &directTransport{Deleter: del, close: func() { rdb.Close() }}, nil
+}
+
+func deleterConfig(cfg *config.Config) sink.DeleterConfig {
+	return sink.DeleterConfig{
+		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
+		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,
+	}
+}
+
+type directTransport struct {
+	*sink.Deleter
+	close func()
+}
+
+func (d *directTransport) Finish()  { d.Close() }
+func (d *directTransport) release() { d.close() }
+
+type kafkaTransport struct {
+	p      *sink.Publisher
+	finish chan struct{}
+	once   func()
+}
+
+func newKafkaTransport(ctx context.Context, cfg *config.Config, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) (*kafkaTransport, error) {
+	k := cfg.Transport.Kafka
+	conn, err := sink.KafkaOptions(k)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range k.Warnings() {
+		log.Warn(w)
+	}
+	if err := ensureTopics(ctx, k, conn, backoff, log, sink.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"}); err != nil {
+		return nil, err
+	}
+	p := sink.NewPublisher(sink.PublisherConfig{
+		Brokers: k.Brokers, Topic: k.Topic, Source: cfg.Source.Addr,
+		MaxBytes: k.MaxMessageBytes, MaxInFlight: k.MaxInFlight, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout.D(),
+		Transport: conn.Transport,
+	}, acker, backoff, log.Named("publisher"), m)
+	t := &kafkaTransport{p: p, finish: make(chan struct{})}
+	var closed bool
+	t.once = func() {
+		if !closed {
+			closed = true
+			close(t.finish)
+		}
+	}
+	return t, nil
+}
+
+func (t *kafkaTransport) Send(ctx context.Context, b *event.Batch) error { return t.p.Send(ctx, b) }
+func (t *kafkaTransport) Finish()                                       { t.once() }
+func (t *kafkaTransport) release()                                      {}
+
+func (t *kafkaTransport) Run(ctx context.Context) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go t.p.Run(rctx) //nolint:errcheck // ends with rctx
+	select {
+	case <-t.finish:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return t.p.Close(ctx)
+}
+
+// ensureTopics checks (and, if allowed, creates) the topics, waiting while
+// no broker answers: a sidecar often starts before its Kafka. A missing
+// topic it may not create is an error at once.
+func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn, backoff retry.Backoff, log *zap.Logger, specs ...sink.TopicSpec) error {
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := sink.EnsureTopics(cctx, k.Brokers, conn.Transport, specs...)
+		cancel()
+		var missing *sink.MissingTopicError
+		if err == nil || errors.As(err, &missing) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("kafka does not answer yet; waiting for it", zap.Strings("brokers", k.Brokers), zap.Error(err))
+		if err := retry.SleepCtx(ctx, backoff.Delay(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+// runConsumer is the deleting side of the Kafka transport: it consumes the
+// topic in the group and deletes, until soft ends (then it finishes what it
+// fetched, commits and leaves the group) or hard ends.
+func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) error {
+	k := cfg.Transport.Kafka
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	conn, err := sink.KafkaOptions(k)
+	if err != nil {
+		return err
+	}
+	dlq := dlqTopic(k)
+	if err := ensureTopics(soft, k, conn, backoff, log,
+		sink.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"},
+		sink.TopicSpec{Name: dlq, Partitions: 1, Create: k.CreateTopic, Role: "dead letters"}); err != nil {
+		return err
+	}
+	rdb := sink.NewRedis(cfg.Redis, nil)
+	defer rdb.Close()
+	if err := sink.CheckRedis(soft, rdb, cfg.Redis); errors.Is(err, sink.ErrRedisUnreachable) {
+		log.Warn("redis does not answer yet; invalidations will wait for it", zap.Error(err))
+	} else if err != nil {
+		return err
+	}
+	c := sink.NewConsumer(sink.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
+		CommitInterval: k.CommitInterval.D(), Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
+	del := sink.NewDeleter(rdb, deleterConfig(cfg), c, backoff, log.Named("deleter"), m)
+	delDone := make(chan error, 1)
+	go func() { delDone <- del.Run(hard) }()
+	runErr := c.Run(soft, del)
+	log.Info("kafka fetching stopped; finishing invalidations in flight", zap.Int("messages_in_flight", c.InFlight()))
+	del.Close()
+	delErr := <-delDone
+	if errors.Is(delErr, context.Canceled) {
+		delErr = nil
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	closeErr := c.Close(cctx)
+	log.Info("consumer stopped", zap.Int("messages_unfinished", c.InFlight()))
+	return errors.Join(runErr, delErr, closeErr)
+}
+
+// dlqTopic is transport.kafka.dlq_topic, or the topic's name + ".dlq".
+func dlqTopic(k config.KafkaConfig) string {
+	if k.DLQTopic != "" {
+		return k.DLQTopic
+	}
+	return k.Topic + ".dlq"
+}
