@@ -19,7 +19,9 @@ type memStore struct {
 	fail  int // fail this many saves first
 }
 
-func (m *memStore) Load(context.Context) (event.Position, bool, error) { return event.Position{}, false, nil }
+func (m *memStore) Load(context.Context) (event.Position, bool, error) {
+	return event.Position{}, false, nil
+}
 
 func (m *memStore) Save(_ context.Context, p event.Position) error {
 	m.mu.Lock()

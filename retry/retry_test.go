@@ -75,7 +75,7 @@ func TestDoStopsOnContext(t *testing.T) {
 func TestDoMaxElapsed(t *testing.T) {
 	var total time.Duration
 	b := Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, MaxElapsed: 35 * time.Millisecond,
-		Rand: func() float64 { return 0.999999 },
+		Rand:  func() float64 { return 0.999999 },
 		Sleep: func(_ context.Context, d time.Duration) error { total += d; return nil }}
 	err := b.Do(context.Background(), func(context.Context) error { return errors.New("x") }, nil)
 	if err == nil || total > 35*time.Millisecond {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -59,7 +60,7 @@ func (d *directTransport) release() { d.close() }
 type kafkaTransport struct {
 	p      *sink.Publisher
 	finish chan struct{}
-	once   func()
+	once   sync.Once
 }
 
 func newKafkaTransport(ctx context.Context, cfg *config.Config, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) (*kafkaTransport, error) {
@@ -79,20 +80,12 @@ func newKafkaTransport(ctx context.Context, cfg *config.Config, acker event.Acke
 		MaxBytes: k.MaxMessageBytes, MaxInFlight: k.MaxInFlight, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout.D(),
 		Transport: conn.Transport,
 	}, acker, backoff, log.Named("publisher"), m)
-	t := &kafkaTransport{p: p, finish: make(chan struct{})}
-	var closed bool
-	t.once = func() {
-		if !closed {
-			closed = true
-			close(t.finish)
-		}
-	}
-	return t, nil
+	return &kafkaTransport{p: p, finish: make(chan struct{})}, nil
 }
 
 func (t *kafkaTransport) Send(ctx context.Context, b *event.Batch) error { return t.p.Send(ctx, b) }
-func (t *kafkaTransport) Finish()                                       { t.once() }
-func (t *kafkaTransport) release()                                      {}
+func (t *kafkaTransport) Finish()                                        { t.once.Do(func() { close(t.finish) }) }
+func (t *kafkaTransport) release()                                       {}
 
 func (t *kafkaTransport) Run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
