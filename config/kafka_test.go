@@ -36,6 +36,10 @@ func TestValidateKafka(t *testing.T) {
 		{"sasl written empty", "    sasl: {mechanism: '', username: '', password: ''}\n", nil},
 		{"tuning", "    client_id: svc-a\n    batch_timeout: 10ms\n    batch_size: 1\n    max_message_bytes: 1\n    commit_interval: 1s\n    max_in_flight: 1\n", nil},
 
+		{"message batch", "    message: batch\n", nil},
+		{"message unknown", "    message: chunk\n", []want{
+			{12, "transport.kafka.message", `must be row or batch, got "chunk"`}}},
+
 		{"cert without key", "    tls: {cert_file: /c.pem}\n", []want{
 			{12, "transport.kafka.tls.key_file", "is required with cert_file"}}},
 		{"key without cert", "    tls:\n      ca_file: /ca.pem\n      key_file: /k.pem\n", []want{

@@ -203,6 +203,7 @@ func (c *KafkaConfig) check(k *checker) {
 // default" reading: kafka-go would replace a 0 with its own default (a 1s
 // batch timeout, batches of 100), which is not what the file says.
 func (c *KafkaConfig) checkTuning(k *checker) {
+	k.oneOf("transport.kafka.message", c.Message, "row", "batch")
 	if c.ClientID == "" {
 		k.addf("transport.kafka.client_id", "must not be empty: write cachesync, or remove the key for that default")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,17 +103,37 @@ func topicRows(t *testing.T, broker string, partitions int) (changes map[string]
 
 func TestKafkaRunAllInOneProcess(t *testing.T) {
 	t.Parallel()
-	e, _ := newKafkaEnv(t, 3, "")
-	p := e.start()
-	e.setKeys("user:1", "user:email:a@x.io", "user:2", "user:email:b@x.io")
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann'), (2, 'b@x.io', 'Bob')")
-	e.waitGone(20*time.Second, "user:1", "user:email:a@x.io", "user:2", "user:email:b@x.io")
-	// An email change invalidates the old and the new email key.
-	e.setKeys("user:1", "user:email:a@x.io", "user:email:new@x.io")
-	e.exec("UPDATE DB.users SET email = 'new@x.io' WHERE id = 1")
-	e.waitGone(20*time.Second, "user:1", "user:email:a@x.io", "user:email:new@x.io")
-	if code := p.stop(t); code != 0 {
-		t.Fatalf("exit %d after SIGTERM:\n%s", code, p.out.String())
+	for _, message := range []string{"row", "batch"} {
+		t.Run("message="+message, func(t *testing.T) {
+			t.Parallel()
+			e, c := newKafkaEnv(t, 3, "")
+			e.editConfig("commit_interval: 50ms", "commit_interval: 50ms, message: "+message)
+			p := e.start()
+			e.setKeys("user:1", "user:email:a@x.io", "user:2", "user:email:b@x.io")
+			e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann'), (2, 'b@x.io', 'Bob')")
+			e.waitGone(20*time.Second, "user:1", "user:email:a@x.io", "user:2", "user:email:b@x.io")
+			// An email change invalidates the old and the new email key.
+			e.setKeys("user:1", "user:email:a@x.io", "user:email:new@x.io")
+			e.exec("UPDATE DB.users SET email = 'new@x.io' WHERE id = 1")
+			e.waitGone(20*time.Second, "user:1", "user:email:a@x.io", "user:email:new@x.io")
+			if code := p.stop(t); code != 0 {
+				t.Fatalf("exit %d after SIGTERM:\n%s", code, p.out.String())
+			}
+			changes, _ := topicRows(t, c.ListenAddrs()[0], 3)
+			want := map[string]int{ // message key @ binlog position
+				"row":   3, // two inserted rows, one updated row
+				"batch": 2, // one rows event per statement
+			}[message]
+			if len(changes) != want {
+				t.Errorf("%d messages, want %d: %v", len(changes), want, changes)
+			}
+			for k := range changes {
+				isRow := strings.Contains(k, `:"`)
+				if isRow != (message == "row") {
+					t.Errorf("message key %s with message: %s", k, message)
+				}
+			}
+		})
 	}
 }
 

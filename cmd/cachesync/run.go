@@ -95,7 +95,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 			m.CheckpointPos.Set(float64(p.Pos))
 		}}
 	tailer := canal.New(cfg.Source, rulePtrs(cfg), out, tracker, log.Named("tailer"), m, backoff)
-	tailer.RowIdentity = cfg.Transport.Kind == "kafka"
+	tailer.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
 	if tailer.History, err = canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err != nil {
 		return err
 	}

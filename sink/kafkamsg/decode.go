@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -77,41 +78,111 @@ func Decode(b []byte) (Message, error) {
 
 // object splits one JSON object into its members, refusing duplicate names
 // (decoders disagree on which one wins) and anything after the object.
+// encoding/json's scanner checks the syntax once (json.Valid, which does not
+// allocate); the members are then cut out of the checked text by hand,
+// which is several times faster than decoding tokens.
 func object(b []byte) (map[string]json.RawMessage, *DecodeError) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	syntax := func(err error) *DecodeError {
-		return &DecodeError{Reason: "not valid JSON: " + err.Error(), Err: err}
+	if !json.Valid(b) {
+		return nil, syntaxError(b)
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntax(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	i := skipWS(b, 0)
+	if b[i] != '{' {
 		return nil, derr("", "not a JSON object")
 	}
-	fields := make(map[string]json.RawMessage)
-	for dec.More() {
-		tok, err := dec.Token()
+	fields := make(map[string]json.RawMessage, 12)
+	i = skipWS(b, i+1)
+	for b[i] != '}' {
+		end := skipValue(b, i) // the member's name: a string
+		name, err := unquote(b[i:end])
 		if err != nil {
-			return nil, syntax(err)
+			return nil, err
 		}
-		name := tok.(string) // inside an object the decoder only yields string names
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntax(err)
-		}
+		i = skipWS(b, skipWS(b, end)+1) // past ':'
+		end = skipValue(b, i)
 		if _, dup := fields[name]; dup {
 			return nil, derr(name, "appears twice")
 		}
-		fields[name] = raw
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return nil, syntax(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, derr("", "data after the JSON object")
+		fields[name] = b[i:end:end]
+		i = skipWS(b, end)
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
 	}
 	return fields, nil
+}
+
+// elements splits a checked JSON array into its elements.
+func elements(b []byte) []json.RawMessage {
+	var out []json.RawMessage
+	i := skipWS(b, 1)
+	for b[i] != ']' {
+		end := skipValue(b, i)
+		out = append(out, b[i:end:end])
+		i = skipWS(b, end)
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+	}
+	return out
+}
+
+// syntaxError explains why b is not one JSON value, in encoding/json's words.
+func syntaxError(b []byte) *DecodeError {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v json.RawMessage
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return derr("", "data after the JSON object")
+		}
+		err = errors.New("invalid JSON")
+	}
+	return &DecodeError{Reason: "not valid JSON: " + err.Error(), Err: err}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the checked JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; ; i++ {
+			switch b[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
 }
 
 func checkVersion(fields map[string]json.RawMessage) *DecodeError {
@@ -228,11 +299,7 @@ func (d *decoder) keys() []string {
 		d.fail(derr("keys", "must be an array, got %s", jsonKind(raw)))
 		return nil
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		d.fail(&DecodeError{Field: "keys", Reason: err.Error(), Err: err})
-		return nil
-	}
+	elems := elements(raw) // checked by object
 	keys := make([]string, len(elems))
 	for i, e := range elems {
 		k, err := byteString(e)
