@@ -8,7 +8,9 @@
 # checkpoint); it is always kept after a failure.
 #
 #   MODE=direct (default)  the in-process transport
-#   MODE=kafka             not yet
+#   MODE=kafka             cmd/devkafka as the broker, cachesync as two processes:
+#                          --role tailer (binlog -> Kafka) and --role consumer
+#                          (Kafka -> Redis), on testdata/demo/cachesync-kafka.yaml
 #   MYSQL_PASSWORD         the cachesync user's password (default: random)
 set -euo pipefail
 
@@ -21,8 +23,8 @@ die() { echo "demo.sh: $*" >&2; exit 1; }
 step() { printf '\n== %s\n' "$*"; }
 
 case ${MODE:=direct} in
-direct) ;;
-kafka) echo "demo.sh: MODE=kafka is not there yet (it will start cmd/devkafka and run cachesync with transport kafka); run without MODE for the direct transport" >&2; exit 2 ;;
+direct) CONFIG=testdata/demo/cachesync.yaml ;;
+kafka) CONFIG=testdata/demo/cachesync-kafka.yaml ;;
 *) die "MODE=$MODE: want direct or kafka" ;;
 esac
 
@@ -88,11 +90,35 @@ KEPT=(user:2 user:email:bob@example.com order:2 user:2:orders)
 step "caching ${#STALE[@]} keys the writes will make stale and ${#KEPT[@]} they must not touch"
 for k in "${STALE[@]}" "${KEPT[@]}"; do rcli SET "$k" cached >/dev/null; done
 
-step "building and starting cachesync run --config testdata/demo/cachesync.yaml"
+step "building and starting cachesync run --config $CONFIG"
 go build -o "$DEMO_DIR/cachesync" ./cmd/cachesync || die "cmd/cachesync does not build"
 DEMO_HTTP_ADDR=127.0.0.1:$("$SERVICES" port)
 export DEMO_HTTP_ADDR
-"$DEMO_DIR/cachesync" run --config testdata/demo/cachesync.yaml --log-format console \
+ROLE=all
+if [[ $MODE == kafka ]]; then
+	go build -o "$DEMO_DIR/devkafka" ./cmd/devkafka || die "cmd/devkafka does not build"
+	KAFKA_ADDR=127.0.0.1:$("$SERVICES" port)
+	export KAFKA_ADDR
+	echo "   devkafka (in-memory development broker, not for production) on $KAFKA_ADDR"
+	"$DEMO_DIR/devkafka" --listen "$KAFKA_ADDR" >"$DEMO_DIR/devkafka.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/${KAFKA_ADDR%:*}/${KAFKA_ADDR##*:}") 2>/dev/null && break; sleep 0.1; done
+	# The deleting side as its own process: several would share the topic's
+	# partitions as one consumer group. Its metrics are off (one port each).
+	DEMO_HTTP_ADDR=off "$DEMO_DIR/cachesync" run --config "$CONFIG" --role consumer --log-format console \
+		>"$DEMO_DIR/consumer.log" 2>&1 &
+	CONSUMER_PID=$!
+	PIDS=("$CONSUMER_PID" "${PIDS[@]}")
+	for ((i = 0; ; i++)); do
+		grep -q "consuming" "$DEMO_DIR/consumer.log" 2>/dev/null && break
+		kill -0 "$CONSUMER_PID" 2>/dev/null || { tail -n 30 "$DEMO_DIR/consumer.log" >&2; die "cachesync --role consumer exited"; }
+		((i < WAIT * 10)) || { tail -n 30 "$DEMO_DIR/consumer.log" >&2; die "cachesync --role consumer not ready after ${WAIT}s"; }
+		sleep 0.1
+	done
+	echo "   consumer ready (pid $CONSUMER_PID, log $DEMO_DIR/consumer.log)"
+	ROLE=tailer
+fi
+"$DEMO_DIR/cachesync" run --config "$CONFIG" --role "$ROLE" --log-format console \
 	>"$DEMO_DIR/cachesync.log" 2>&1 &
 CACHESYNC_PID=$!
 PIDS=("$CACHESYNC_PID" "${PIDS[@]}") # stopped first, while Redis is still up
