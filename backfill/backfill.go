@@ -31,6 +31,7 @@ type Job struct {
 	now      func() time.Time
 
 	conn                *client.Conn
+	pos                 event.Position // the primary's position when the backfill started, for messages
 	firstStmt, nextStmt *client.Stmt
 	scan                *scan
 
@@ -246,7 +247,10 @@ func (j *Job) send(ctx context.Context, out canal.Sink, chunk uint64, info chunk
 	}
 	seqs := j.acks.add(chunk, n)
 	if n > 0 {
-		b := &event.Batch{Seq: seqs[0], DB: j.db, Table: j.name, Rows: int(info.rows), Keys: keys, CommitTime: j.now()}
+		// A backfill has no binlog event: its batches are named as updates at
+		// the primary's position when it started (what a Kafka message needs).
+		b := &event.Batch{Seq: seqs[0], DB: j.db, Table: j.name, Op: event.OpUpdate, Rows: int(info.rows), Keys: keys,
+			Pos: j.pos, CommitTime: j.now()}
 		if err := out.Send(ctx, b); err != nil {
 			return fmt.Errorf("%s: handing %d keys of the chunk after %s to the deleter: %w", j.opts.Table, len(keys), j.where(), err)
 		}

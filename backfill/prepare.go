@@ -19,6 +19,7 @@ import (
 
 	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 )
@@ -94,6 +95,14 @@ func Prepare(ctx context.Context, src config.SourceConfig, rules []*config.Rule,
 		return nil, err
 	}
 	j.conn = conn
+	j.pos = event.Position{File: "backfill"}
+	if r, err := conn.Execute("SHOW MASTER STATUS"); err == nil && r.RowNumber() > 0 {
+		file, _ := r.GetString(0, 0)
+		pos, _ := r.GetUint(0, 1)
+		if file != "" {
+			j.pos = event.Position{File: file, Pos: uint32(pos)}
+		}
+	}
 	if err := j.compile(conn, matched, m); err != nil {
 		conn.Close()
 		return nil, err

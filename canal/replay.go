@@ -42,6 +42,8 @@ type Replayer struct {
 	IdleCheck time.Duration
 	// MaxReconnects bounds reconnects after the stream breaks; default 10.
 	MaxReconnects int
+	// RowIdentity: see Tailer.RowIdentity.
+	RowIdentity bool
 	// History, if set, seeds the schemas in force at the range's positions
 	// (read only: run owns the file).
 	History *SchemaHistory
@@ -75,6 +77,7 @@ func (r *Replayer) Run(ctx context.Context, rng Range) error {
 		return nil
 	}
 	t := New(r.src, r.rules, r.sink, r.tracker, r.log, r.metrics, r.backoff)
+	t.RowIdentity = r.RowIdentity
 	rh := &replayHandler{handler: newHandler(t), end: rng.To}
 	rh.boundary, rh.last = rng.From, rng.From
 	for attempt := 0; ; attempt++ {

@@ -150,6 +150,9 @@ type RetryConfig struct {
 // HTTPConfig is the metrics and health endpoint.
 type HTTPConfig struct {
 	Addr string `yaml:"addr"` // default 127.0.0.1:9180; "off" disables
+	// Pprof serves Go's profiler on /debug/pprof/ at Addr; default false.
+	// It exposes stacks and memory: keep Addr on loopback when it is on.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Rule maps one table (or a table pattern) to the cache keys its rows feed.

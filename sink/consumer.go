@@ -86,7 +86,7 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 		Topic:          cfg.Topic,
 		Dialer:         cfg.Dialer,
 		MinBytes:       1,
-		MaxBytes:       16 << 20,
+		MaxBytes:       2 << 20, // per partition fetch; the broker still returns a bigger single message
 		MaxWait:        100 * time.Millisecond,
 		ReadBackoffMin: 10 * time.Millisecond,
 		ReadBackoffMax: 500 * time.Millisecond,

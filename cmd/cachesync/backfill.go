@@ -31,9 +31,11 @@ chunk, and renders the keys exactly as run does.
 Progress is saved in a state file (--state, written after every finished
 chunk); after a crash or Ctrl-C, --resume continues after the last finished
 chunk, redoing at most --in-flight chunks. --rate limits rows per second.
-Keys are deleted straight from Redis (UNLINK, and again after
-delete.second_delay); the Kafka transport is not built yet, so with
-transport.kind: kafka pass --direct. --dry-run deletes nothing: it prints each
+Keys go where run sends them: with
+transport.kind: kafka they are published to the topic (the consumers delete
+them), else deleted straight from Redis (UNLINK, and again after
+delete.second_delay); --direct deletes from Redis whatever the transport.
+--dry-run deletes nothing: it prints each
 key, Go-quoted, one per line on stdout, and the totals on stderr.
 
 Exit status: 0 when every row's keys were invalidated, 1 otherwise or on bad input, 2 on bad flags.
@@ -163,6 +165,9 @@ func backfillSummary(opts backfill.Options, st backfill.Stats, out keyOutput, re
 	if p, ok := out.(*keyPrinter); ok {
 		s.title += " (dry run: nothing deleted)"
 		s.add("keys listed", p.printed())
+	} else if _, ok := out.(kafkaOutput); ok {
+		s.title += " (published to kafka)"
+		s.add("keys published", st.Keys)
 	} else {
 		s.add("keys invalidated", st.Keys)
 	}

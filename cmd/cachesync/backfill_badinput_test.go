@@ -55,14 +55,20 @@ func TestBackfillBadInput(t *testing.T) {
 	}
 }
 
-func TestBackfillRefusesKafkaTransport(t *testing.T) {
+func TestBackfillThroughKafka(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, testenv.SharedMariaDB(t), []string{bfSchema}, bfRules, rpKafka)
+	broker := testenv.StartKafka(t)
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{bfSchema}, bfRules, rpKafka(broker))
 	e.exec("INSERT INTO DB.items (a, b, c) VALUES (1, 'k1', 11)")
 	e.setKeys("item:1:k1")
 	_, errOut, code := e.backfill("--table", e.name+".items", "--state", e.statePath())
-	e.wantRefused("kafka transport", code, errOut, []string{"item:1:k1"}, "kafka transport is not built yet", "--direct")
-	if _, errOut, code = e.backfill("--table", e.name+".items", "--state", e.statePath(), "--direct"); code != 0 {
+	if code != 0 || !strings.Contains(errOut, "published to kafka") {
+		t.Fatalf("backfill through kafka: exit %d\n%s", code, errOut)
+	}
+	if _, published := topicRows(t, broker, 2); !published["item:1:k1"] {
+		t.Errorf("item:1:k1 not published: %v", published)
+	}
+	if _, errOut, code = e.backfill("--table", e.name+".items", "--state", e.statePath()+".direct", "--direct"); code != 0 {
 		t.Fatalf("--direct: exit %d\n%s", code, errOut)
 	}
 	if left := e.exists("item:1:k1"); len(left) != 0 {

@@ -47,7 +47,7 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 		return &exitError{code: 2, err: errors.New("--role consumer: transport.kind is direct, where the tailer deletes itself; use --role tailer (or all), or set transport.kind: kafka")}
 	}
 	if cfg.HTTP.Addr != "off" {
-		srv, err := serveHTTP(cfg.HTTP.Addr, reg, log)
+		srv, err := serveHTTP(cfg.HTTP, reg, log)
 		if err != nil {
 			return err
 		}

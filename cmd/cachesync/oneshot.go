@@ -8,17 +8,17 @@ import (
 )
 
 // setupOneShot is the common start of replay and backfill: the logger, the
-// validated config with its secrets, and the transport check (both commands
-// delete straight from Redis until the Kafka transport exists). The caller
-// syncs the logger.
+// validated config with its secrets, and the transport: with --direct (or
+// --dry-run) the keys go straight to Redis (or stdout) even when
+// transport.kind is kafka. The caller syncs the logger.
 func setupOneShot(configPath, logFormat, logLevel string, direct bool) (*zap.Logger, *config.Config, error) {
 	log, err := logging.New(logFormat, logLevel)
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: err}
 	}
 	cfg, err := loadConfig(configPath)
-	if err == nil {
-		err = checkTransport(cfg, configPath, direct)
+	if err == nil && direct {
+		cfg.Transport.Kind = "direct"
 	}
 	if err != nil {
 		log.Sync() //nolint:errcheck // stderr sync errors are not actionable

@@ -41,9 +41,11 @@ Without --to the replay ends at the primary's position when it starts.
 
 It reads the binlog as a replica of its own (--server-id, default
 source.server_id plus a random offset) and never reads or writes run's
-checkpoint. Keys are deleted straight from Redis (UNLINK, and again after
-delete.second_delay); the Kafka transport is not built yet, so with
-transport.kind: kafka pass --direct. --dry-run deletes nothing: it prints each
+checkpoint. Keys go where run sends them: with
+transport.kind: kafka they are published to the topic (the consumers delete
+them), else deleted straight from Redis (UNLINK, and again after
+delete.second_delay); --direct deletes from Redis whatever the transport.
+--dry-run deletes nothing: it prints each
 key, Go-quoted, one per line on stdout, and the totals on stderr.
 
 Exit status: 0 when every key was invalidated, 1 otherwise or on bad input, 2 on bad flags.
@@ -143,6 +145,7 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 	began := time.Now()
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	r := canal.NewReplayer(src, rulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
+	r.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
 	// run's schema history, read only: rows of the range that predate a later
 	// migration decode with their own columns when it still covers them.
 	if h, err := canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err == nil {
@@ -170,16 +173,6 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 	}
 	if s.errors > 0 {
 		return fmt.Errorf("replay finished with %d errors (see the log above): some keys may not be invalidated", s.errors)
-	}
-	return nil
-}
-
-// checkTransport refuses the Kafka transport, which is not built yet, unless
-// the command sends straight to Redis anyway.
-func checkTransport(cfg *config.Config, path string, direct bool) error {
-	if cfg.Transport.Kind == "kafka" && !direct {
-		return fmt.Errorf("%s: transport.kind is kafka, and the Kafka transport is not built yet: add --direct to delete straight from Redis %v, or use transport.kind: direct",
-			path, cfg.Redis.Addrs)
 	}
 	return nil
 }
@@ -237,6 +230,14 @@ func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout i
 	if dryRun {
 		return &keyPrinter{w: bufio.NewWriter(stdout), acker: acker, closed: make(chan struct{})}, func() {}, nil
 	}
+	if cfg.Transport.Kind == "kafka" {
+		backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+		t, err := newKafkaTransport(ctx, cfg, acker, backoff, log, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		return kafkaOutput{t}, func() {}, nil
+	}
 	rdb := sink.NewRedis(cfg.Redis, nil)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -251,6 +252,12 @@ func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout i
 	}, acker, backoff, log.Named("deleter"), m)
 	return del, func() { rdb.Close() }, nil
 }
+
+// kafkaOutput publishes replay and backfill keys to the topic like the
+// tailer does; the consumers delete them.
+type kafkaOutput struct{ *kafkaTransport }
+
+func (k kafkaOutput) Close() { k.Finish() }
 
 // keyPrinter is the --dry-run output: each key Go-quoted on its own line,
 // so any byte survives and one key is one line.
@@ -332,6 +339,9 @@ func replaySummary(reg *prometheus.Registry, rng canal.Range, out keyOutput, dry
 	if p, ok := out.(*keyPrinter); ok && dryRun {
 		s.title += " (dry run: nothing deleted)"
 		s.add("keys listed", p.printed())
+	} else if _, ok := out.(kafkaOutput); ok {
+		s.title += " (published to kafka)"
+		s.add("keys published", counterSum(reg, "cachesync_keys_emitted_total", ""))
 	} else {
 		s.add("keys invalidated", counterSum(reg, "cachesync_keys_invalidated_total", "first"))
 	}

@@ -72,11 +72,26 @@ func TestReplayBadInput(t *testing.T) {
 	}
 }
 
-func TestReplayRefusesKafkaTransport(t *testing.T) {
+// With transport.kind kafka the replay publishes the range's keys to the
+// topic, as the tailer would (the consumers delete them); --direct deletes
+// them straight from Redis instead.
+func TestReplayThroughKafka(t *testing.T) {
 	t.Parallel()
-	e, b := replayEnv(t, testenv.SharedMariaDB(t), rpKafka, markFilePos)
+	broker := testenv.StartKafka(t)
+	e, b := replayEnv(t, testenv.SharedMariaDB(t), rpKafka(broker), markFilePos)
 	_, errOut, code := e.replay("--from", b.from, "--to", b.to)
-	e.wantRefused("kafka transport", code, errOut, rpInsideKeys, "kafka transport is not built yet", "--direct")
+	if code != 0 || !strings.Contains(errOut, "published to kafka") {
+		t.Fatalf("replay through kafka: exit %d\n%s", code, errOut)
+	}
+	_, published := topicRows(t, broker, 2)
+	var got []string
+	for k := range published {
+		got = append(got, k)
+	}
+	sameKeys(t, "published", got, rpInsideKeys)
+	if left := e.exists(rpInsideKeys...); len(left) != len(rpInsideKeys) {
+		t.Errorf("keys deleted although no consumer runs: %d of %d left", len(left), len(rpInsideKeys))
+	}
 	_, errOut, code = e.replay("--from", b.from, "--to", b.to, "--direct")
 	if code != 0 {
 		t.Fatalf("--direct with transport.kind kafka: exit %d\n%s", code, errOut)
@@ -123,8 +138,11 @@ func TestReplayRefusesPurgedBinlog(t *testing.T) {
 	}
 }
 
-// rpKafka configures the Kafka transport, which is not built yet.
-const rpKafka = "transport: {kind: kafka, kafka: {brokers: [127.0.0.1:9092], topic: inv, group: g, dlq_topic: inv.dlq}}"
+// rpKafka configures the Kafka transport on broker, topic kafkaTopic.
+func rpKafka(broker string) string {
+	return "transport: {kind: kafka, kafka: {brokers: [" + broker + "], topic: " + kafkaTopic +
+		", group: g, create_topic: true, partitions: 2}}"
+}
 
 // eventInsideTransaction finds, from a boundary on, the position of an
 // event inside a transaction (a table map or a rows event).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,7 +135,8 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	return errors.Join(tailErr, runErr, flushErr)
 }
 
-func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (*http.Server, error) {
+func serveHTTP(cfg config.HTTPConfig, reg *prometheus.Registry, log *zap.Logger) (*http.Server, error) {
+	addr := cfg.Addr
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w (pick a free port, or set http.addr: off)", addr, err)
@@ -142,6 +144,16 @@ func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (*http.Se
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if !isLoopback(ln.Addr()) {
+			log.Warn("http.pprof is on and http.addr is not loopback: anyone who reaches it can read stacks and memory", zap.String("addr", ln.Addr().String()))
+		}
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -150,4 +162,9 @@ func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (*http.Se
 	}()
 	log.Info("serving metrics", zap.String("addr", ln.Addr().String()))
 	return srv, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
