@@ -415,3 +415,51 @@ func TestKafkaConsumerWaitsForRedis(t *testing.T) {
 	}
 	_ = rdb
 }
+
+// A batch whose keys exceed the record limit is split into several
+// messages, none over the limit, and acknowledged once all are in.
+func TestKafkaPublisherSplitsLargeBatches(t *testing.T) {
+	kt := newKafkaTest(t, []string{testenv.StartKafka(t)}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	acks := &ackLog{}
+	const limit = 4096
+	p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test", MaxBytes: limit}, acks, testBackoff, zaptest.NewLogger(t), kt.m)
+	go p.Run(ctx) //nolint:errcheck
+	defer func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ccancel()
+		_ = p.Close(cctx)
+	}()
+	b := &event.Batch{Seq: 1, DB: "shop", Table: "orders", Op: event.OpDelete, Rows: 2000,
+		Pos: event.Position{File: "bin.000001", Pos: 4}, CommitTime: time.Now()}
+	for i := 0; i < 2000; i++ {
+		b.Keys = append(b.Keys, fmt.Sprintf("order:%d:lines", i))
+	}
+	if err := p.Send(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	kwaitFor(t, "the batch acknowledged", 10*time.Second, func() bool { return acks.count() == 1 })
+	msgs := kt.topicMessages(kt.topic, 1)
+	if len(msgs) < 10 {
+		t.Fatalf("%d messages for ~40 KB of keys under a 4 KB limit", len(msgs))
+	}
+	got := map[string]bool{}
+	for _, m := range msgs {
+		if n := len(m.Value) + len(m.Key) + kafkamsg.RecordOverhead; n > limit {
+			t.Errorf("message of %d bytes (with key and framing) over the %d limit", n, limit)
+		}
+		dm, err := kafkamsg.Decode(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range dm.Keys {
+			got[k] = true
+		}
+	}
+	for _, k := range b.Keys {
+		if !got[k] {
+			t.Fatalf("key %q lost in the split", k)
+		}
+	}
+}
