@@ -41,7 +41,7 @@ func BenchmarkBurstKafka(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				extra := fmt.Sprintf(`transport:
   kind: kafka
-  kafka: {brokers: [%s], topic: inv, group: cachesync, create_topic: true, partitions: 4, message: %s, max_in_flight: 20000}
+  kafka: {brokers: [%s], topic: inv, group: cachesync, create_topic: true, partitions: 4, message: %s}
 `, testenv.StartKafka(b), message)
 				rows, elapsed, hwm := runBulk(b, 200000, 1000, extra)
 				b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
