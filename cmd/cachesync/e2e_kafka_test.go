@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,26 +65,7 @@ func topicRows(t *testing.T, broker string, partitions int) (changes map[string]
 	t.Helper()
 	changes, keys = map[string]int{}, map[string]bool{}
 	for p := 0; p < partitions; p++ {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", broker, kafkaTopic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: kafkaTopic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				t.Fatalf("read partition %d: %v", p, err)
-			}
+		for _, m := range partitionMessages(t, broker, p) {
 			dm, err := kafkamsg.Decode(m.Value)
 			if err != nil {
 				t.Fatalf("partition %d offset %d: %v", p, m.Offset, err)
@@ -92,13 +74,41 @@ func topicRows(t *testing.T, broker string, partitions int) (changes map[string]
 			for _, k := range dm.Keys {
 				keys[k] = true
 			}
-			if m.Offset+1 >= last {
-				break
-			}
 		}
-		r.Close()
 	}
 	return changes, keys
+}
+
+// partitionMessages reads one partition of kafkaTopic from the start.
+func partitionMessages(t *testing.T, broker string, p int) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.DialLeader(context.Background(), "tcp", broker, kafkaTopic, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := conn.ReadLastOffset()
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	if last == 0 {
+		return out
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: kafkaTopic, Partition: p, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := r.ReadMessage(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("read partition %d: %v", p, err)
+		}
+		out = append(out, m)
+		if m.Offset+1 >= last {
+			return out
+		}
+	}
 }
 
 func TestKafkaRunAllInOneProcess(t *testing.T) {
@@ -303,5 +313,126 @@ func TestKafkaMissingTopic(t *testing.T) {
 			t.Fatalf("--role %s with a missing topic: exit 0:\n%v", role, r)
 		}
 		wantFailure(t, r, []string{`kafka topic "` + kafkaTopic + `"`, "does not exist", "create_topic: true"})
+	}
+}
+
+// The broker is closed for 30 s and restarted on the same port with its
+// data while writes continue: the checkpoint never passes a write Kafka did
+// not acknowledge, and after the restart every write's keys are gone.
+func TestKafkaBrokerDownThirtySeconds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.ClusterID("cachesync-restart"), kfake.DefaultNumPartitions(1), kfake.DataDir(dir)}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.ListenAddrs()[0]
+	_, portStr, _ := strings.Cut(addr, ":")
+	port, _ := strconv.Atoi(portStr)
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, fmt.Sprintf(`transport:
+  kind: kafka
+  kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: 2, commit_interval: 50ms}
+`, addr, kafkaTopic))
+	const n = 400
+	e.seedUsers(n)
+	e.setKeys(userKeysOf(seq(1, n)...)...)
+	p := e.start()
+	w := startWriter(t, e.db, e.renames("r", seq(1, n)...), func(int) { time.Sleep(50 * time.Millisecond) })
+	w.waitExecuted(t, 30*time.Second, 40)
+	c.Close()
+	closed := w.executed()
+	time.Sleep(30 * time.Second)
+	// Writes went on; none after the close can have been acknowledged.
+	cp, _ := e.readCheckpoint()
+	_, after := w.positions()
+	if closed+1 >= len(after) {
+		t.Fatalf("only %d statements ran during the outage", len(after)-closed)
+	}
+	if first := after[closed+1]; cp.cmp(first) >= 0 {
+		t.Fatalf("checkpoint %v is at or past the end (%v) of a write made while the broker was down", cp, first)
+	}
+	p.alive(t)
+	c2, err := kfake.NewCluster(append(opts, kfake.Ports(port))...)
+	if err != nil {
+		t.Fatalf("restart the broker on port %d: %v", port, err)
+	}
+	t.Cleanup(c2.Close)
+	w.wait(t, 2*time.Minute)
+	e.waitGone(60*time.Second, userKeysOf(seq(1, n)...)...)
+	t.Logf("%d of %d statements ran before the broker closed; checkpoint during the outage %v", closed, n, cp)
+}
+
+// A consumer killed after deleting but before committing: its messages are
+// delivered again, so keys re-cached meanwhile go too.
+func TestKafkaConsumerKill9BeforeCommit(t *testing.T) {
+	t.Parallel()
+	e, _ := newKafkaEnv(t, 2, "")
+	e.editConfig("commit_interval: 50ms", "commit_interval: 1h") // it never commits
+	e.seedUsers(30)
+	e.startKafkaRole(roleTailer)
+	consumer := e.startKafkaRole(roleConsumer)
+	keys := userKeysOf(seq(1, 30)...)
+	e.setKeys(keys...)
+	e.exec("UPDATE DB.users SET name = 'k' WHERE id <= 30")
+	e.waitGone(20*time.Second, keys...)
+	time.Sleep(300 * time.Millisecond) // the second deletes
+	consumer.kill9(t)
+	e.setKeys(keys...) // readers re-cached the rows (even a stale read)
+	e.editConfig("commit_interval: 1h", "commit_interval: 50ms")
+	e.startKafkaRole(roleConsumer)
+	e.waitGone(30*time.Second, keys...)
+}
+
+// One row changed many times: its messages sit in one partition in binlog
+// order.
+func TestKafkaRowOrder(t *testing.T) {
+	t.Parallel()
+	e, c := newKafkaEnv(t, 4, "")
+	e.seedUsers(3)
+	e.startKafkaRole(roleTailer)
+	for i := 0; i < 60; i++ {
+		e.exec(fmt.Sprintf("UPDATE DB.users SET name = 'v%d' WHERE id = %d", i, 1+i%3))
+	}
+	want := masterPos(t, e.db)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if cp, ok := e.readCheckpoint(); ok && cp.cmp(want) >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpoint did not reach the last update: not everything was published")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	broker := c.ListenAddrs()[0]
+	partitionOf := map[string]int{}
+	last := map[string]binPos{}
+	count := map[string]int{}
+	for p := 0; p < 4; p++ {
+		for _, m := range partitionMessages(t, broker, p) {
+			dm, err := kafkamsg.Decode(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q, ok := partitionOf[dm.Row]; ok && q != p {
+				t.Errorf("row %s in partitions %d and %d", dm.Row, q, p)
+			}
+			partitionOf[dm.Row] = p
+			pos := binPos{File: dm.Pos.File, Pos: dm.Pos.Pos}
+			if prev, ok := last[dm.Row]; ok && pos.cmp(prev) <= 0 {
+				t.Errorf("row %s: message at %v after one at %v", dm.Row, pos, prev)
+			}
+			last[dm.Row] = pos
+			count[dm.Row]++
+		}
+	}
+	if len(count) != 3 {
+		t.Fatalf("messages for %d rows, want 3: %v", len(count), count)
+	}
+	for row, n := range count {
+		if n != 20 {
+			t.Errorf("row %s: %d messages, want 20", row, n)
+		}
 	}
 }
