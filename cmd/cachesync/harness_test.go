@@ -54,7 +54,14 @@ type env struct {
 // are given with "DB" standing for the database name.
 func newEnv(t testing.TB, db *testenv.MariaDB, schema []string, rules string, extra string) *env {
 	t.Helper()
-	e := &env{t: t, db: db, redis: testenv.StartRedis(t), dir: t.TempDir()}
+	return newEnvRedis(t, db, schema, rules, extra, testenv.RedisOptions{})
+}
+
+// newEnvRedis is newEnv with options for the env's Redis (keyspace
+// notifications, for example).
+func newEnvRedis(t testing.TB, db *testenv.MariaDB, schema []string, rules string, extra string, ro testenv.RedisOptions) *env {
+	t.Helper()
+	e := &env{t: t, db: db, redis: testenv.StartRedis(t, ro), dir: t.TempDir()}
 	e.rdb = e.redis.Client(t)
 	e.name = db.NewDatabase(t)
 	for _, s := range schema {

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+)
+
+// BenchmarkSteady: single-row UPDATEs at a fixed rate for a fixed time, each
+// of a row whose key is cached; the latency of one update runs from the
+// client's commit acknowledgement to the key's deletion, as Redis announces
+// it (keyspace notifications, event del — UNLINK fires it too). Reported:
+// p50, p99 and max in milliseconds, and updates whose key never went
+// (missing, after 5 s of grace). Direct and Kafka transport, 500/s and
+// 5,000/s for 10 s each, second delete on (500 ms).
+//
+//	go test ./cmd/cachesync -run '^$' -bench Steady -benchtime 1x
+func BenchmarkSteady(b *testing.B) {
+	for _, transport := range []string{"direct", "kafka"} {
+		for _, rate := range []int{500, 5000} {
+			b.Run(fmt.Sprintf("transport=%s/rate=%d", transport, rate), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					steadyOnce(b, transport, rate, 10*time.Second)
+				}
+			})
+		}
+	}
+}
+
+func steadyOnce(b *testing.B, transport string, rate int, dur time.Duration) {
+	b.StopTimer()
+	n := rate * int(dur/time.Second)
+	extra := ""
+	if transport == "kafka" {
+		extra = fmt.Sprintf("transport:\n  kind: kafka\n  kafka: {brokers: [%s], topic: inv, group: cachesync, create_topic: true, partitions: 4}\n",
+			testenv.StartKafka(b))
+	}
+	db := testenv.SharedMariaDB(b)
+	e := newEnvRedis(b, db, []string{usersSchema}, usersRules, extra, testenv.RedisOptions{NotifyKeyspaceEvents: "Eg"})
+	e.rewriteConfig("second_delay: 200ms", "second_delay: 500ms")
+	e.exec(fmt.Sprintf("INSERT INTO DB.users (id, email, name) SELECT seq, CONCAT('u', seq, '@x.io'), 'n' FROM DB.seq_1_to_%d", n))
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "user:" + strconv.Itoa(i+1)
+	}
+	e.setKeys(keys...)
+	p := e.start()
+	defer p.stop(b)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := e.rdb.Subscribe(ctx, "__keyevent@0__:del")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // the subscription is live
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	deleted := make(map[string]time.Time, n)
+	go func() {
+		for m := range sub.Channel(redisChannelSize(n)) {
+			now := time.Now()
+			mu.Lock()
+			if _, seen := deleted[m.Payload]; !seen {
+				deleted[m.Payload] = now
+			}
+			mu.Unlock()
+		}
+	}()
+
+	acked := make([]time.Time, n)
+	const workers = 8
+	ids := make(chan int, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		c, err := client.Connect(db.Addr, "root", "", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				if _, err := c.Execute(fmt.Sprintf("UPDATE `%s`.users SET name = 's' WHERE id = %d", e.name, id)); err != nil {
+					b.Error(err)
+					return
+				}
+				acked[id-1] = time.Now()
+			}
+		}()
+	}
+	b.StartTimer()
+	start := time.Now()
+	interval := time.Second / time.Duration(rate)
+	for i := 0; i < n; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		ids <- i + 1
+	}
+	close(ids)
+	wg.Wait()
+	b.StopTimer()
+	achieved := float64(n) / time.Since(start).Seconds()
+
+	deadline := time.Now().Add(5 * time.Second)
+	var lat []time.Duration
+	missing := 0
+	for {
+		mu.Lock()
+		got := len(deleted)
+		mu.Unlock()
+		if got >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	for i, k := range keys {
+		d, ok := deleted[k]
+		if !ok {
+			missing++
+			continue
+		}
+		lat = append(lat, max(0, d.Sub(acked[i])))
+	}
+	mu.Unlock()
+	slices.Sort(lat)
+	pct := func(q float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(1), "max-ms")
+	b.ReportMetric(float64(missing), "missing")
+	b.ReportMetric(achieved, "updates/s")
+}
+
+// redisChannelSize buffers every notification of a run, so a slow reader
+// here never makes go-redis drop one.
+func redisChannelSize(n int) redis.ChannelOption { return redis.WithChannelSize(n + 100) }
