@@ -15,6 +15,9 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
 COPY --from=build /out/cachesync /usr/local/bin/cachesync
 COPY --from=build --chown=65532:65532 /out/state /var/lib/cachesync
 USER 65532:65532
+# A soft heap limit: the runtime collects harder near it instead of letting
+# the heap double between collections; raise it with the container's limit.
+ENV GOMEMLIMIT=96MiB
 WORKDIR /var/lib/cachesync
 ENTRYPOINT ["/usr/local/bin/cachesync"]
 CMD ["run", "--config", "/etc/cachesync/cachesync.yaml"]

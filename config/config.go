@@ -76,7 +76,7 @@ type KafkaConfig struct {
 
 	// ClientID names cachesync to the brokers (logs, quotas); default cachesync.
 	ClientID string `yaml:"client_id"`
-	// BatchTimeout is the longest the publisher waits to fill a batch; default 2ms.
+	// BatchTimeout is the longest the publisher waits to fill a batch; default 1ms.
 	BatchTimeout Duration `yaml:"batch_timeout"`
 	// BatchSize is the most messages in one produce batch; default 1000.
 	BatchSize int `yaml:"batch_size"`
@@ -86,8 +86,13 @@ type KafkaConfig struct {
 	// done messages; default 200ms.
 	CommitInterval Duration `yaml:"commit_interval"`
 	// MaxInFlight is how many messages the publisher holds unacknowledged
-	// before the tailer blocks; default 100000.
+	// before the tailer blocks; default 20000.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// ConsumerMaxInFlight is how many messages a consumer holds fetched and
+	// not yet deleted twice before it stops fetching; default 200000. Every
+	// message waits delete.second_delay, so a consumer's rate is at most
+	// this / second_delay.
+	ConsumerMaxInFlight int `yaml:"consumer_max_in_flight"`
 }
 
 // SASLConfig authenticates to Kafka. It is used when any key is set, and
@@ -192,13 +197,14 @@ func Default() Config {
 			Kind:      "direct",
 			QueueSize: 256,
 			Kafka: KafkaConfig{
-				ClientID:        "cachesync",
-				Message:         "row",
-				BatchTimeout:    Duration(2 * time.Millisecond),
-				BatchSize:       1000,
-				MaxMessageBytes: 1 << 20,
-				CommitInterval:  Duration(200 * time.Millisecond),
-				MaxInFlight:     100000,
+				ClientID:            "cachesync",
+				Message:             "row",
+				BatchTimeout:        Duration(time.Millisecond),
+				BatchSize:           1000,
+				MaxMessageBytes:     1 << 20,
+				CommitInterval:      Duration(200 * time.Millisecond),
+				MaxInFlight:         20000,
+				ConsumerMaxInFlight: 200000,
 			},
 		},
 		Redis: RedisConfig{

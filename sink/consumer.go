@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
@@ -23,6 +24,7 @@ type ConsumerConfig struct {
 	Topic, Group   string
 	DLQTopic       string        // poison messages go here; required
 	CommitInterval time.Duration // how often done offsets are committed; default 200ms
+	MaxInFlight    int           // messages fetched and not yet done before fetching waits; default 200000
 	Dialer         *kafka.Dialer // TLS and SASL for the reader; nil: plain TCP
 	Transport      kafka.RoundTripper
 }
@@ -49,9 +51,12 @@ type Consumer struct {
 	log     *zap.Logger
 	m       *metrics.Metrics
 
+	slots *semaphore.Weighted // one per fetched message not yet done
+
 	mu       sync.Mutex
+	held     int // messages tracked and not done
 	seq      uint64
-	inflight map[uint64]*fetched
+	inflight map[uint64][]*fetched // by the Seq of the batch they were handed over in
 	parts    map[int]*partState
 	bySeq    func(uint64) // test hook: called after a seq is done
 }
@@ -78,8 +83,9 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = 200 * time.Millisecond
 	}
-	c := &Consumer{cfg: cfg, backoff: backoff, log: log, m: m,
-		inflight: map[uint64]*fetched{}, parts: map[int]*partState{}}
+	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 200000)
+	c := &Consumer{cfg: cfg, backoff: backoff, log: log, m: m, slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)),
+		inflight: map[uint64][]*fetched{}, parts: map[int]*partState{}}
 	c.r = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        cfg.Brokers,
 		GroupID:        cfg.Group,
@@ -110,18 +116,21 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 	return c
 }
 
-// Done is the deleter's acknowledgement of a batch (event.Acker).
+// Done is the deleter's acknowledgement of a batch (event.Acker): every
+// message handed over in it is done.
 func (c *Consumer) Done(seq uint64) {
 	c.mu.Lock()
-	f := c.inflight[seq]
+	fs := c.inflight[seq]
 	delete(c.inflight, seq)
-	if f != nil {
+	for _, f := range fs {
 		c.finish(f)
 	}
+	c.held -= len(fs)
 	hook := c.bySeq
 	c.mu.Unlock()
-	if f != nil {
-		c.m.KafkaDone.Inc()
+	if len(fs) > 0 {
+		c.slots.Release(int64(len(fs)))
+		c.m.KafkaDone.Add(float64(len(fs)))
 	}
 	if hook != nil {
 		hook(seq)
@@ -143,8 +152,8 @@ func (c *Consumer) finish(f *fetched) {
 	}
 }
 
-// track registers a fetched message and returns its sequence number.
-func (c *Consumer) track(msg kafka.Message) uint64 {
+// track registers a fetched message in its partition's queue.
+func (c *Consumer) track(msg kafka.Message) *fetched {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.parts[msg.Partition]
@@ -163,8 +172,16 @@ func (c *Consumer) track(msg kafka.Message) uint64 {
 	p.lastFetch = msg.Offset
 	f := &fetched{offset: msg.Offset, part: p}
 	p.queue = append(p.queue, f)
+	c.held++
+	return f
+}
+
+// register gives the messages of one batch a sequence number for Done.
+func (c *Consumer) register(fs []*fetched) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.seq++
-	c.inflight[c.seq] = f
+	c.inflight[c.seq] = fs
 	return c.seq
 }
 
@@ -176,43 +193,125 @@ func (c *Consumer) Run(ctx context.Context, out BatchSink) error {
 	go func() { defer close(commitDone); c.commitLoop(commitCtx) }()
 	defer func() { stopCommits(); <-commitDone }()
 	c.log.Info("consuming", zap.String("topic", c.cfg.Topic), zap.String("group", c.cfg.Group))
-	for attempt := 0; ; {
-		msg, err := c.r.FetchMessage(ctx)
-		if err != nil {
+	msgs := make(chan kafka.Message, 256)
+	fctx, stopFetch := context.WithCancel(ctx)
+	fetchDone := make(chan struct{})
+	go func() { defer close(fetchDone); c.fetchLoop(fctx, msgs) }()
+	defer func() {
+		stopFetch()
+		for range msgs { // fetched, never handed over: not done, so not committed
+			c.slots.Release(1)
+		}
+		<-fetchDone
+	}()
+	group := make([]kafka.Message, 0, maxGroup)
+	for {
+		group = group[:0]
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			group = append(group, m)
+		case <-ctx.Done():
+			return nil
+		}
+	more: // whatever else is already fetched goes in the same batch
+		for len(group) < maxGroup {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break more
+				}
+				group = append(group, m)
+			default:
+				break more
+			}
+		}
+		if err := c.handle(ctx, group, out); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
+			return err
+		}
+	}
+}
+
+// maxGroup bounds the messages merged into one batch for the deleter.
+const maxGroup = 512
+
+// fetchLoop fetches until ctx ends, then closes msgs. Each message takes a
+// slot, given back when it is done: a message holds its keys until the
+// second delete, so the slots bound the consumer's memory.
+func (c *Consumer) fetchLoop(ctx context.Context, msgs chan<- kafka.Message) {
+	defer close(msgs)
+	for attempt := 0; ; {
+		if err := c.slots.Acquire(ctx, 1); err != nil {
+			return
+		}
+		msg, err := c.r.FetchMessage(ctx)
+		if err != nil {
+			c.slots.Release(1)
+			if ctx.Err() != nil {
+				return
+			}
 			c.log.Warn("kafka fetch failed; retrying", zap.String("topic", c.cfg.Topic), zap.Error(err))
 			if err := retry.SleepCtx(ctx, c.backoff.Delay(attempt)); err != nil {
-				return nil
+				return
 			}
 			attempt++
 			continue
 		}
 		attempt = 0
+		select {
+		case msgs <- msg:
+		case <-ctx.Done():
+			c.slots.Release(1)
+			return
+		}
+	}
+}
+
+// handle decodes a group of messages into one batch for the deleter (one
+// pipelined round trip for all their keys) and dead-letters the ones that
+// do not decode.
+func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchSink) error {
+	var b *event.Batch
+	var fs []*fetched
+	for _, msg := range group {
 		c.m.KafkaConsumed.Inc()
 		if msg.HighWaterMark > 0 {
 			c.m.KafkaConsumerLag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
 		}
-		seq := c.track(msg)
+		f := c.track(msg)
 		dm, derr := kafkamsg.Decode(msg.Value)
 		if derr != nil {
 			if err := c.deadLetter(ctx, msg, derr); err != nil {
-				return nil // ctx ended: not done, so not committed
+				return err // ctx ended: not done, so not committed
 			}
-			c.Done(seq)
+			c.Done(c.register([]*fetched{f}))
 			continue
 		}
-		b := &event.Batch{Seq: seq, DB: dm.DB, Table: dm.Table, Op: dm.Op, Rows: 1, Keys: dm.Keys,
-			Pos: dm.Pos, CommitTime: dm.CommitTime}
-		if err := out.Send(ctx, b); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("hand %s.%s at %s (topic %s partition %d offset %d) to the deleter: %w",
-				dm.DB, dm.Table, dm.Pos, msg.Topic, msg.Partition, msg.Offset, err)
+		if b == nil {
+			b = &event.Batch{DB: dm.DB, Table: dm.Table, Op: dm.Op, Pos: dm.Pos, CommitTime: dm.CommitTime,
+				Keys: make([]string, 0, len(group)*len(dm.Keys))}
+		} else if dm.CommitTime.Before(b.CommitTime) {
+			b.CommitTime = dm.CommitTime // the latency metric counts from the oldest commit
 		}
+		b.Keys = append(b.Keys, dm.Keys...)
+		b.Rows++
+		fs = append(fs, f)
 	}
+	if b == nil {
+		return nil
+	}
+	b.Seq = c.register(fs)
+	if err := out.Send(ctx, b); err != nil {
+		first := group[0]
+		return fmt.Errorf("hand %d messages from %s.%s at %s on (topic %s partition %d offset %d) to the deleter: %w",
+			len(fs), b.DB, b.Table, b.Pos, first.Topic, first.Partition, first.Offset, err)
+	}
+	return nil
 }
 
 // deadLetter writes a poison message to the DLQ topic with why and where it
@@ -298,7 +397,7 @@ func (c *Consumer) Commit(ctx context.Context) error {
 func (c *Consumer) InFlight() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.inflight)
+	return c.held
 }
 
 // Close commits what is done and leaves the group. Call it after the

@@ -24,9 +24,9 @@ type PublisherConfig struct {
 	Topic        string
 	Source       string        // names the MySQL source in every message
 	MaxBytes     int           // one record, value + key + framing; default kafkamsg.DefaultMaxBytes
-	MaxInFlight  int           // messages written and not yet acknowledged; default 100000
+	MaxInFlight  int           // messages written and not yet acknowledged; default 20000
 	BatchSize    int           // messages per produce request and partition; default 1000
-	BatchTimeout time.Duration // how long a partial batch waits for more; default 2ms
+	BatchTimeout time.Duration // how long a partial batch waits for more; default 1ms
 	Transport    kafka.RoundTripper
 }
 
@@ -72,10 +72,10 @@ func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff,
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = kafkamsg.DefaultMaxBytes
 	}
-	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 100000)
+	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 20000)
 	cfg.BatchSize = orDefault(cfg.BatchSize, 1000)
 	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = 2 * time.Millisecond
+		cfg.BatchTimeout = time.Millisecond
 	}
 	p := &Publisher{cfg: cfg, acker: acker, backoff: backoff, log: log, m: m,
 		slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)), wake: make(chan struct{}, 1)}

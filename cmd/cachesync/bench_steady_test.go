@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -20,32 +21,36 @@ import (
 // client's commit acknowledgement to the key's deletion, as Redis announces
 // it (keyspace notifications, event del — UNLINK fires it too). Reported:
 // p50, p99 and max in milliseconds, and updates whose key never went
-// (missing, after 5 s of grace). Direct and Kafka transport, 500/s and
-// 5,000/s for 10 s each, second delete on (500 ms).
+// (missing, after 5 s of grace). The floor, the direct and the Kafka
+// transport, 500/s and 5,000/s for CACHESYNC_BENCH_STEADY (default 20s)
+// each, second delete on (500 ms; the floor has none).
 //
 //	go test ./cmd/cachesync -run '^$' -bench Steady -benchtime 1x
 func BenchmarkSteady(b *testing.B) {
-	for _, transport := range []string{"direct", "kafka"} {
+	dur := 20 * time.Second
+	if v := os.Getenv("CACHESYNC_BENCH_STEADY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("CACHESYNC_BENCH_STEADY: %v", err)
+		}
+		dur = d
+	}
+	for _, tg := range []benchTarget{targetFloor, targetDirect, targetKafka} {
 		for _, rate := range []int{500, 5000} {
-			b.Run(fmt.Sprintf("transport=%s/rate=%d", transport, rate), func(b *testing.B) {
+			b.Run(fmt.Sprintf("target=%s/rate=%d", tg, rate), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					steadyOnce(b, transport, rate, 10*time.Second)
+					steadyOnce(b, tg, rate, dur)
 				}
 			})
 		}
 	}
 }
 
-func steadyOnce(b *testing.B, transport string, rate int, dur time.Duration) {
+func steadyOnce(b *testing.B, tg benchTarget, rate int, dur time.Duration) {
 	b.StopTimer()
-	n := rate * int(dur/time.Second)
-	extra := ""
-	if transport == "kafka" {
-		extra = fmt.Sprintf("transport:\n  kind: kafka\n  kafka: {brokers: [%s], topic: inv, group: cachesync, create_topic: true, partitions: 4}\n",
-			testenv.StartKafka(b))
-	}
+	n := int(float64(rate) * dur.Seconds())
 	db := testenv.SharedMariaDB(b)
-	e := newEnvRedis(b, db, []string{usersSchema}, usersRules, extra, testenv.RedisOptions{NotifyKeyspaceEvents: "Eg"})
+	e := newEnvRedis(b, db, []string{usersSchema}, usersRules, tg.extra(b), testenv.RedisOptions{NotifyKeyspaceEvents: "Eg"})
 	e.rewriteConfig("second_delay: 200ms", "second_delay: 500ms")
 	e.exec(fmt.Sprintf("INSERT INTO DB.users (id, email, name) SELECT seq, CONCAT('u', seq, '@x.io'), 'n' FROM DB.seq_1_to_%d", n))
 	keys := make([]string, n)
@@ -53,7 +58,8 @@ func steadyOnce(b *testing.B, transport string, rate int, dur time.Duration) {
 		keys[i] = "user:" + strconv.Itoa(i+1)
 	}
 	e.setKeys(keys...)
-	p := e.start()
+	quiesce(b, db)
+	p := tg.start(b, e)
 	defer p.stop(b)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -20,30 +20,18 @@ import (
 //
 // Each iteration seeds its own table, so -benchtime 1x is the useful setting.
 // CACHESYNC_BENCH_CPUPROFILE=F writes a CPU profile of cachesync during the
-// timed part to F (through http.pprof); inspect it with go tool pprof.
+// timed part to F (through http.pprof), and a heap profile taken
+// CACHESYNC_BENCH_HEAP_AT (default 1s) into it to F.heap; inspect them with
+// go tool pprof.
 
 // BenchmarkBurst: 200,000 row updates as 200 statements of 1,000 rows, timed
-// from the first statement until the last affected key is gone from Redis.
+// from the first statement until the last affected key is gone from Redis,
+// for each target in one run (the floor first).
 func BenchmarkBurst(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		rows, elapsed, hwm := runBulk(b, 200000, 1000, "")
-		b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
-		b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
-	}
-}
-
-// BenchmarkBurstKafka: the same burst with transport.kind kafka, tailer and
-// consumer in one cachesync process (--role all), the broker (kfake) in the
-// benchmark's process; message=row and message=batch.
-func BenchmarkBurstKafka(b *testing.B) {
-	for _, message := range []string{"row", "batch"} {
-		b.Run("message="+message, func(b *testing.B) {
+	for _, tg := range []benchTarget{targetFloor, targetDirect, targetKafka, targetKafkaBatch} {
+		b.Run("target="+string(tg), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				extra := fmt.Sprintf(`transport:
-  kind: kafka
-  kafka: {brokers: [%s], topic: inv, group: cachesync, create_topic: true, partitions: 4, message: %s}
-`, testenv.StartKafka(b), message)
-				rows, elapsed, hwm := runBulk(b, 200000, 1000, extra)
+				rows, elapsed, hwm := runBulk(b, tg, 200000, 1000)
 				b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
 				b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
 			}
@@ -54,10 +42,14 @@ func BenchmarkBurstKafka(b *testing.B) {
 // BenchmarkLargeTransaction: one UPDATE of 1,000,000 rows in one transaction;
 // what matters is peak RSS, which must not grow with the transaction.
 func BenchmarkLargeTransaction(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		rows, elapsed, hwm := runBulk(b, 1000000, 1000000, "")
-		b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
-		b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
+	for _, tg := range []benchTarget{targetDirect, targetKafka} {
+		b.Run("target="+string(tg), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				rows, elapsed, hwm := runBulk(b, tg, 1000000, 1000000)
+				b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
+				b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
+			}
+		})
 	}
 }
 
@@ -65,9 +57,9 @@ func BenchmarkLargeTransaction(b *testing.B) {
 // updates all rows in statements of per rows and waits for every key to go.
 // It returns the rows, the time from the first statement to the last key
 // gone, and cachesync's peak RSS in KiB.
-func runBulk(b *testing.B, n, per int, extra string) (int, time.Duration, int) {
+func runBulk(b *testing.B, tg benchTarget, n, per int) (int, time.Duration, int) {
 	db := testenv.SharedMariaDB(b)
-	e := newEnv(b, db, []string{usersSchema}, usersRules, extra)
+	e := newEnv(b, db, []string{usersSchema}, usersRules, tg.extra(b))
 	e.rewriteConfig("second_delay: 200ms", "second_delay: 500ms")
 	e.exec(fmt.Sprintf("INSERT INTO DB.users (id, email, name) SELECT seq, CONCAT('u', seq, '@x.io'), 'n' FROM DB.seq_1_to_%d", n))
 	profile := os.Getenv("CACHESYNC_BENCH_CPUPROFILE")
@@ -75,7 +67,8 @@ func runBulk(b *testing.B, n, per int, extra string) (int, time.Duration, int) {
 		e.enableMetrics()
 		e.rewriteConfig(`http: {addr: "127.0.0.1:`, `http: {pprof: true, addr: "127.0.0.1:`)
 	}
-	p := e.start()
+	quiesce(b, db)
+	p := tg.start(b, e)
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = "user:" + strconv.Itoa(i+1)
@@ -130,7 +123,11 @@ func cpuProfile(b *testing.B, p *proc, path string) {
 		return
 	}
 	go func() { // the heap in the middle of the burst, next to the CPU profile
-		time.Sleep(time.Second)
+		at := time.Second
+		if v, err := time.ParseDuration(os.Getenv("CACHESYNC_BENCH_HEAP_AT")); err == nil {
+			at = v
+		}
+		time.Sleep(at)
 		if resp, err := http.Get("http://" + m[1] + "/debug/pprof/heap"); err == nil {
 			defer resp.Body.Close()
 			if f, err := os.Create(path + ".heap"); err == nil {

@@ -142,7 +142,7 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 		return err
 	}
 	c := sink.NewConsumer(sink.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
-		CommitInterval: k.CommitInterval.D(), Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
+		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight, Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
 	del := sink.NewDeleter(rdb, deleterConfig(cfg), c, backoff, log.Named("deleter"), m)
 	delDone := make(chan error, 1)
 	go func() { delDone <- del.Run(hard) }()

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+BenchmarkSteady/target=floor/rate=500-2         	       1	2998747896 ns/op	         2.338 max-ms	         0 missing	         0.1680 p50-ms	         0.3590 p99-ms	       500.2 updates/s
+BenchmarkSteady/target=direct/rate=500-2        	       1	2998529811 ns/op	         3.199 max-ms	         0 missing	         0.1890 p50-ms	         1.4450 p99-ms	       500.2 updates/s
+BenchmarkBurst/target=floor-2                   	       1	1730994531 ns/op	        20.38 peak-RSS-MiB	    100000 rows/s
+BenchmarkBurst/target=direct-2                  	       1	1683566630 ns/op	        39.12 peak-RSS-MiB	    80000 rows/s
+BenchmarkBurst/target=kafka-2                   	       1	2481477232 ns/op	        83.43 peak-RSS-MiB	     80597 rows/s
+PASS
+`
+
+func TestReport(t *testing.T) {
+	res, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 5 || res[0].Scenario != "steady 500/s" || res[0].Target != "floor" || res[0].Metrics["p99-ms"] != 0.359 {
+		t.Fatalf("parsed %+v", res)
+	}
+	rep := report(res)
+	find := func(scenario, figure, target string) Row {
+		for _, r := range rep.Rows {
+			if r.Scenario == scenario && r.Figure == figure && r.Target == target {
+				return r
+			}
+		}
+		t.Fatalf("no row %s %s %s", scenario, figure, target)
+		return Row{}
+	}
+	for _, c := range []struct {
+		scenario, figure, target string
+		ratio                    float64 // 0: none
+		met                      *bool
+	}{
+		{"burst", "rows/s", "direct", 0.8, ptr(true)},       // 0.8 >= 0.75
+		{"burst", "rows/s", "kafka", 0.80597, ptr(false)},   // < 200,000
+		{"burst", "peak-RSS-MiB", "direct", 0, ptr(true)},   // 39 <= 64
+		{"steady 500/s", "p99-ms", "direct", 0, ptr(false)}, // 1.445 > 1
+		{"steady 500/s", "missing", "direct", 0, ptr(true)},
+		{"burst", "rows/s", "floor", 0, nil},
+	} {
+		r := find(c.scenario, c.figure, c.target)
+		if c.ratio != 0 && (r.Ratio == nil || abs(*r.Ratio-c.ratio) > 1e-6) {
+			t.Errorf("%v: ratio %v, want %v", c, r.Ratio, c.ratio)
+		}
+		if (c.met == nil) != (r.Met == nil) || c.met != nil && *c.met != *r.Met {
+			t.Errorf("%v: met %v, want %v", c, r.Met, c.met)
+		}
+	}
+	if rep.Failed != 2 {
+		t.Errorf("%d goals missed, want 2", rep.Failed)
+	}
+	var out strings.Builder
+	rep.print(&out)
+	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "2 goals missed") {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+func ptr(b bool) *bool { return &b }
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,124 @@
+// Command cachesync-floor is the benchmark harness's floor: the least a
+// binlog-to-Redis invalidator can do. go-mysql canal streams one table's row
+// events from the primary's current position, and each rows event becomes
+// one pipelined DEL of prefix+column for every row image. No Kafka, no
+// retries, no checkpoint, no second delete, no de-duplication: it is what
+// cachesync is measured against (BENCHMARKS.md), not something to run.
+//
+//	cachesync-floor --mysql 127.0.0.1:3306 --user root --redis 127.0.0.1:6379 \
+//	    --table shop.users --column id --prefix user:
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+
+	gocanal "github.com/go-mysql-org/go-mysql/canal"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cachesync-floor:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	mysql, user, password, flavor string
+	serverID                      uint
+	redisAddr                     string
+	table, column, prefix         string
+}
+
+func run(args []string, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("cachesync-floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.mysql, "mysql", "127.0.0.1:3306", "primary host:port")
+	fs.StringVar(&o.user, "user", "root", "replication user")
+	fs.StringVar(&o.password, "password", os.Getenv("MYSQL_PASSWORD"), "its password (default $MYSQL_PASSWORD)")
+	fs.StringVar(&o.flavor, "flavor", "mariadb", "mysql or mariadb")
+	fs.UintVar(&o.serverID, "server-id", 4299, "replica server id")
+	fs.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "redis host:port")
+	fs.StringVar(&o.table, "table", "", "db.table whose rows feed the keys")
+	fs.StringVar(&o.column, "column", "id", "the column appended to --prefix")
+	fs.StringVar(&o.prefix, "prefix", "", "key prefix, e.g. user:")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, name, ok := strings.Cut(o.table, ".")
+	if !ok {
+		return errors.New("--table must be db.table")
+	}
+	cfg := gocanal.NewDefaultConfig()
+	cfg.Addr, cfg.User, cfg.Password, cfg.Flavor = o.mysql, o.user, o.password, o.flavor
+	cfg.ServerID = uint32(o.serverID)
+	cfg.Dump.ExecutionPath = ""
+	cfg.IncludeTableRegex = []string{"^" + regexp.QuoteMeta(db) + `\.` + regexp.QuoteMeta(name) + "$"}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := gocanal.NewCanal(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
+	defer rdb.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	c.SetEventHandler(&handler{ctx: ctx, rdb: rdb, column: o.column, prefix: o.prefix})
+	pos, err := c.GetMasterPos()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "cachesync-floor: streaming %s from %s\n", o.table, pos)
+	errc := make(chan error, 1)
+	go func() { errc <- c.RunFrom(pos) }()
+	select {
+	case <-ctx.Done():
+		c.Close()
+		<-errc
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+type handler struct {
+	gocanal.DummyEventHandler
+	ctx    context.Context
+	rdb    *redis.Client
+	column string
+	prefix string
+	col    int
+	table  any
+	buf    []byte
+}
+
+func (h *handler) String() string { return "floor" }
+
+// OnRow deletes the key of every row image of the event in one round trip.
+func (h *handler) OnRow(e *gocanal.RowsEvent) error {
+	if h.table != any(e.Table) {
+		h.table, h.col = e.Table, e.Table.FindColumn(h.column)
+		if h.col < 0 {
+			return fmt.Errorf("table %s has no column %q", e.Table, h.column)
+		}
+	}
+	pipe := h.rdb.Pipeline()
+	for _, row := range e.Rows {
+		h.buf = fmt.Appendf(append(h.buf[:0], h.prefix...), "%v", row[h.col])
+		pipe.Del(h.ctx, string(h.buf))
+	}
+	_, err := pipe.Exec(h.ctx)
+	return err
+}
