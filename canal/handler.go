@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
@@ -39,6 +40,16 @@ type handler struct {
 	// transaction (its cachesync_wb_offsets row comes first); reset at each
 	// transaction boundary.
 	flushed map[string]struct{}
+	// up is set by the first event of a connection, or once it has run a
+	// moment without failing (see Tailer.OnState).
+	up atomic.Bool
+}
+
+// streaming notes that the server is sending events on this connection.
+func (h *handler) streaming() {
+	if h.up.CompareAndSwap(false, true) {
+		h.t.state(true, nil)
+	}
 }
 
 func newHandler(t *Tailer) *handler {
@@ -56,6 +67,7 @@ func (h *handler) reset() {
 	h.seen = make(map[string]struct{})
 	h.curFile = h.boundary.File
 	clear(h.flushed)
+	h.up.Store(false)
 }
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
@@ -268,6 +280,7 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 	if hdr == nil {
 		return nil
 	}
+	h.streaming()
 	p := event.Position{File: pos.Name, Pos: pos.Pos}
 	if set != nil {
 		p.GTID = set.String()
@@ -282,6 +295,7 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 
 // OnRotate keeps the file name current for error positions mid-transaction.
 func (h *handler) OnRotate(_ *replication.EventHeader, e *replication.RotateEvent) error {
+	h.streaming()
 	h.curFile = string(e.NextLogName)
 	return nil
 }

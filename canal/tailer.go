@@ -49,6 +49,15 @@ type Tailer struct {
 	// RowIdentity makes every batch say which row each key came from
 	// (event.Batch.RowIDs), for a transport that keys messages by row.
 	RowIdentity bool
+	// OnState, if set, hears when the binlog stream is up (err nil: the
+	// server sent the first event) and when it broke (err: why).
+	OnState func(up bool, err error)
+}
+
+func (t *Tailer) state(up bool, err error) {
+	if t.OnState != nil {
+		t.OnState(up, err)
+	}
 }
 
 // New returns a tailer. The tracker learns every batch and transaction
@@ -97,6 +106,7 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		wait := t.backoff.Delay(attempt)
 		attempt++
 		t.metrics.TailerReconnects.Inc()
+		t.state(false, err)
 		t.log.Warn("binlog stream broke; reconnecting from the last transaction boundary",
 			zap.Stringer("position", h.boundary), zap.Duration("wait", wait), zap.Error(err))
 		if retry.SleepCtx(ctx, wait) != nil {
@@ -119,6 +129,10 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	h.ctx = ctx
 	h.canal = c
 
+	// An idle server sends no event canal passes on (it skips the fake
+	// rotate): a stream that has not failed after its first moments is up.
+	upTimer := time.AfterFunc(2*time.Second, h.streaming)
+	defer upTimer.Stop()
 	done := make(chan error, 1)
 	go func() {
 		if t.cfg.GTID && pos.GTID != "" {

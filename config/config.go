@@ -158,6 +158,9 @@ type HTTPConfig struct {
 	// Pprof serves Go's profiler on /debug/pprof/ at Addr; default false.
 	// It exposes stacks and memory: keep Addr on loopback when it is on.
 	Pprof bool `yaml:"pprof"`
+	// StallAfter: /readyz fails when work has waited this long with none of
+	// it finishing (Redis or Kafka down); default 30s.
+	StallAfter Duration `yaml:"stall_after"`
 }
 
 // Rule maps one table (or a table pattern) to the cache keys its rows feed.
@@ -219,6 +222,6 @@ func Default() Config {
 			BatchKeys:   512,
 		},
 		Retry: RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
-		HTTP:  HTTPConfig{Addr: "127.0.0.1:9180"},
+		HTTP:  HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},
 	}
 }

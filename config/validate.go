@@ -318,6 +318,7 @@ func (h *HTTPConfig) check(k *checker) {
 	if h.Addr != "off" {
 		k.addr("http.addr", h.Addr, "127.0.0.1:9180 (or off)", true)
 	}
+	k.positive("http.stall_after", h.StallAfter, "30s")
 	if h.Pprof && h.Addr == "off" {
 		k.addf("http.pprof", "is true but http.addr is off: set http.addr (on loopback, such as 127.0.0.1:9180) to serve /debug/pprof/")
 	}

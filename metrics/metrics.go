@@ -26,6 +26,8 @@ type Metrics struct {
 	InFlightBatches  prometheus.Gauge
 	TailerReconnects prometheus.Counter
 	ReplicationLag   prometheus.Gauge
+	HeadroomFiles    prometheus.Gauge // binlog files the server keeps before the checkpoint's
+	HeadroomBytes    prometheus.Gauge
 
 	// Write-behind (stream label: the rule's Redis stream).
 	WBEntries        *prometheus.CounterVec   // stream: entries applied to MySQL
@@ -92,13 +94,17 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Times the binlog connection was re-established from the last transaction boundary."}),
 		ReplicationLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_replication_lag_seconds",
 			Help: "Now minus the commit time of the last binlog event read."}),
+		HeadroomFiles: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_files",
+			Help: "Binlog files the server still keeps that are older than the checkpoint's file: how many purges away losing the checkpoint is."}),
+		HeadroomBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_bytes",
+			Help: "Total size of the binlog files older than the checkpoint's file that the server still keeps."}),
 	}
 	m.newWriteBehind()
 	m.newKafka()
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
-			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag,
+			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,

@@ -46,8 +46,9 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	case role == roleConsumer && !kafka:
 		return &exitError{code: 2, err: errors.New("--role consumer: transport.kind is direct, where the tailer deletes itself; use --role tailer (or all), or set transport.kind: kafka")}
 	}
+	h := newHealth(log, reg)
 	if cfg.HTTP.Addr != "off" {
-		srv, err := serveHTTP(cfg.HTTP, reg, log)
+		srv, err := serveHTTP(cfg.HTTP, reg, h, log)
 		if err != nil {
 			return err
 		}
@@ -55,10 +56,10 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	}
 	var sides []func(context.Context) error
 	if role == roleAll || role == roleTailer {
-		sides = append(sides, func(ctx context.Context) error { return runPipeline(ctx, hard, cfg, log, m, reg) })
+		sides = append(sides, func(ctx context.Context) error { return runPipeline(ctx, hard, cfg, log, m, h) })
 	}
 	if kafka && (role == roleAll || role == roleConsumer) {
-		sides = append(sides, func(ctx context.Context) error { return runConsumer(ctx, hard, cfg, log, m) })
+		sides = append(sides, func(ctx context.Context) error { return runConsumer(ctx, hard, cfg, log, m, h) })
 	}
 	if len(wb) > 0 && (role == roleAll || role == roleFlusher) {
 		// The flushers finish the batch in hand when they stop; whatever

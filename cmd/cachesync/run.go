@@ -59,7 +59,8 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	return runRole(soft, hard, *role, cfg, log, m, reg)
 }
 
-func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
+func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
+	h.starting("binlog")
 	if err := canal.Preflight(soft, cfg.Source); err != nil {
 		return err
 	}
@@ -80,8 +81,10 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	}
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	tracker := checkpoint.NewTracker(event.Position{}) // the tailer commits its start position
+	finished := newLastDone()
 	out, err := newTransport(soft, cfg, event.AckerFunc(func(seq uint64) {
 		tracker.Done(seq)
+		finished.done()
 		m.InFlightBatches.Set(float64(tracker.InFlight()))
 	}), backoff, log, m)
 	if err != nil {
@@ -97,6 +100,13 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 		}}
 	tailer := canal.New(cfg.Source, rulePtrs(cfg), out, tracker, log.Named("tailer"), m, backoff)
 	tailer.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
+	tailer.OnState = func(up bool, err error) {
+		if up {
+			h.ok("binlog")
+		} else {
+			h.bad("binlog", "stream broke, reconnecting from the last transaction boundary: "+err.Error())
+		}
+	}
 	if tailer.History, err = canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err != nil {
 		return err
 	}
@@ -107,6 +117,10 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	saverCtx, stopSaver := context.WithCancel(gctx)
 	defer stopSaver()
 	g.Go(func() error { return saver.Run(saverCtx) })
+	wctx, stopWatch := context.WithCancel(hard)
+	defer stopWatch()
+	go watchStall(wctx, h, "invalidations", tracker.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
+	go watchRetention(wctx, cfg.Source, saver.Saved, h, m, log.Named("retention"), 30*time.Second)
 	outDone := make(chan error, 1)
 	g.Go(func() error { err := out.Run(gctx); outDone <- err; return err })
 
@@ -135,7 +149,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	return errors.Join(tailErr, runErr, flushErr)
 }
 
-func serveHTTP(cfg config.HTTPConfig, reg *prometheus.Registry, log *zap.Logger) (*http.Server, error) {
+func serveHTTP(cfg config.HTTPConfig, reg *prometheus.Registry, h *health, log *zap.Logger) (*http.Server, error) {
 	addr := cfg.Addr
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -144,6 +158,7 @@ func serveHTTP(cfg config.HTTPConfig, reg *prometheus.Registry, log *zap.Logger)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", h.serveReady)
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

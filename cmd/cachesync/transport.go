@@ -121,7 +121,8 @@ func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn
 // runConsumer is the deleting side of the Kafka transport: it consumes the
 // topic in the group and deletes, until soft ends (then it finishes what it
 // fetched, commits and leaves the group) or hard ends.
-func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) error {
+func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
+	h.starting("consumer")
 	k := cfg.Transport.Kafka
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	conn, err := sink.KafkaOptions(k)
@@ -143,7 +144,14 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	}
 	c := sink.NewConsumer(sink.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
 		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight, Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
-	del := sink.NewDeleter(rdb, deleterConfig(cfg), c, backoff, log.Named("deleter"), m)
+	finished := newLastDone()
+	del := sink.NewDeleter(rdb, deleterConfig(cfg), event.AckerFunc(func(seq uint64) {
+		c.Done(seq)
+		finished.done()
+	}), backoff, log.Named("deleter"), m)
+	wctx, stopWatch := context.WithCancel(hard)
+	defer stopWatch()
+	go watchStall(wctx, h, "consumer", c.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
 	delDone := make(chan error, 1)
 	go func() { delDone <- del.Run(hard) }()
 	runErr := c.Run(soft, del)

@@ -1,0 +1,59 @@
+package canal
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+)
+
+// CurrentPosition is the primary's binlog position now (SHOW MASTER STATUS
+// or its newer name on the server's version).
+func CurrentPosition(ctx context.Context, src config.SourceConfig) (event.Position, error) {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return event.Position{}, err
+	}
+	defer conn.Close()
+	return masterPosition(conn, src)
+}
+
+// Retention is how much binlog the server still keeps before a position:
+// what a purge may remove before the checkpoint itself is gone.
+type Retention struct {
+	Found bool  // the position's file is still on the server
+	Files int   // binlog files older than the position's file
+	Bytes int64 // their total size
+	Total int   // binlog files on the server
+}
+
+// RetentionBefore lists the server's binlog files (SHOW BINARY LOGS, which
+// needs REPLICATION CLIENT) and measures those older than file.
+func RetentionBefore(ctx context.Context, src config.SourceConfig, file string) (Retention, error) {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return Retention{}, err
+	}
+	defer conn.Close()
+	r, err := conn.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return Retention{}, fmt.Errorf("source: SHOW BINARY LOGS failed: %w (the user needs REPLICATION CLIENT)", err)
+	}
+	var ret Retention
+	ret.Total = r.RowNumber()
+	for i := 0; i < r.RowNumber(); i++ {
+		name, _ := r.GetString(i, 0)
+		size, _ := r.GetInt(i, 1)
+		if name == file {
+			ret.Found = true
+			break
+		}
+		ret.Files++
+		ret.Bytes += size
+	}
+	if !ret.Found {
+		ret.Files, ret.Bytes = 0, 0
+	}
+	return ret, nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+)
+
+// readyz returns /readyz's status code and body.
+func (e *env) readyz(p *proc) (int, string) {
+	e.t.Helper()
+	m := metricsAddr.FindStringSubmatch(p.out.String())
+	if m == nil {
+		e.t.Fatalf("cachesync does not serve http:\n%s", p.out.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/readyz")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// waitReadyz polls /readyz (bounded) until it answers code with a body
+// containing want.
+func (e *env) waitReadyz(p *proc, limit time.Duration, code int, want string) {
+	e.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		got, body := e.readyz(p)
+		if got == code && strings.Contains(body, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("/readyz answers %d %q after %v, want %d with %q", got, body, limit, code, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// /readyz is ready once streaming, fails while invalidations wait on a
+// Redis that is down for longer than http.stall_after, and recovers.
+func TestReadyzStallAndRecovery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.enableMetrics()
+	e.editConfig(`http: {addr: "127.0.0.1:`, `http: {stall_after: 2s, addr: "127.0.0.1:`)
+	p := e.start()
+	e.waitReadyz(p, 10*time.Second, 200, "ready")
+	if v := e.metric(p, "cachesync_ready"); v != 1 {
+		t.Errorf("cachesync_ready = %v while /readyz says ready", v)
+	}
+	e.redis.Stop(t)
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
+	e.waitReadyz(p, 20*time.Second, 503, "invalidations: 1 waiting and nothing finished")
+	if v := e.metric(p, "cachesync_ready"); v != 0 {
+		t.Errorf("cachesync_ready = %v while stalled", v)
+	}
+	e.redis.Start(t)
+	e.waitReadyz(p, 30*time.Second, 200, "ready")
+	if !p.logHas(`"msg":"not ready: invalidations"`, `"msg":"ready: invalidations"`) {
+		t.Errorf("the state changes are not logged:\n%s", p.out.String())
+	}
+}
+
+// The retention headroom is measured against the server's binlog files: a
+// new binlog file (FLUSH BINARY LOGS) is one more file of headroom once the
+// checkpoint has moved into it.
+func TestRetentionHeadroomMetric(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{}) // its own binlog files
+	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.enableMetrics()
+	p := e.start()
+	// A fresh server has one binlog file: the checkpoint is in the oldest.
+	e.waitLog(p, "binlog retention headroom is zero")
+	before := e.metric(p, "cachesync_binlog_retention_headroom_files")
+	e.exec("FLUSH BINARY LOGS")
+	e.setKeys("user:1")
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
+	e.waitGone(10*time.Second, "user:1")
+	// The watcher looks every 30 s; the first look after the move decides.
+	e.waitMetric(p, 45*time.Second, "cachesync_binlog_retention_headroom_files", before+1)
+	if v := e.metric(p, "cachesync_binlog_retention_headroom_bytes"); v <= 0 {
+		t.Errorf("headroom bytes = %v with older files on the server", v)
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// health is what /readyz reports: every part of the process says whether it
+// works, and the process is ready only when all of them do. A change of
+// state is one log line; the gauge cachesync_ready follows it.
+type health struct {
+	log   *zap.Logger
+	gauge prometheus.Gauge
+
+	mu       sync.Mutex
+	problems map[string]string // part → why it is not ready; absent: fine
+}
+
+func newHealth(log *zap.Logger, reg prometheus.Registerer) *health {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_ready",
+		Help: "1 when every part is connected and making progress (what /readyz reports), else 0."})
+	if reg != nil {
+		reg.MustRegister(g)
+	}
+	return &health{log: log, gauge: g, problems: map[string]string{}}
+}
+
+// starting registers a part that is not ready until it says ok.
+func (h *health) starting(part string) { h.bad(part, "starting") }
+
+func (h *health) ok(part string) {
+	h.mu.Lock()
+	why, was := h.problems[part]
+	delete(h.problems, part)
+	ready := len(h.problems) == 0
+	h.mu.Unlock()
+	if was {
+		h.log.Info("ready: "+part, zap.String("was", why))
+		h.set(ready)
+	}
+}
+
+func (h *health) bad(part, why string) {
+	h.mu.Lock()
+	old, was := h.problems[part]
+	h.problems[part] = why
+	h.mu.Unlock()
+	if !was || old != why {
+		if why != "starting" {
+			h.log.Warn("not ready: "+part, zap.String("why", why))
+		}
+		h.set(false)
+	}
+}
+
+func (h *health) set(ready bool) {
+	if ready {
+		h.gauge.Set(1)
+	} else {
+		h.gauge.Set(0)
+	}
+}
+
+// status is ready, or each part's problem, one per line, sorted.
+func (h *health) status() (bool, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.problems) == 0 {
+		return true, "ready\n"
+	}
+	lines := make([]string, 0, len(h.problems))
+	for part, why := range h.problems {
+		lines = append(lines, part+": "+why)
+	}
+	sort.Strings(lines)
+	return false, strings.Join(lines, "\n") + "\n"
+}
+
+func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
+	ok, text := h.status()
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	fmt.Fprint(w, text)
+}
