@@ -45,6 +45,10 @@ type CheckpointConfig struct {
 	Key   string `yaml:"key"`   // redis store; default cachesync:checkpoint
 	// MinInterval spaces saves of already-acknowledged positions; default 100ms.
 	MinInterval Duration `yaml:"min_interval"`
+	// Lease is the leader lease's time to live with store redis: instances
+	// of one config share the checkpoint, the lease holder streams, and a
+	// standby takes over within this long of the leader dying; default 10s.
+	Lease Duration `yaml:"lease"`
 }
 
 // TransportConfig picks what sits between the tailer and the deleter.
@@ -195,6 +199,7 @@ func Default() Config {
 			Path:        "./cachesync.pos",
 			Key:         "cachesync:checkpoint",
 			MinInterval: Duration(100 * time.Millisecond),
+			Lease:       Duration(10 * time.Second),
 		},
 		Transport: TransportConfig{
 			Kind:      "direct",

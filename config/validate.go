@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks the whole config and returns every problem at once as
@@ -159,6 +160,10 @@ func (c *CheckpointConfig) check(k *checker) {
 		k.addf("checkpoint.key", "is required with store: redis (default cachesync:checkpoint)")
 	}
 	k.notNegative("checkpoint.min_interval", c.MinInterval, "save after every acknowledged transaction")
+	k.positive("checkpoint.lease", c.Lease, "10s")
+	if c.Lease > 0 && c.Lease < Duration(time.Second) {
+		k.addf("checkpoint.lease", "must be at least 1s (default 10s): it is renewed every quarter of it, got %s", k.show("checkpoint.lease", c.Lease.String()))
+	}
 }
 
 func (t *TransportConfig) check(k *checker) {

@@ -56,7 +56,7 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	}
 	var sides []func(context.Context) error
 	if role == roleAll || role == roleTailer {
-		sides = append(sides, func(ctx context.Context) error { return runPipeline(ctx, hard, cfg, log, m, h) })
+		sides = append(sides, func(ctx context.Context) error { return runTailerSide(ctx, hard, cfg, log, m, h) })
 	}
 	if kafka && (role == roleAll || role == roleConsumer) {
 		sides = append(sides, func(ctx context.Context) error { return runConsumer(ctx, hard, cfg, log, m, h) })

@@ -50,16 +50,13 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Checkpoint.Store != "file" {
-		return fmt.Errorf("%s: checkpoint.store %q is not available in this build yet; use file", *path, cfg.Checkpoint.Store)
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 	return runRole(soft, hard, *role, cfg, log, m, reg)
 }
 
-func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
+func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoint.Store, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	h.starting("binlog")
 	if err := canal.Preflight(soft, cfg.Source); err != nil {
 		return err
@@ -74,7 +71,6 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	for _, m := range rep.Missing {
 		log.Warn(m + "; its rows will be invalidated once the table exists")
 	}
-	store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
 	start, _, err := store.Load(soft)
 	if err != nil {
 		return err

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/checkpoint"
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink"
+)
+
+// runTailerSide runs the tailer with its checkpoint store: a file, or Redis
+// shared by every instance of the config, where one instance at a time —
+// the holder of the leader lease — streams and the others wait to take
+// over.
+func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
+	if cfg.Checkpoint.Store != "redis" {
+		return runPipeline(soft, hard, cfg, &checkpoint.FileStore{Path: cfg.Checkpoint.Path}, log, m, h)
+	}
+	rdb := sink.NewRedis(cfg.Redis, nil)
+	defer rdb.Close()
+	keys := checkpoint.KeysFor(cfg.Checkpoint.Key)
+	lease := checkpoint.NewLease(rdb, keys, cfg.Checkpoint.Lease.D())
+	store := &checkpoint.RedisStore{RDB: rdb, Keys: keys, Lease: lease}
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	llog := log.Named("leader")
+	standby := false
+	for attempt := 0; ; {
+		got, err := lease.TryAcquire(soft)
+		if soft.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			llog.Warn("cannot reach redis for the leader lease; retrying", zap.Error(err))
+			if retry.SleepCtx(soft, backoff.Delay(attempt)) != nil {
+				return nil
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		if !got {
+			if !standby {
+				llog.Info("standby: another instance holds the leader lease; waiting to take over", zap.String("lease", keys.Lease))
+				standby = true
+			}
+			if retry.SleepCtx(soft, lease.TTL()/4) != nil {
+				return nil
+			}
+			continue
+		}
+		standby = false
+		llog.Info("leader lease acquired: streaming", zap.Int64("fencing_token", lease.Token()), zap.String("lease", keys.Lease))
+		lost, err := leadWhileHeld(soft, hard, lease, llog, func(soft, hard context.Context) error {
+			return runPipeline(soft, hard, cfg, store, log, m, h)
+		})
+		if !lost {
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if rerr := lease.Release(rctx); rerr != nil {
+				llog.Warn("could not release the leader lease; a standby takes over when it expires", zap.Error(rerr))
+			}
+			cancel()
+			return err
+		}
+		llog.Error("lost the leader lease: stopped at once, without saving the checkpoint; standing by", zap.Error(err))
+		h.starting("binlog")
+	}
+}
+
+// leadWhileHeld runs run while the lease is renewed every ttl/4. When the
+// lease is lost — taken, or not renewable for a whole ttl — run is stopped
+// hard (another leader may be streaming already) and lost is true.
+func leadWhileHeld(soft, hard context.Context, lease *checkpoint.Lease, log *zap.Logger,
+	run func(soft, hard context.Context) error) (lost bool, err error) {
+	rsoft, stopSoft := context.WithCancel(soft)
+	defer stopSoft()
+	rhard, stopHard := context.WithCancelCause(hard)
+	defer stopHard(nil)
+	renewDone := make(chan struct{})
+	var lostLease bool
+	go func() {
+		defer close(renewDone)
+		ok := time.Now()
+		t := time.NewTicker(lease.TTL() / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-rsoft.Done():
+				return
+			case <-t.C:
+			}
+			held, rerr := lease.Renew(rhard)
+			switch {
+			case rerr == nil && held:
+				ok = time.Now()
+				continue
+			case rerr != nil && time.Since(ok) < lease.TTL():
+				log.Warn("cannot renew the leader lease; retrying", zap.Error(rerr))
+				continue
+			case rerr != nil:
+				rerr = fmt.Errorf("not renewed for %s: %w", lease.TTL(), rerr)
+			default:
+				rerr = errors.New("another instance holds it now")
+			}
+			lostLease = true
+			stopHard(rerr)
+			stopSoft()
+			return
+		}
+	}()
+	err = run(rsoft, rhard)
+	stopSoft()
+	<-renewDone
+	if lostLease {
+		return true, context.Cause(rhard)
+	}
+	return false, err
+}
