@@ -36,6 +36,11 @@ type SourceConfig struct {
 	HeartbeatPeriod Duration `yaml:"heartbeat_period"`
 	// ReadTimeout declares the connection dead when nothing arrives; default 3 × heartbeat.
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// OnGap is what run does when the checkpoint's binlog is no longer on
+	// the server: fail (default: exit with the ways out) or backfill (record
+	// the current position, invalidate every key of every rule by scanning
+	// the tables, then stream from the recorded position).
+	OnGap string `yaml:"on_gap"`
 }
 
 // CheckpointConfig says where the last safe binlog position is kept.
@@ -193,6 +198,7 @@ func Default() Config {
 			ServerID:        4201,
 			Charset:         "utf8mb4",
 			HeartbeatPeriod: Duration(5 * time.Second),
+			OnGap:           "fail",
 		},
 		Checkpoint: CheckpointConfig{
 			Store:       "file",
