@@ -41,6 +41,18 @@ type SourceConfig struct {
 	// the current position, invalidate every key of every rule by scanning
 	// the tables, then stream from the recorded position).
 	OnGap string `yaml:"on_gap"`
+	// TLS to the source, for every connection cachesync makes to it (binlog,
+	// queries, write-behind, backfill); off unless enabled or a key is set.
+	TLS TLSConfig `yaml:"tls"`
+}
+
+// Warnings lists settings that are valid but unsafe, for whoever connects to
+// log loudly at start-up; none for a safe config.
+func (s SourceConfig) Warnings() []string {
+	if s.TLS.InsecureSkipVerify {
+		return []string{skipVerifyWarning("source.tls", "the MySQL server's", "the binlog, the MySQL password's exchange and write-behind rows")}
+	}
+	return nil
 }
 
 // CheckpointConfig says where the last safe binlog position is kept.
@@ -121,8 +133,7 @@ func (s SASLConfig) Active() bool { return s != SASLConfig{} }
 func (c KafkaConfig) Warnings() []string {
 	var w []string
 	if c.TLS.InsecureSkipVerify {
-		w = append(w, "transport.kafka.tls.insecure_skip_verify is true: the brokers' certificates are not checked, "+
-			"so anyone on the network path can read and change invalidations (and SASL credentials); use it for tests only")
+		w = append(w, skipVerifyWarning("transport.kafka.tls", "the brokers'", "invalidations (and SASL credentials)"))
 	}
 	if c.SASL.Mechanism == "plain" && !c.TLS.Active() {
 		w = append(w, "transport.kafka.sasl.mechanism plain without tls sends the Kafka password in clear text: "+
@@ -143,6 +154,17 @@ type RedisConfig struct {
 	PoolSize     int      `yaml:"pool_size"`    // default 16
 	DialTimeout  Duration `yaml:"dial_timeout"` // default 2s
 	ReadTimeout  Duration `yaml:"read_timeout"` // default 2s
+	// TLS to every node (and sentinel); off unless enabled or a key is set.
+	TLS TLSConfig `yaml:"tls"`
+}
+
+// Warnings lists settings that are valid but unsafe, for whoever connects to
+// log loudly at start-up; none for a safe config.
+func (r RedisConfig) Warnings() []string {
+	if r.TLS.InsecureSkipVerify {
+		return []string{skipVerifyWarning("redis.tls", "the Redis servers'", "deletes, cached values and the Redis password")}
+	}
+	return nil
 }
 
 // DeleteConfig shapes the invalidation itself.

@@ -13,7 +13,7 @@ func TestUnknownKeysAllWithLines(t *testing.T) {
 	src := `source:
   user: u
   pasword: x
-  tls: true
+  ssl: true
 redis:
   adrs: [a]
 rules:
@@ -25,7 +25,7 @@ extra: ${NOT_SET_AND_NOT_EXPANDED}
 	_, err := Parse([]byte(src), "u.yaml", nil)
 	checkProblems(t, err,
 		want{3, "source.pasword", `did you mean "password"?`},
-		want{4, "source.tls", "unknown key: remove it, or use one of: addr, user, password,"},
+		want{4, "source.ssl", "unknown key: remove it, or use one of: addr, user, password,"},
 		want{6, "redis.adrs", `did you mean "addrs"?`},
 		want{10, "rules[0].wach", `did you mean "watch"?`},
 		want{11, "extra", "unknown key"},

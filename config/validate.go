@@ -150,6 +150,11 @@ func (s *SourceConfig) check(k *checker) {
 		k.addf("source.read_timeout", "must be longer than source.heartbeat_period (%s), or an idle connection is declared dead between two heartbeats; 0 means 3 × heartbeat_period",
 			k.show("source.heartbeat_period", s.HeartbeatPeriod.String()))
 	}
+	s.TLS.check(k, "source.tls")
+	if s.TLS.Active() && strings.HasPrefix(s.Addr, "/") && s.TLS.ServerName == "" && !s.TLS.InsecureSkipVerify {
+		k.addf("source.tls.server_name", "is required with tls over a unix socket (source.addr %s): write the name in the server's certificate, or remove tls (a socket is local)",
+			k.show("source.addr", s.Addr))
+	}
 }
 
 func (c *CheckpointConfig) check(k *checker) {
@@ -301,6 +306,7 @@ func (r *RedisConfig) check(k *checker) {
 	}
 	k.notNegative("redis.dial_timeout", r.DialTimeout, "the client's default")
 	k.notNegative("redis.read_timeout", r.ReadTimeout, "the client's default")
+	r.TLS.check(k, "redis.tls")
 }
 
 func (d *DeleteConfig) check(k *checker) {

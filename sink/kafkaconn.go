@@ -2,10 +2,8 @@ package sink
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -60,84 +58,10 @@ func KafkaOptions(c config.KafkaConfig) (KafkaConn, error) {
 	}, nil
 }
 
-const tlsPath = "transport.kafka.tls"
-
 // kafkaTLS is nil when TLS is off. An empty ServerName is left for kafka-go,
 // which fills in the host of each broker it dials.
 func kafkaTLS(t config.TLSConfig) (*tls.Config, error) {
-	if !t.Active() {
-		return nil, nil
-	}
-	c := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         t.ServerName,
-		InsecureSkipVerify: t.InsecureSkipVerify, // config.KafkaConfig.Warnings says so
-	}
-	var errs []error
-	if t.CAFile != "" {
-		pool, err := loadCAs(t.CAFile)
-		errs = append(errs, err)
-		c.RootCAs = pool
-	}
-	switch {
-	case t.CertFile != "" && t.KeyFile != "":
-		cert, err := loadKeyPair(t.CertFile, t.KeyFile)
-		errs = append(errs, err)
-		c.Certificates = []tls.Certificate{cert}
-	case t.CertFile != "" || t.KeyFile != "":
-		errs = append(errs, fmt.Errorf("%s: set both cert_file and key_file for a client certificate, or neither", tlsPath))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-func loadCAs(file string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, unreadable(tlsPath+".ca_file", file, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: %q holds no PEM certificate (-----BEGIN CERTIFICATE-----): point ca_file at the CA bundle in PEM form "+
-			"(convert a DER file with: openssl x509 -inform der -in FILE -out ca.pem)", tlsPath+".ca_file", file)
-	}
-	return pool, nil
-}
-
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, certErr := os.ReadFile(certFile)
-	keyPEM, keyErr := os.ReadFile(keyFile)
-	if certErr != nil || keyErr != nil {
-		var errs []error
-		if certErr != nil {
-			errs = append(errs, unreadable(tlsPath+".cert_file", certFile, certErr))
-		}
-		if keyErr != nil {
-			errs = append(errs, unreadable(tlsPath+".key_file", keyFile, keyErr))
-		}
-		return tls.Certificate{}, errors.Join(errs...)
-	}
-	// crypto/tls's messages name what it did not find or what does not match,
-	// never key material.
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("%s: cert_file %q and key_file %q are not a usable pair: %v: "+
-			"give the PEM client certificate and its own PEM private key", tlsPath, certFile, keyFile, err)
-	}
-	return cert, nil
-}
-
-// unreadable names the key and the file; the OS reason comes without the
-// path, which the message already names.
-func unreadable(key, file string, err error) error {
-	reason := err.Error()
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		reason = pe.Err.Error()
-	}
-	return fmt.Errorf("%s: cannot read %q: %s: fix the path or the file's permissions", key, file, reason)
+	return t.Build("transport.kafka.tls")
 }
 
 const saslPath = "transport.kafka.sasl"
