@@ -2,8 +2,11 @@ package canal
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -15,16 +18,49 @@ import (
 	"github.com/cachesync/cachesync/event"
 )
 
-// connect opens a plain SQL connection to the source, with errors that say
-// what to fix and never contain the password.
+// connect opens a plain SQL connection to the source (over TLS when
+// source.tls says so), with errors that say what to fix and never contain
+// the password.
 func connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
+	tlsConf, err := SourceTLS(src)
+	if err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second)
+	conn, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second, WithTLS(tlsConf))
 	if err != nil {
 		return nil, explainConnError(src, err)
 	}
 	return conn, nil
+}
+
+// SourceTLS is the TLS config of every connection to the source, nil when
+// source.tls is off. It reads the TLS files on each call, so a reconnect
+// picks up renewed certificates. go-mysql hands the config to crypto/tls
+// as is, so an empty server_name becomes the host of source.addr here.
+func SourceTLS(src config.SourceConfig) (*tls.Config, error) {
+	c, err := src.TLS.Build("source.tls")
+	if c == nil || err != nil {
+		return nil, err
+	}
+	if c.ServerName == "" {
+		if host, _, herr := net.SplitHostPort(src.Addr); herr == nil {
+			c.ServerName = host
+		}
+	}
+	return c, nil
+}
+
+// WithTLS is the client.Option that turns TLS on for a connection; a nil
+// config leaves it plain.
+func WithTLS(c *tls.Config) client.Option {
+	return func(conn *client.Conn) error {
+		if c != nil {
+			conn.SetTLSConfig(c)
+		}
+		return nil
+	}
 }
 
 // mysqlCode finds the server error code in err's chain (0 if none). go-mysql
@@ -43,11 +79,45 @@ func mysqlCode(err error) uint16 {
 func explainConnError(src config.SourceConfig, err error) error {
 	switch mysqlCode(err) {
 	case mysql.ER_ACCESS_DENIED_ERROR:
-		return fmt.Errorf("source: MySQL at %s refused user %q (access denied): check source.user and source.password / source.password_file", src.Addr, src.User)
+		if !src.TLS.Active() {
+			return fmt.Errorf("source: MySQL at %s refused user %q (access denied): check source.user and source.password / source.password_file "+
+				"(and, if the account is created with REQUIRE SSL or X509, set source.tls)", src.Addr, src.User)
+		}
+		return fmt.Errorf("source: MySQL at %s refused user %q (access denied): check source.user and source.password / source.password_file "+
+			"(and, if the account is created with REQUIRE X509, source.tls.cert_file and key_file)", src.Addr, src.User)
 	case mysql.ER_DBACCESS_DENIED_ERROR, mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
 		return fmt.Errorf("source: user %q lacks a privilege at %s: grant REPLICATION SLAVE, REPLICATION CLIENT and SELECT on the mapped tables (%v)", src.User, src.Addr, err)
 	}
+	if hint := tlsHint(src, err); hint != "" {
+		return fmt.Errorf("source: cannot connect to MySQL at %s as %q: %v: %s", src.Addr, src.User, err, hint)
+	}
 	return fmt.Errorf("source: cannot connect to MySQL at %s as %q: %v (is source.addr right and the server up?)", src.Addr, src.User, err)
+}
+
+// Server error codes for "this account or server wants TLS": MySQL's
+// ER_SECURE_TRANSPORT_REQUIRED and MariaDB's (require_secure_transport).
+const (
+	erSecureTransportMySQL   = 3159
+	erSecureTransportMariaDB = 4151
+)
+
+// tlsHint says what to do when err comes from TLS being on one side only,
+// or from the TLS handshake; "" for other errors.
+func tlsHint(src config.SourceConfig, err error) string {
+	code := mysqlCode(err)
+	var certErr *tls.CertificateVerificationError
+	var hostErr x509.HostnameError
+	switch {
+	case code == erSecureTransportMySQL || code == erSecureTransportMariaDB:
+		return "the server requires TLS (require_secure_transport): set source.tls, with ca_file naming the CA of the server's certificate"
+	case src.TLS.Active() && strings.Contains(err.Error(), "does not support TLS"):
+		return "source.tls is on but the server does not offer TLS: set ssl_cert and ssl_key on the server, or remove source.tls"
+	case errors.As(err, &hostErr) || errors.As(pingcaperrors.Cause(err), &hostErr):
+		return "the server's certificate is not valid for the name checked: set source.tls.server_name to a name in the certificate"
+	case errors.As(err, &certErr) || errors.As(pingcaperrors.Cause(err), &certErr):
+		return "the server's certificate is not trusted: set source.tls.ca_file to the CA that signed it"
+	}
+	return ""
 }
 
 // masterPosition reads the primary's current binlog position (and GTID set).

@@ -118,7 +118,10 @@ func (r *Replayer) interrupted(at event.Position, rng Range, err error) error {
 // the idle check finds nothing but non-transaction events left, or the
 // stream fails.
 func (r *Replayer) runOnce(ctx context.Context, t *Tailer, rh *replayHandler) error {
-	cc := t.canalConfig()
+	cc, err := t.canalConfig()
+	if err != nil {
+		return err
+	}
 	if len(r.tables) > 0 {
 		cc.IncludeTableRegex = exactTableRegexes(r.tables)
 	}

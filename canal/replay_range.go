@@ -2,6 +2,7 @@ package canal
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
@@ -193,7 +194,11 @@ func ResolveRange(ctx context.Context, src config.SourceConfig, from, to string,
 	if err != nil {
 		return Range{}, err
 	}
-	res := &resolver{src: src, conn: conn, files: files, end: end, log: log}
+	tlsConf, err := SourceTLS(src)
+	if err != nil {
+		return Range{}, err
+	}
+	res := &resolver{src: src, tls: tlsConf, conn: conn, files: files, end: end, log: log}
 	rng := Range{To: end, files: files}
 	if rng.From, err = res.resolve(ctx, fp, "--from"); err != nil {
 		return Range{}, err
@@ -213,6 +218,7 @@ func ResolveRange(ctx context.Context, src config.SourceConfig, from, to string,
 // and the primary's position when the replay started.
 type resolver struct {
 	src   config.SourceConfig
+	tls   *tls.Config // source.tls, for the binlog reads
 	conn  *client.Conn
 	files []binlogFile
 	end   event.Position

@@ -94,8 +94,9 @@ func (r *resolver) syncer() *replication.BinlogSyncer {
 		User: r.src.User, Password: r.src.Password.Reveal(), Charset: r.src.Charset,
 		HeartbeatPeriod: time.Second, DisableRetrySync: true, MaxReconnectAttempts: 1,
 		TimestampStringLocation: time.UTC, EventCacheCount: 64,
-		Logger: logging.Slog(r.log, slog.LevelError+4),
-		Dialer: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		Logger:    logging.Slog(r.log, slog.LevelError+4),
+		Dialer:    (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSConfig: r.tls,
 		// Only headers matter here: skip decoding row images.
 		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
 			_, err := e.DecodeHeader(data)

@@ -119,7 +119,11 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 // is ours, not the syncer's: go-mysql's own retry resumes from the last
 // event, possibly mid-transaction; we resume from the last boundary.
 func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) error {
-	c, err := gocanal.NewCanal(t.canalConfig())
+	cc, err := t.canalConfig()
+	if err != nil {
+		return err
+	}
+	c, err := gocanal.NewCanal(cc)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
@@ -156,8 +160,15 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	return err
 }
 
-func (t *Tailer) canalConfig() *gocanal.Config {
+// canalConfig is the canal of one connection; it reads source.tls's files,
+// so each reconnect picks up renewed certificates.
+func (t *Tailer) canalConfig() (*gocanal.Config, error) {
+	tlsConf, err := SourceTLS(t.cfg)
+	if err != nil {
+		return nil, err
+	}
 	cc := gocanal.NewDefaultConfig()
+	cc.TLSConfig = tlsConf // the binlog stream and canal's own queries
 	cc.Addr = t.cfg.Addr
 	cc.User = t.cfg.User
 	cc.Password = t.cfg.Password.Reveal()
@@ -183,7 +194,7 @@ func (t *Tailer) canalConfig() *gocanal.Config {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}
 	cc.IncludeTableRegex = append(cc.IncludeTableRegex, offsetsTableRegexes(t.rules)...)
-	return cc
+	return cc, nil
 }
 
 // currentPosition asks the primary where its binlog is now.
