@@ -45,7 +45,7 @@ func newTestDeleter(t testing.TB, addr string, cfg DeleterConfig, acks event.Ack
 	rc := config.Default().Redis
 	rc.Addrs = []string{addr}
 	rc.DialTimeout, rc.ReadTimeout = config.Duration(200*time.Millisecond), config.Duration(200*time.Millisecond)
-	rdb := NewRedis(rc, nil)
+	rdb := newRedis(t, rc)
 	t.Cleanup(func() { rdb.Close() })
 	d := NewDeleter(rdb, cfg, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
 	return d, rdb
@@ -172,7 +172,7 @@ func TestDeleterRedisCluster(t *testing.T) {
 	c := cl.Client(t)
 	rc := config.Default().Redis
 	rc.Addrs = cl.Addrs
-	rdb := NewRedis(rc, nil)
+	rdb := newRedis(t, rc)
 	t.Cleanup(func() { rdb.Close() })
 	acks := &ackLog{}
 	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
@@ -243,7 +243,7 @@ func TestCheckRedis(t *testing.T) {
 	ctx := context.Background()
 
 	rc.Password = "wrong-pw-9f1"
-	rdb := NewRedis(rc, nil)
+	rdb := newRedis(t, rc)
 	defer rdb.Close()
 	err := CheckRedis(ctx, rdb, rc)
 	if err == nil || errors.Is(err, ErrRedisUnreachable) || !strings.Contains(err.Error(), "redis.password") || strings.Contains(err.Error(), "wrong-pw-9f1") {
@@ -251,7 +251,7 @@ func TestCheckRedis(t *testing.T) {
 	}
 
 	rc.Password = "s3cret-pw"
-	good := NewRedis(rc, nil)
+	good := newRedis(t, rc)
 	defer good.Close()
 	if err := CheckRedis(ctx, good, rc); err != nil {
 		t.Fatalf("right password: %v", err)

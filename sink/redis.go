@@ -3,8 +3,6 @@
 package sink
 
 import (
-	"crypto/tls"
-
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachesync/cachesync/config"
@@ -12,8 +10,15 @@ import (
 
 // NewRedis builds the go-redis client: one address is a single node, several
 // are a cluster, master_name selects sentinel (addrs are then the sentinels).
-// go-redis's own retries are off: retry.Backoff is the one policy.
-func NewRedis(c config.RedisConfig, tlsConf *tls.Config) redis.UniversalClient {
+// go-redis's own retries are off: retry.Backoff is the one policy. With
+// redis.tls it reads the TLS files, and its error names the key and file;
+// every node and sentinel is then reached over TLS, each checked against
+// its own host unless server_name is set.
+func NewRedis(c config.RedisConfig) (redis.UniversalClient, error) {
+	tlsConf, err := c.TLS.Build("redis.tls")
+	if err != nil {
+		return nil, err
+	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:        c.Addrs,
 		DB:           c.DB,
@@ -26,7 +31,7 @@ func NewRedis(c config.RedisConfig, tlsConf *tls.Config) redis.UniversalClient {
 		WriteTimeout: c.ReadTimeout.D(),
 		MaxRetries:   -1,
 		TLSConfig:    tlsConf,
-	})
+	}), nil
 }
 
 // isCluster reports whether multi-key commands may cross slots.

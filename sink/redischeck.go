@@ -2,9 +2,13 @@ package sink
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,7 +40,34 @@ func CheckRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCo
 	case strings.Contains(msg, "DB index is out of range"), strings.Contains(msg, "invalid DB index"):
 		return fmt.Errorf("redis %v has no database %d: fix redis.db", c.Addrs, c.DB)
 	}
+	if perm := explainTLS(err, c); perm != nil {
+		return perm
+	}
+	switch {
+	case !c.TLS.Active() && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		return fmt.Errorf("%w: %v at %v (a server that speaks only TLS closes plain connections like this: then set redis.tls)", ErrRedisUnreachable, err, c.Addrs)
+	case c.TLS.Active():
+		// A plain server does not answer a TLS hello: the handshake waits.
+		return fmt.Errorf("%w: %v at %v (redis.tls is on: check that these are the servers' TLS ports)", ErrRedisUnreachable, err, c.Addrs)
+	}
 	return fmt.Errorf("%w: %v at %v", ErrRedisUnreachable, err, c.Addrs)
+}
+
+// explainTLS turns a TLS mismatch, which waiting would not fix, into an
+// error that says what to change; nil for other errors.
+func explainTLS(err error, c config.RedisConfig) error {
+	var hostErr x509.HostnameError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &hostErr):
+		return fmt.Errorf("redis %v: the server's certificate is not valid for the name checked (%v): set redis.tls.server_name to a name in it", c.Addrs, hostErr)
+	case errors.As(err, &certErr):
+		return fmt.Errorf("redis %v: the server's certificate is not trusted (%v): set redis.tls.ca_file to the CA that signed it", c.Addrs, certErr.Err)
+	case errors.As(err, &recErr):
+		return fmt.Errorf("redis %v does not speak TLS, which redis.tls turns on: point redis.addrs at the server's tls-port, or remove redis.tls", c.Addrs)
+	}
+	return nil
 }
 
 func firstWord(s string) string {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
@@ -46,6 +47,7 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	case role == roleConsumer && !kafka:
 		return &exitError{code: 2, err: errors.New("--role consumer: transport.kind is direct, where the tailer deletes itself; use --role tailer (or all), or set transport.kind: kafka")}
 	}
+	warnUnsafe(cfg, log)
 	h := newHealth(log, reg)
 	if cfg.HTTP.Addr != "off" {
 		srv, err := serveHTTP(cfg.HTTP, reg, h, log)
@@ -85,9 +87,21 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	return errors.Join(all...)
 }
 
+// warnUnsafe logs, at start and before anything connects, the settings of
+// the source and Redis that are valid but unsafe (insecure_skip_verify);
+// Kafka's are logged where its connection is built.
+func warnUnsafe(cfg *config.Config, log *zap.Logger) {
+	for _, w := range append(cfg.Source.Warnings(), cfg.Redis.Warnings()...) {
+		log.Warn(w)
+	}
+}
+
 // runFlushers runs one flusher per write-behind rule until ctx ends.
 func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, log *zap.Logger, m *metrics.Metrics) error {
-	rdb := sink.NewRedis(cfg.Redis, nil)
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	g, gctx := errgroup.WithContext(ctx)
@@ -104,18 +118,23 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 	return g.Wait()
 }
 
-// mysqlDialer connects the flusher to the source with the source's user;
-// it needs SELECT, INSERT, UPDATE, DELETE on the write-behind tables and
-// CREATE on cachesync_wb_offsets. Errors never contain the password.
+// mysqlDialer connects the flusher to the source with the source's user,
+// over TLS with source.tls; it needs SELECT, INSERT, UPDATE, DELETE on the
+// write-behind tables and CREATE on cachesync_wb_offsets. Errors never
+// contain the password.
 func mysqlDialer(src config.SourceConfig) sink.Dialer {
 	return func(ctx context.Context) (*client.Conn, error) {
+		tlsConf, err := canal.SourceTLS(src)
+		if err != nil {
+			return nil, fmt.Errorf("flusher: %w", err)
+		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second,
 			func(c *client.Conn) error {
 				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
 				return nil
-			})
+			}, canal.WithTLS(tlsConf))
 		if err != nil {
 			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
 		}

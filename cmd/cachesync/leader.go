@@ -23,7 +23,10 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 	if cfg.Checkpoint.Store != "redis" {
 		return runPipeline(soft, hard, cfg, &checkpoint.FileStore{Path: cfg.Checkpoint.Path}, log, m, h)
 	}
-	rdb := sink.NewRedis(cfg.Redis, nil)
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	keys := checkpoint.KeysFor(cfg.Checkpoint.Key)
 	lease := checkpoint.NewLease(rdb, keys, cfg.Checkpoint.Lease.D())

@@ -24,5 +24,6 @@ func setupOneShot(configPath, logFormat, logLevel string, direct bool) (*zap.Log
 		log.Sync() //nolint:errcheck // stderr sync errors are not actionable
 		return nil, nil, err
 	}
+	warnUnsafe(cfg, log)
 	return log, cfg, nil
 }

@@ -238,7 +238,10 @@ func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout i
 		}
 		return kafkaOutput{t}, func() {}, nil
 	}
-	rdb := sink.NewRedis(cfg.Redis, nil)
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {

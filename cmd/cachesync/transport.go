@@ -31,7 +31,10 @@ func newTransport(ctx context.Context, cfg *config.Config, acker event.Acker, ba
 	if cfg.Transport.Kind == "kafka" {
 		return newKafkaTransport(ctx, cfg, acker, backoff, log, m)
 	}
-	rdb := sink.NewRedis(cfg.Redis, nil)
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
 	if err := sink.CheckRedis(ctx, rdb, cfg.Redis); errors.Is(err, sink.ErrRedisUnreachable) {
 		log.Warn("redis does not answer yet; invalidations will wait for it", zap.Error(err))
 	} else if err != nil {
@@ -135,7 +138,10 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 		sink.TopicSpec{Name: dlq, Partitions: 1, Create: k.CreateTopic, Role: "dead letters"}); err != nil {
 		return err
 	}
-	rdb := sink.NewRedis(cfg.Redis, nil)
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := sink.CheckRedis(soft, rdb, cfg.Redis); errors.Is(err, sink.ErrRedisUnreachable) {
 		log.Warn("redis does not answer yet; invalidations will wait for it", zap.Error(err))

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +26,10 @@ type RedisOptions struct {
 	ExtraArgs []string
 	// Password, when set, is required of every client (requirepass).
 	Password string
+	// TLS, when set, makes the server speak TLS only, on Port, with the
+	// PKI's server certificate; a client certificate is optional (checked
+	// against the CA when sent). Client and the readiness check trust the CA.
+	TLS *PKI
 }
 
 // Redis is a private redis-server with persistence off: Stop/Start keeps
@@ -74,9 +79,15 @@ func (r *Redis) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
+	ports := []string{"--port", strconv.Itoa(r.Port)}
+	if p := r.opt.TLS; p != nil {
+		ports = []string{"--port", "0", "--tls-port", strconv.Itoa(r.Port),
+			"--tls-cert-file", p.ServerCertFile, "--tls-key-file", p.ServerKeyFile,
+			"--tls-ca-cert-file", p.CAFile, "--tls-auth-clients", "optional"}
+	}
+	cmd := exec.Command(bin, append(ports, "--bind", "127.0.0.1",
 		"--dir", r.Dir, "--logfile", r.logFile(), "--daemonize", "no",
-		"--save", "", "--appendonly", "no", "--notify-keyspace-events", r.opt.NotifyKeyspaceEvents)
+		"--save", "", "--appendonly", "no", "--notify-keyspace-events", r.opt.NotifyKeyspaceEvents)...)
 	cmd.Args = append(cmd.Args, r.opt.ExtraArgs...)
 	if r.opt.Password != "" {
 		cmd.Args = append(cmd.Args, "--requirepass", r.opt.Password)
@@ -88,7 +99,7 @@ func (r *Redis) start() error {
 	r.mu.Lock()
 	r.proc = p
 	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password, MaxRetries: -1, TLSConfig: r.clientTLS()})
 	defer c.Close()
 	err = waitReady(p, func(ctx context.Context) error {
 		// A plain dial first: go-redis logs every refused dial.
@@ -133,9 +144,17 @@ func (r *Redis) close() {
 // Client returns a go-redis client for this server, closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password, TLSConfig: r.clientTLS()})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// clientTLS is nil for a plain server.
+func (r *Redis) clientTLS() *tls.Config {
+	if r.opt.TLS == nil {
+		return nil
+	}
+	return r.opt.TLS.ClientTLS()
 }
 
 // PID is the server's process id.
