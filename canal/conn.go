@@ -81,7 +81,7 @@ func explainConnError(src config.SourceConfig, err error) error {
 	case mysql.ER_ACCESS_DENIED_ERROR:
 		if !src.TLS.Active() {
 			return fmt.Errorf("source: MySQL at %s refused user %q (access denied): check source.user and source.password / source.password_file "+
-				"(and, if the account is created with REQUIRE SSL or X509, set source.tls)", src.Addr, src.User)
+				"(and, if the account is created with REQUIRE SSL or X509 or the server sets require_secure_transport, set source.tls)", src.Addr, src.User)
 		}
 		return fmt.Errorf("source: MySQL at %s refused user %q (access denied): check source.user and source.password / source.password_file "+
 			"(and, if the account is created with REQUIRE X509, source.tls.cert_file and key_file)", src.Addr, src.User)
@@ -94,12 +94,10 @@ func explainConnError(src config.SourceConfig, err error) error {
 	return fmt.Errorf("source: cannot connect to MySQL at %s as %q: %v (is source.addr right and the server up?)", src.Addr, src.User, err)
 }
 
-// Server error codes for "this account or server wants TLS": MySQL's
-// ER_SECURE_TRANSPORT_REQUIRED and MariaDB's (require_secure_transport).
-const (
-	erSecureTransportMySQL   = 3159
-	erSecureTransportMariaDB = 4151
-)
+// erSecureTransport is MySQL's ER_SECURE_TRANSPORT_REQUIRED, a plain
+// connection to a server with require_secure_transport. MariaDB (10.11)
+// answers access denied instead, which explainConnError covers.
+const erSecureTransport = 3159
 
 // tlsHint says what to do when err comes from TLS being on one side only,
 // or from the TLS handshake; "" for other errors.
@@ -108,7 +106,7 @@ func tlsHint(src config.SourceConfig, err error) string {
 	var certErr *tls.CertificateVerificationError
 	var hostErr x509.HostnameError
 	switch {
-	case code == erSecureTransportMySQL || code == erSecureTransportMariaDB:
+	case code == erSecureTransport:
 		return "the server requires TLS (require_secure_transport): set source.tls, with ca_file naming the CA of the server's certificate"
 	case src.TLS.Active() && strings.Contains(err.Error(), "does not support TLS"):
 		return "source.tls is on but the server does not offer TLS: set ssl_cert and ssl_key on the server, or remove source.tls"

@@ -110,3 +110,9 @@ func WritePEM(t testing.TB, dir, name, typ string, der []byte) string {
 	fatalIf(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
 	return path
 }
+
+// MariaDBConfig is the [mysqld] lines that turn TLS on with the PKI's
+// server certificate, for MariaDBOptions.ExtraConfig.
+func (p *PKI) MariaDBConfig() []string {
+	return []string{"ssl_cert = " + p.ServerCertFile, "ssl_key = " + p.ServerKeyFile, "ssl_ca = " + p.CAFile}
+}
