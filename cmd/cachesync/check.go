@@ -15,7 +15,7 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	path := fs.String("config", "cachesync.yaml", "config file")
-	online := fs.Bool("online", false, "also connect and check the server settings and every rule against the live schema")
+	online := fs.Bool("online", false, "also connect and check the server settings and every rule against the live schema, and warn of privileges the source user has beyond what cachesync needs")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -28,6 +28,18 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	errs := []error{canal.Preflight(ctx, cfg.Source)}
+	// Privileges beyond what cachesync needs are warnings, not failures:
+	// they are a security problem, not a correctness one.
+	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
+	if err != nil {
+		fmt.Fprintf(stdout, "warning: could not check the source user's privileges for extras: %v\n", err)
+	}
+	for _, e := range privs.Extra {
+		fmt.Fprintf(stdout, "warning: %s\n", e)
+	}
+	for _, n := range privs.Notes {
+		fmt.Fprintf(stdout, "note: %s\n", n)
+	}
 	rep, err := canal.CheckSchema(ctx, cfg.Source, rulePtrs(cfg))
 	errs = append(errs, err)
 	errs = append(errs, rep.Problems...)

@@ -1,0 +1,600 @@
+package canal
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cachesync/cachesync/config"
+)
+
+// Least privileges. cachesync needs, and `config check --online` accepts:
+//
+//   - REPLICATION SLAVE and REPLICATION CLIENT ON *.* (the binlog dump and
+//     SHOW MASTER/BINLOG STATUS, SHOW BINARY LOGS). MariaDB 10.5+ prints
+//     REPLICATION CLIENT as BINLOG MONITOR and accepts REPLICATION REPLICA
+//     for REPLICATION SLAVE; those names are the same privileges.
+//   - SELECT on each mapped database (db.*) or on the mapped tables (their
+//     schema is read to decode rows; backfill reads rows).
+//   - only when some rule has write_behind, in that rule's database: SELECT,
+//     INSERT, UPDATE, DELETE on the write-behind table (the flusher upserts
+//     and deletes rows) and CREATE, SELECT, INSERT, UPDATE on
+//     cachesync_wb_offsets (CREATE TABLE IF NOT EXISTS, SELECT ... FOR
+//     UPDATE, INSERT ... ON DUPLICATE KEY UPDATE); a database-level grant of
+//     those (db.*) is accepted too.
+//
+// Everything else the source user holds is reported by ExtraPrivileges.
+// Roles are out of scope: a role granted to the user is named in a note but
+// its privileges are not examined.
+
+// Grant is one line of SHOW GRANTS, parsed.
+type Grant struct {
+	Privs       []Priv // empty for a role grant
+	Object      Object
+	Account     string   // as printed, e.g. `cachesync`@`%`
+	Roles       []string // a role grant (GRANT `r` TO ...): the roles, as printed
+	GrantOption bool     // WITH GRANT OPTION
+}
+
+// Priv is one privilege of a grant: its name in upper case with single
+// spaces (REPLICATION SLAVE, ALL PRIVILEGES, BACKUP_ADMIN) and, for a column
+// privilege, the column list as printed ("(`id`, `email`)").
+type Priv struct {
+	Name    string
+	Columns string
+}
+
+func (p Priv) String() string {
+	if p.Columns != "" {
+		return p.Name + " " + p.Columns
+	}
+	return p.Name
+}
+
+// Object is what a grant is ON. Kind is "" for *.*, db.* and db.table, else
+// what the grant says (PROCEDURE, FUNCTION, PACKAGE, PACKAGE BODY) or
+// "ACCOUNT" (PROXY ON user@host). DB and Table are the identifiers with the
+// backquotes removed ("*" for a wildcard); DB keeps backslash escapes, as
+// the grant tables do (`shop\_db`). Text is how REVOKE must name it.
+type Object struct {
+	Kind, DB, Table string
+	Text            string
+}
+
+func (o Object) global() bool { return o.Kind == "" && o.DB == "*" && o.Table == "*" }
+
+// ParseGrant parses one line of SHOW GRANTS as MariaDB 10.x and MySQL 5.7/8
+// print it. ok is false for lines that grant nothing (SET DEFAULT ROLE, a
+// MySQL 8 partial REVOKE), which callers skip.
+func ParseGrant(line string) (g Grant, ok bool, err error) {
+	toks, err := lexGrant(line)
+	if err != nil {
+		return Grant{}, false, err
+	}
+	if len(toks) == 0 || !toks[0].is("GRANT") {
+		return Grant{}, false, nil
+	}
+	on, to := -1, -1
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.punct('('):
+			depth++
+		case t.punct(')'):
+			depth--
+		case depth == 0 && on < 0 && to < 0 && t.is("ON"):
+			on = i
+		case depth == 0 && to < 0 && t.is("TO"):
+			to = i
+		}
+	}
+	if to < 0 {
+		return Grant{}, false, fmt.Errorf("no TO in %q", line)
+	}
+	acctEnd := accountEnd(toks, to+1)
+	if acctEnd <= to+1 {
+		return Grant{}, false, fmt.Errorf("no account after TO in %q", line)
+	}
+	g.Account = line[toks[to+1].start:toks[acctEnd-1].end]
+	for i := acctEnd; i+1 < len(toks); i++ {
+		if toks[i].is("GRANT") && toks[i+1].is("OPTION") {
+			g.GrantOption = true
+		}
+	}
+	if on < 0 { // GRANT role[, role] TO account
+		for _, r := range splitTop(toks[1:to]) {
+			if len(r) > 0 {
+				g.Roles = append(g.Roles, line[r[0].start:r[len(r)-1].end])
+			}
+		}
+		return g, true, nil
+	}
+	for _, p := range splitTop(toks[1:on]) {
+		var words []string
+		var cols string
+		for _, t := range p {
+			if t.punct('(') {
+				cols = line[t.start:p[len(p)-1].end]
+				break
+			}
+			if t.kind != tokWord {
+				return Grant{}, false, fmt.Errorf("unexpected %q in the privilege list of %q", t.text, line)
+			}
+			words = append(words, strings.ToUpper(t.text))
+		}
+		if len(words) == 0 {
+			return Grant{}, false, fmt.Errorf("empty privilege in %q", line)
+		}
+		g.Privs = append(g.Privs, Priv{Name: strings.Join(words, " "), Columns: cols})
+	}
+	obj, err := parseObject(line, toks[on+1:to])
+	if err != nil {
+		return Grant{}, false, err
+	}
+	g.Object = obj
+	return g, true, nil
+}
+
+func parseObject(line string, toks []token) (Object, error) {
+	if len(toks) == 0 {
+		return Object{}, fmt.Errorf("no object after ON in %q", line)
+	}
+	var o Object
+	o.Text = line[toks[0].start:toks[len(toks)-1].end]
+	for _, t := range toks {
+		if t.punct('@') {
+			o.Kind = "ACCOUNT"
+			return o, nil
+		}
+	}
+	var kind []string
+	for len(toks) > 0 && toks[0].kind == tokWord && isObjectKind(toks[0].text) {
+		kind = append(kind, strings.ToUpper(toks[0].text))
+		toks = toks[1:]
+	}
+	if k := strings.Join(kind, " "); k != "TABLE" {
+		o.Kind = k
+	}
+	name := func(t token) (string, bool) {
+		switch {
+		case t.punct('*'):
+			return "*", true
+		case t.kind == tokIdent || t.kind == tokWord:
+			return t.text, true
+		}
+		return "", false
+	}
+	switch {
+	case len(toks) == 3 && toks[1].punct('.'):
+		db, ok1 := name(toks[0])
+		tbl, ok2 := name(toks[2])
+		if !ok1 || !ok2 || (db == "*" && toks[0].kind == tokPunct && tbl != "*") {
+			return Object{}, fmt.Errorf("cannot read the object of %q", line)
+		}
+		o.DB, o.Table = db, tbl
+	case len(toks) == 1: // `*` or a bare table of the current database
+		n, ok := name(toks[0])
+		if !ok {
+			return Object{}, fmt.Errorf("cannot read the object of %q", line)
+		}
+		o.DB, o.Table = "*", n
+		if n == "*" {
+			o.Text = "*.*"
+		}
+	default:
+		return Object{}, fmt.Errorf("cannot read the object of %q", line)
+	}
+	return o, nil
+}
+
+func isObjectKind(w string) bool {
+	switch strings.ToUpper(w) {
+	case "TABLE", "PROCEDURE", "FUNCTION", "PACKAGE", "BODY":
+		return true
+	}
+	return false
+}
+
+// accountEnd returns the index after user[@host] starting at i.
+func accountEnd(toks []token, i int) int {
+	if i >= len(toks) || toks[i].kind == tokPunct {
+		return i
+	}
+	i++
+	if i+1 < len(toks) && toks[i].punct('@') && toks[i+1].kind != tokPunct {
+		i += 2
+	}
+	return i
+}
+
+// splitTop splits toks at commas outside parentheses.
+func splitTop(toks []token) [][]token {
+	var out [][]token
+	depth, start := 0, 0
+	for i, t := range toks {
+		switch {
+		case t.punct('('):
+			depth++
+		case t.punct(')'):
+			depth--
+		case depth == 0 && t.punct(','):
+			out = append(out, toks[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, toks[start:])
+}
+
+type tokKind int
+
+const (
+	tokWord  tokKind = iota // unquoted: GRANT, SELECT, BACKUP_ADMIN, shop
+	tokIdent                // `quoted`, 'quoted' or "quoted": text is unquoted
+	tokPunct                // one of , . ( ) * @ and anything else
+)
+
+type token struct {
+	kind       tokKind
+	text       string
+	start, end int // byte offsets in the line
+}
+
+func (t token) is(word string) bool { return t.kind == tokWord && strings.EqualFold(t.text, word) }
+func (t token) punct(c byte) bool   { return t.kind == tokPunct && t.text == string(c) }
+
+// lexGrant splits a SHOW GRANTS line into words, quoted names (a doubled
+// quote inside is one quote; backslashes are kept as written) and
+// punctuation.
+func lexGrant(s string) ([]token, error) {
+	var toks []token
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '`' || c == '\'' || c == '"':
+			var b strings.Builder
+			j := i + 1
+			for {
+				if j >= len(s) {
+					return nil, fmt.Errorf("unterminated %c in %q", c, s)
+				}
+				if s[j] == '\\' && c != '`' && j+1 < len(s) {
+					b.WriteString(s[j : j+2])
+					j += 2
+					continue
+				}
+				if s[j] == c {
+					if j+1 < len(s) && s[j+1] == c {
+						b.WriteByte(c)
+						j += 2
+						continue
+					}
+					break
+				}
+				b.WriteByte(s[j])
+				j++
+			}
+			toks = append(toks, token{kind: tokIdent, text: b.String(), start: i, end: j + 1})
+			i = j + 1
+		case isWordByte(c):
+			j := i
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			toks = append(toks, token{kind: tokWord, text: s[i:j], start: i, end: j})
+			i = j
+		default:
+			toks = append(toks, token{kind: tokPunct, text: s[i : i+1], start: i, end: i + 1})
+			i++
+		}
+	}
+	return toks, nil
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// ExtraPrivilege is one privilege the source user holds that cachesync does
+// not need, with the statements that take it away (and, when the privilege
+// also covered something cachesync needs, grant that narrowly).
+type ExtraPrivilege struct {
+	Account   string
+	Privilege string // e.g. SUPER, SELECT, ALL PRIVILEGES, GRANT OPTION
+	On        string // e.g. *.*, `shop`.*
+	Fix       string // REVOKE ... [; GRANT ...]
+}
+
+func (e ExtraPrivilege) String() string {
+	return fmt.Sprintf("source user %s has %s ON %s, more than cachesync needs: %s", e.Account, e.Privilege, e.On, e.Fix)
+}
+
+// PrivilegeReport is what ExtraPrivileges found.
+type PrivilegeReport struct {
+	Extra []ExtraPrivilege
+	Notes []string // grants not examined (roles, lines that could not be read)
+}
+
+// CheckPrivileges reads the source user's grants and reports the privileges
+// beyond what cachesync needs for rules (see the top of this file).
+func CheckPrivileges(ctx context.Context, src config.SourceConfig, rules []*config.Rule) (PrivilegeReport, error) {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return PrivilegeReport{}, err
+	}
+	defer conn.Close()
+	r, err := conn.Execute("SHOW GRANTS FOR CURRENT_USER()")
+	if err != nil {
+		return PrivilegeReport{}, fmt.Errorf("source: SHOW GRANTS failed: %w", err)
+	}
+	var lines []string
+	for i := 0; i < r.RowNumber(); i++ {
+		g, _ := r.GetString(i, 0)
+		lines = append(lines, g)
+	}
+	return ExtraPrivileges(lines, rules), nil
+}
+
+// ExtraPrivileges compares SHOW GRANTS lines with what rules need.
+func ExtraPrivileges(grants []string, rules []*config.Rule) PrivilegeReport {
+	n := newNeeds(rules)
+	var rep PrivilegeReport
+	for _, line := range grants {
+		g, ok, err := ParseGrant(line)
+		if err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("could not read grant %q (%v): check it by hand", line, err))
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if len(g.Roles) > 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("source user %s is granted role %s: privileges of roles are not examined; check them with SHOW GRANTS FOR the role", g.Account, strings.Join(g.Roles, ", ")))
+			continue
+		}
+		for _, p := range g.Privs {
+			if p.Name == "USAGE" || n.needed(p.Name, g.Object) {
+				continue
+			}
+			rep.Extra = append(rep.Extra, ExtraPrivilege{
+				Account:   g.Account,
+				Privilege: p.String(),
+				On:        g.Object.Text,
+				Fix:       n.fix(g.Account, p, g.Object),
+			})
+		}
+		if g.GrantOption {
+			rep.Extra = append(rep.Extra, ExtraPrivilege{
+				Account:   g.Account,
+				Privilege: "GRANT OPTION",
+				On:        g.Object.Text,
+				Fix:       fmt.Sprintf("REVOKE GRANT OPTION ON %s FROM %s", g.Object.Text, g.Account),
+			})
+		}
+	}
+	return rep
+}
+
+// The privileges cachesync needs on *.*, under every name servers print.
+var replicationPrivs = map[string]string{
+	"REPLICATION SLAVE":   "REPLICATION SLAVE",
+	"REPLICATION REPLICA": "REPLICATION SLAVE",
+	"REPLICATION CLIENT":  "REPLICATION CLIENT",
+	"BINLOG MONITOR":      "REPLICATION CLIENT",
+}
+
+// tableRef is a database and a table ("*": all its tables).
+type tableRef struct{ db, table string }
+
+func (t tableRef) text() string {
+	if t.table == "*" {
+		return quoteName(t.db) + ".*"
+	}
+	return quoteName(t.db) + "." + quoteName(t.table)
+}
+
+func quoteName(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+type needs struct {
+	rules   []*config.Rule
+	wbDBs   map[string]bool
+	narrow  map[string][]tableRef // privilege → where to grant it narrowly, in order
+	privSeq []string              // privileges of narrow, in README order
+}
+
+func ruleNames(r *config.Rule) (db, glob string) {
+	if r.DB != "" || r.TableGlob != "" {
+		return r.DB, r.TableGlob
+	}
+	db, glob, _ = strings.Cut(r.Table, ".")
+	return db, glob
+}
+
+func newNeeds(rules []*config.Rule) *needs {
+	n := &needs{rules: rules, wbDBs: map[string]bool{}, narrow: map[string][]tableRef{},
+		privSeq: []string{"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE"}}
+	add := func(priv string, t tableRef) {
+		for _, have := range n.narrow[priv] {
+			if have == t || have.db == t.db && have.table == "*" {
+				return
+			}
+		}
+		n.narrow[priv] = append(n.narrow[priv], t)
+	}
+	for _, r := range rules {
+		db, _ := ruleNames(r)
+		add("SELECT", tableRef{db, "*"})
+	}
+	for _, r := range rules {
+		if !r.WriteBehind.Enabled() {
+			continue
+		}
+		db, glob := ruleNames(r)
+		n.wbDBs[db] = true
+		tbl := glob
+		if strings.ContainsAny(glob, "*?") {
+			tbl = "*"
+		}
+		for _, p := range []string{"INSERT", "UPDATE", "DELETE"} {
+			add(p, tableRef{db, tbl})
+		}
+		for _, p := range []string{"INSERT", "UPDATE", "CREATE"} {
+			add(p, tableRef{db, config.OffsetsTable})
+		}
+	}
+	return n
+}
+
+// needed reports whether priv on o is one cachesync needs.
+func (n *needs) needed(priv string, o Object) bool {
+	if o.Kind != "" {
+		return false
+	}
+	if o.global() {
+		_, ok := replicationPrivs[priv]
+		return ok
+	}
+	if o.DB == "*" || hasWildcard(o.DB, '%') {
+		return false // every database, or a pattern over databases
+	}
+	db := unescapeLike(o.DB)
+	switch priv {
+	case "SELECT":
+		for _, r := range n.rules {
+			rdb, _ := ruleNames(r)
+			if rdb != db {
+				continue
+			}
+			if o.Table == "*" || r.Matches(rdb, o.Table) || r.WriteBehind.Enabled() && o.Table == config.OffsetsTable {
+				return true
+			}
+		}
+	case "INSERT", "UPDATE", "DELETE", "CREATE":
+		if !n.wbDBs[db] {
+			return false
+		}
+		if o.Table == "*" {
+			return true // a database-level grant in a write-behind database
+		}
+		if o.Table == config.OffsetsTable {
+			return priv != "DELETE"
+		}
+		if priv == "CREATE" {
+			return false
+		}
+		for _, r := range n.rules {
+			rdb, _ := ruleNames(r)
+			if r.WriteBehind.Enabled() && r.Matches(rdb, o.Table) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fix is the statements that take priv on o away and, where o covered
+// something cachesync needs, grant that narrowly first.
+func (n *needs) fix(account string, p Priv, o Object) string {
+	stmts := []string{fmt.Sprintf("REVOKE %s ON %s FROM %s", p, o.Text, account)}
+	if o.Kind != "" || p.Columns != "" {
+		return stmts[0]
+	}
+	privs := []string{p.Name}
+	all := p.Name == "ALL" || p.Name == "ALL PRIVILEGES"
+	if all {
+		privs = n.privSeq
+		if o.global() {
+			stmts = append(stmts, fmt.Sprintf("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO %s", account))
+		}
+	}
+	// Group the narrow grants this object covered by where they go.
+	var where []tableRef
+	what := map[tableRef][]string{}
+	for _, priv := range privs {
+		for _, t := range n.narrow[priv] {
+			if !covers(o, t) {
+				continue
+			}
+			if what[t] == nil {
+				where = append(where, t)
+			}
+			what[t] = append(what[t], priv)
+		}
+	}
+	for _, t := range where {
+		stmts = append(stmts, fmt.Sprintf("GRANT %s ON %s TO %s", strings.Join(what[t], ", "), t.text(), account))
+	}
+	return strings.Join(stmts, "; ")
+}
+
+// covers reports whether a grant on o applies to t.
+func covers(o Object, t tableRef) bool {
+	if o.Kind != "" {
+		return false
+	}
+	if o.DB != "*" && !likeMatch(o.DB, t.db) {
+		return false
+	}
+	return o.Table == "*" || o.Table == t.table
+}
+
+// hasWildcard reports whether the grant-table pattern s has an unescaped c.
+func hasWildcard(s string, c byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+			continue
+		}
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeLike removes the backslashes of \_ and \% (and \\).
+func unescapeLike(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// likeMatch matches name against a database pattern of the grant tables:
+// % any run, _ one character, backslash escapes.
+func likeMatch(pattern, name string) bool {
+	if pattern == "" {
+		return name == ""
+	}
+	switch c := pattern[0]; {
+	case c == '%':
+		for i := 0; i <= len(name); i++ {
+			if likeMatch(pattern[1:], name[i:]) {
+				return true
+			}
+		}
+		return false
+	case name == "":
+		return false
+	case c == '_':
+		return likeMatch(pattern[1:], name[runeLen(name):])
+	case c == '\\' && len(pattern) > 1:
+		return name[0] == pattern[1] && likeMatch(pattern[2:], name[1:])
+	default:
+		return name[0] == c && likeMatch(pattern[1:], name[1:])
+	}
+}
+
+func runeLen(s string) int {
+	for i := 1; i < len(s); i++ {
+		if s[i]&0xC0 != 0x80 {
+			return i
+		}
+	}
+	return len(s)
+}
