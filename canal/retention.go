@@ -57,3 +57,29 @@ func RetentionBefore(ctx context.Context, src config.SourceConfig, file string) 
 	}
 	return ret, nil
 }
+
+// MappedTables lists the base tables on the server that some rule maps
+// (patterns resolved), as db.table, sorted.
+func MappedTables(ctx context.Context, src config.SourceConfig, rules []*config.Rule) ([]string, error) {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	r, err := conn.Execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2")
+	if err != nil {
+		return nil, fmt.Errorf("source: list tables: %w", err)
+	}
+	var out []string
+	for i := 0; i < r.RowNumber(); i++ {
+		db, _ := r.GetString(i, 0)
+		name, _ := r.GetString(i, 1)
+		for _, rule := range rules {
+			if rule.Matches(db, name) {
+				out = append(out, db+"."+name)
+				break
+			}
+		}
+	}
+	return out, nil
+}

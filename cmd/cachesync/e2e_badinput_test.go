@@ -343,3 +343,32 @@ func (p *proc) result() cliResult {
 	<-p.done
 	return cliResult{code: p.cmd.ProcessState.ExitCode(), stderr: p.out.String()}
 }
+
+// source.on_gap: backfill: the checkpoint's binlog is gone, so every key of
+// every mapped row is invalidated by scanning, and streaming goes on from the
+// position recorded before the scan.
+func TestRunOnGapBackfill(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.rewriteConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, on_gap: backfill}")
+	e.seedUsers(300)
+	e.setKeys(userKeysOf(seq(1, 300)...)...)
+	e.writeCheckpoint(`{"version":1,"file":"binlog.000099","pos":4}` + "\n")
+	p := e.startNoWait()
+	e.waitLog(p, "binlog gap covered")
+	e.waitGone(10*time.Second, userKeysOf(seq(1, 300)...)...)
+	e.waitLog(p, "resuming from checkpoint")
+	e.setKeys("user:7")
+	e.exec("UPDATE DB.users SET name = 'after' WHERE id = 7")
+	e.waitGone(10*time.Second, "user:7")
+	deadline := time.Now().Add(10 * time.Second)
+	for cp, _ := e.readCheckpoint(); cp.File == "binlog.000099"; cp, _ = e.readCheckpoint() {
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpoint still points into the gone binlog")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.out.String())
+	}
+}

@@ -125,6 +125,15 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	defer tstop()
 	go func() { <-gctx.Done(); tstop() }()
 	tailErr := tailer.Run(tctx, start)
+	for errors.Is(tailErr, canal.ErrPositionGone) && cfg.Source.OnGap == "backfill" && tctx.Err() == nil {
+		h.bad("binlog", "binlog gap: backfilling every mapped table (source.on_gap: backfill)")
+		pos, err := gapBackfill(tctx, cfg, tailErr, log, m)
+		if err != nil {
+			tailErr = err
+			break
+		}
+		tailErr = tailer.Run(tctx, pos)
+	}
 	log.Info("binlog reading stopped; finishing invalidations in flight", zap.Int("batches_in_flight", tracker.InFlight()))
 
 	out.Finish() // the transport drains what it holds (deletes, or Kafka acks), then Run returns

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/cachesync/cachesync/backfill"
+	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
+)
+
+// gapBackfill is source.on_gap: backfill. The binlog between the checkpoint
+// and now is gone, so which rows changed is unknown: it records the primary's
+// position first, then invalidates every key of every mapped table by
+// scanning it (the backfill tool's code, through the configured transport),
+// and returns the recorded position to stream from. Changes made during the
+// scan are in the binlog after that position, so nothing falls between. The
+// checkpoint is not touched until the caller streams from the position: a
+// crash here meets the same gap, and the same backfill, on restart.
+func gapBackfill(ctx context.Context, cfg *config.Config, gap error, log *zap.Logger, m *metrics.Metrics) (event.Position, error) {
+	log = log.Named("gap")
+	pos, err := canal.CurrentPosition(ctx, cfg.Source)
+	if err != nil {
+		return event.Position{}, fmt.Errorf("on_gap backfill: %w", err)
+	}
+	tables, err := canal.MappedTables(ctx, cfg.Source, rulePtrs(cfg))
+	if err != nil {
+		return event.Position{}, fmt.Errorf("on_gap backfill: %w", err)
+	}
+	log.Warn("binlog gap: the checkpoint's binlog is gone; invalidating every key of every mapped table, then streaming from the position recorded now (source.on_gap: backfill)",
+		zap.Stringer("recorded", pos), zap.Strings("tables", tables), zap.NamedError("gap", gap))
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	for _, table := range tables {
+		if err := gapBackfillTable(ctx, cfg, table, backoff, log, m); err != nil {
+			return event.Position{}, fmt.Errorf("on_gap backfill of %s: %w (the checkpoint is unchanged: the next start backfills again)", table, err)
+		}
+	}
+	log.Info("binlog gap covered: every mapped table invalidated; streaming from the recorded position", zap.Stringer("position", pos))
+	return pos, nil
+}
+
+func gapBackfillTable(ctx context.Context, cfg *config.Config, table string, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) error {
+	state := filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "gap-"+safeFileName(table)+".json")
+	// A state file left by a gap backfill that crashed: this one starts over.
+	if err := removeFile(state); err != nil {
+		return err
+	}
+	opts := backfill.Options{Table: table, Chunk: 1000, InFlight: 4, StatePath: state}
+	job, err := backfill.Prepare(ctx, cfg.Source, rulePtrs(cfg), opts, log, m, backoff)
+	if err != nil {
+		if strings.Contains(err.Error(), "has no primary key") {
+			log.Error("a mapped table without a primary key cannot be scanned in chunks: its keys are NOT invalidated; expire them by other means",
+				zap.String("table", table), zap.Error(err))
+			return nil
+		}
+		return err
+	}
+	defer job.Close()
+	out, closeOut, err := newKeyOutput(ctx, cfg, false, nil, job.Acker(), log, m)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	outDone := make(chan error, 1)
+	go func() { outDone <- out.Run(ctx) }()
+	runErr := job.Run(ctx, out)
+	out.Close()
+	stats, finErr := job.Finish(ctx)
+	outErr := <-outDone
+	if err := errors.Join(runErr, finErr, outErr); err != nil {
+		return err
+	}
+	log.Info("table invalidated", zap.String("table", table), zap.Int64("rows", stats.RowsRead), zap.Int64("keys", stats.Keys))
+	return removeFile(state)
+}
+
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
