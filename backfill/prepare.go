@@ -95,13 +95,11 @@ func Prepare(ctx context.Context, src config.SourceConfig, rules []*config.Rule,
 		return nil, err
 	}
 	j.conn = conn
+	// Without REPLICATION CLIENT there is no position to name; the
+	// messages then say "backfill" (only a Kafka message needs one).
 	j.pos = event.Position{File: "backfill"}
-	if r, err := conn.Execute("SHOW MASTER STATUS"); err == nil && r.RowNumber() > 0 {
-		file, _ := r.GetString(0, 0)
-		pos, _ := r.GetUint(0, 1)
-		if file != "" {
-			j.pos = event.Position{File: file, Pos: uint32(pos)}
-		}
+	if pos, err := canal.MasterPosition(conn, src); err == nil && pos.File != "" {
+		j.pos = pos
 	}
 	if err := j.compile(conn, matched, m); err != nil {
 		conn.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/go-mysql-org/go-mysql/client"
+
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 )
@@ -16,6 +18,11 @@ func CurrentPosition(ctx context.Context, src config.SourceConfig) (event.Positi
 		return event.Position{}, err
 	}
 	defer conn.Close()
+	return masterPosition(conn, src)
+}
+
+// MasterPosition is CurrentPosition on a connection the caller holds.
+func MasterPosition(conn *client.Conn, src config.SourceConfig) (event.Position, error) {
 	return masterPosition(conn, src)
 }
 

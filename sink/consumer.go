@@ -58,7 +58,6 @@ type Consumer struct {
 	seq      uint64
 	inflight map[uint64][]*fetched // by the Seq of the batch they were handed over in
 	parts    map[int]*partState
-	bySeq    func(uint64) // test hook: called after a seq is done
 }
 
 type fetched struct {
@@ -126,14 +125,10 @@ func (c *Consumer) Done(seq uint64) {
 		c.finish(f)
 	}
 	c.held -= len(fs)
-	hook := c.bySeq
 	c.mu.Unlock()
 	if len(fs) > 0 {
 		c.slots.Release(int64(len(fs)))
 		c.m.KafkaDone.Add(float64(len(fs)))
-	}
-	if hook != nil {
-		hook(seq)
 	}
 }
 

@@ -405,7 +405,6 @@ func TestKafkaConsumerWaitsForRedis(t *testing.T) {
 		t.Fatalf("committed offset %d while redis was down", got)
 	}
 	kt.redis.Start(t)
-	rdb := kt.redis.Client(t)
 	kwaitFor(t, "offsets committed after redis came back", 30*time.Second, func() bool { return kt.committed(1) == 30 })
 	if got := testutil.ToFloat64(m.Invalidated.WithLabelValues("first")); got < float64(len(keys)) {
 		t.Errorf("%v keys deleted, want %d", got, len(keys))
@@ -413,7 +412,6 @@ func TestKafkaConsumerWaitsForRedis(t *testing.T) {
 	if got := testutil.ToFloat64(m.KafkaDeadLettered.WithLabelValues("decode")); got != 0 {
 		t.Errorf("%v messages dead-lettered because redis was down", got)
 	}
-	_ = rdb
 }
 
 // A batch whose keys exceed the record limit is split into several

@@ -193,7 +193,7 @@ func TestKafkaTailerKill9AfterAckBeforeCheckpoint(t *testing.T) {
 		"checkpoint: {store: file, path: "+e.checkpointPath()+", min_interval: 1h}")
 	e.seedUsers(50)
 	tailer := e.startKafkaRole(roleTailer)
-	consumer := e.startKafkaRole(roleConsumer)
+	e.startKafkaRole(roleConsumer)
 	keys := userKeysOf(seq(1, 50)...)
 	e.setKeys(keys...)
 	e.exec("UPDATE DB.users SET name = 'x' WHERE id <= 50")
@@ -220,7 +220,6 @@ func TestKafkaTailerKill9AfterAckBeforeCheckpoint(t *testing.T) {
 		t.Errorf("%d distinct row changes and %d duplicates in the topic, want 50 and some duplicates", len(changes), dups)
 	}
 	t.Logf("duplicates after the restart: %d of %d row changes", dups, len(changes))
-	_ = consumer
 }
 
 // kill -9 of the tailer while the broker refuses every write: nothing was
