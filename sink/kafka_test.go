@@ -11,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cachesync/cachesync/event"
@@ -132,32 +130,7 @@ func (kt *kafkaTest) committed(partitions int) int64 {
 func (kt *kafkaTest) topicMessages(topic string, partitions int) []kafka.Message {
 	var out []kafka.Message
 	for p := 0; p < partitions; p++ {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", kt.brokers[0], topic, p)
-		if err != nil {
-			kt.t.Fatal(err)
-		}
-		last, err := conn.ReadLastOffset()
-		if err != nil {
-			kt.t.Fatal(err)
-		}
-		conn.Close()
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: kt.brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				kt.t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= last {
-				break
-			}
-		}
-		r.Close()
+		out = append(out, testenv.ReadPartition(kt.t, kt.brokers[0], topic, p)...)
 	}
 	return out
 }
@@ -265,32 +238,6 @@ func TestKafkaEndToEnd(t *testing.T) {
 	}
 }
 
-// failProduce makes the broker answer every produce request with a
-// retriable error until fail is cleared, counting them.
-func failProduce(c *kfake.Cluster, fail *atomic.Bool, failed *atomic.Int64) {
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if !fail.Load() {
-			return nil, nil, false
-		}
-		failed.Add(1)
-		r := req.(*kmsg.ProduceRequest)
-		resp := r.ResponseKind().(*kmsg.ProduceResponse)
-		for _, tp := range r.Topics {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic = tp.Topic
-			for _, pp := range tp.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition = pp.Partition
-				rp.ErrorCode = 19 // NOT_ENOUGH_REPLICAS: retriable
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp, nil, true
-	})
-}
-
 // The broker refuses writes for a while: nothing is acknowledged to the
 // tailer meanwhile, and every row is published once it takes them again.
 func TestKafkaPublisherRetriesUntilBrokerAcks(t *testing.T) {
@@ -299,7 +246,7 @@ func TestKafkaPublisherRetriesUntilBrokerAcks(t *testing.T) {
 	var fail atomic.Bool
 	var failed atomic.Int64
 	fail.Store(true)
-	failProduce(c, &fail, &failed)
+	testenv.RefuseProduce(c, &fail, &failed)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	acks := &ackLog{}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cachesync/cachesync/internal/testenv"
 	"github.com/cachesync/cachesync/sink/kafkamsg"
@@ -81,34 +79,7 @@ func topicRows(t *testing.T, broker string, partitions int) (changes map[string]
 
 // partitionMessages reads one partition of kafkaTopic from the start.
 func partitionMessages(t *testing.T, broker string, p int) []kafka.Message {
-	t.Helper()
-	conn, err := kafka.DialLeader(context.Background(), "tcp", broker, kafkaTopic, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := conn.ReadLastOffset()
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	if last == 0 {
-		return out
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: kafkaTopic, Partition: p, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		m, err := r.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("read partition %d: %v", p, err)
-		}
-		out = append(out, m)
-		if m.Offset+1 >= last {
-			return out
-		}
-	}
+	return testenv.ReadPartition(t, broker, kafkaTopic, p)
 }
 
 func TestKafkaRunAllInOneProcess(t *testing.T) {
@@ -234,26 +205,7 @@ func TestKafkaTailerKill9BeforeAck(t *testing.T) {
 	var refuse atomic.Bool
 	var refused atomic.Int64
 	refuse.Store(true)
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if !refuse.Load() {
-			return nil, nil, false
-		}
-		refused.Add(1)
-		r := req.(*kmsg.ProduceRequest)
-		resp := r.ResponseKind().(*kmsg.ProduceResponse)
-		for _, tp := range r.Topics {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic = tp.Topic
-			for _, pp := range tp.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = pp.Partition, 19 // NOT_ENOUGH_REPLICAS
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp, nil, true
-	})
+	testenv.RefuseProduce(c, &refuse, &refused)
 	e.savedCheckpoint()
 	keys := userKeysOf(seq(1, 50)...)
 	e.setKeys(keys...)
