@@ -46,23 +46,9 @@ func (tg benchTarget) start(b *testing.B, e *env) *proc {
 	if tg != targetFloor {
 		return e.startEnv(benchMemLimit)
 	}
-	p := &proc{cmd: exec.Command(floorBin(b), "--mysql", e.db.Addr, "--user", "root", "--redis", e.redis.Addr,
+	p := e.spawn(exec.Command(floorBin(b), "--mysql", e.db.Addr, "--user", "root", "--redis", e.redis.Addr,
 		"--table", e.name+".users", "--column", "id", "--prefix", "user:",
-		"--server-id", strconv.FormatUint(uint64(e.db.ReplicaServerID()), 10)),
-		out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	b.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
+		"--server-id", strconv.FormatUint(uint64(e.db.ReplicaServerID()), 10)))
 	e.waitLog(p, "cachesync-floor: streaming")
 	return p
 }

@@ -28,9 +28,17 @@ import (
 // to stream. It is killed when the test ends if still running.
 func (e *env) startNoWait(extraEnv ...string) *proc {
 	e.t.Helper()
-	p := &proc{cmd: exec.Command(binPath, "run", "--config", e.cfg), out: &syncBuffer{}, done: make(chan struct{})}
+	cmd := exec.Command(binPath, "run", "--config", e.cfg)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	return e.spawn(cmd)
+}
+
+// spawn starts cmd with its output captured; it is killed when the test
+// ends if still running, and its output logged if the test failed.
+func (e *env) spawn(cmd *exec.Cmd) *proc {
+	e.t.Helper()
+	p := &proc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), extraEnv...)
 	if err := p.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}

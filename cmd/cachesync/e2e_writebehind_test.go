@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -76,25 +75,7 @@ func TestWriteBehindEcho(t *testing.T) {
 // startRole runs `cachesync run --role role` and waits until it logs want.
 func (e *env) startRole(role string, want ...string) *proc {
 	e.t.Helper()
-	p := &proc{cmd: exec.Command(binPath, "run", "--config", e.cfg, "--role", role), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = os.Environ()
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t := e.t
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("cachesync output:\n%s", p.out.String())
-		}
-	})
+	p := e.spawn(exec.Command(binPath, "run", "--config", e.cfg, "--role", role))
 	e.waitLog(p, want...)
 	return p
 }

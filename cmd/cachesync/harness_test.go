@@ -117,25 +117,7 @@ func (s *syncBuffer) String() string {
 // that it is streaming. It is killed when the test ends if still running.
 func (e *env) start() *proc {
 	e.t.Helper()
-	p := &proc{cmd: exec.Command(binPath, "run", "--config", e.cfg), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	e.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if e.t.Failed() {
-			e.t.Logf("cachesync output:\n%s", p.out.String())
-		}
-	})
-	e.waitLog(p, "starting at the primary's current position", "resuming from checkpoint")
-	return p
+	return e.startEnv()
 }
 
 func (e *env) waitLog(p *proc, any ...string) {
