@@ -18,6 +18,12 @@ import (
 	"github.com/cachesync/cachesync/event"
 )
 
+// queryReadTimeout bounds each wait for a byte on a query connection (the
+// checks, position and retention queries, backfill scans): a frozen server
+// or a half-open connection fails the query instead of hanging it. Every
+// query cachesync sends answers in far less.
+const queryReadTimeout = time.Minute
+
 // connect opens a plain SQL connection to the source (over TLS when
 // source.tls says so), with errors that say what to fix and never contain
 // the password.
@@ -28,7 +34,8 @@ func connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second, WithTLS(tlsConf))
+	dial := guardedDialer((&net.Dialer{Timeout: 10 * time.Second}).DialContext, queryReadTimeout)
+	conn, err := client.ConnectWithDialer(cctx, "", src.Addr, src.User, src.Password.Reveal(), "", dial, WithTLS(tlsConf))
 	if err != nil {
 		return nil, explainConnError(src, err)
 	}

@@ -108,7 +108,7 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		t.metrics.TailerReconnects.Inc()
 		t.state(false, err)
 		t.log.Warn("binlog stream broke; reconnecting from the last transaction boundary",
-			zap.Stringer("position", h.boundary), zap.Duration("wait", wait), zap.Error(err))
+			zap.Stringer("position", h.boundary), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
 		if retry.SleepCtx(ctx, wait) != nil {
 			return nil
 		}
@@ -152,7 +152,11 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	}()
 	select {
 	case err = <-done:
-		c.Close()
+		// The stream is dead: say so now, and close in the background.
+		// Closing kills the old session over a new connection, which on a
+		// frozen server waits out the read timeout; the reconnect need not.
+		t.state(false, err)
+		go c.Close()
 	case <-ctx.Done():
 		c.Close()
 		err = <-done
@@ -176,10 +180,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	cc.Flavor = t.cfg.Flavor
 	cc.ServerID = t.cfg.ServerID
 	cc.HeartbeatPeriod = t.cfg.HeartbeatPeriod.D()
-	cc.ReadTimeout = t.cfg.ReadTimeout.D()
-	if cc.ReadTimeout == 0 && cc.HeartbeatPeriod > 0 {
-		cc.ReadTimeout = 3 * cc.HeartbeatPeriod
-	}
+	cc.ReadTimeout = t.cfg.StreamReadTimeout()
 	cc.Dump.ExecutionPath = "" // never mysqldump: we stream, we do not snapshot
 	cc.DisableRetrySync = true
 	// go-mysql buffers 10240 decoded events by default: with large rows
@@ -189,7 +190,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	cc.EventCacheCount = 128
 	cc.TimestampStringLocation = time.UTC
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	cc.Dialer = guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}

@@ -34,7 +34,8 @@ type SourceConfig struct {
 	Charset string `yaml:"charset"` // connection charset; default utf8mb4
 	// HeartbeatPeriod asks the primary for a heartbeat when idle; default 5s.
 	HeartbeatPeriod Duration `yaml:"heartbeat_period"`
-	// ReadTimeout declares the connection dead when nothing arrives; default 3 × heartbeat.
+	// ReadTimeout declares a connection dead when nothing arrives for this
+	// long; 0 means 1.5 × heartbeat_period (see StreamReadTimeout).
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// OnGap is what run does when the checkpoint's binlog is no longer on
 	// the server: fail (default: exit with the ways out) or backfill (record
@@ -46,13 +47,29 @@ type SourceConfig struct {
 	TLS TLSConfig `yaml:"tls"`
 }
 
+// StreamReadTimeout is how long any connection to the source may wait for
+// a byte before it is declared dead: read_timeout, or 1.5 × heartbeat_period
+// when that is 0. An idle primary sends a heartbeat every period, so a
+// frozen server or a half-open connection is found within two periods;
+// 0 (no heartbeat, no read_timeout) waits forever.
+func (s SourceConfig) StreamReadTimeout() time.Duration {
+	if s.ReadTimeout > 0 {
+		return s.ReadTimeout.D()
+	}
+	return s.HeartbeatPeriod.D() * 3 / 2
+}
+
 // Warnings lists settings that are valid but unsafe, for whoever connects to
 // log loudly at start-up; none for a safe config.
 func (s SourceConfig) Warnings() []string {
+	var w []string
 	if s.TLS.InsecureSkipVerify {
-		return []string{skipVerifyWarning("source.tls", "the MySQL server's", "the binlog, the MySQL password's exchange and write-behind rows")}
+		w = append(w, skipVerifyWarning("source.tls", "the MySQL server's", "the binlog, the MySQL password's exchange and write-behind rows"))
 	}
-	return nil
+	if s.StreamReadTimeout() == 0 {
+		w = append(w, "source.heartbeat_period and source.read_timeout are both 0: a frozen primary or a half-open connection is never noticed, and cachesync waits on it silently; set heartbeat_period (default 5s)")
+	}
+	return w
 }
 
 // CheckpointConfig says where the last safe binlog position is kept.

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The source and redis take the same tls section as Kafka, with the same
@@ -45,14 +46,14 @@ func TestValidateSourceAndRedisTLS(t *testing.T) {
 }
 
 func TestSourceAndRedisWarnings(t *testing.T) {
-	if w := (SourceConfig{TLS: TLSConfig{CAFile: "/ca.pem"}}).Warnings(); len(w) != 0 {
+	if w := (SourceConfig{HeartbeatPeriod: Duration(time.Second), TLS: TLSConfig{CAFile: "/ca.pem"}}).Warnings(); len(w) != 0 {
 		t.Errorf("a verified source must not warn: %q", w)
 	}
 	if w := (RedisConfig{}).Warnings(); len(w) != 0 {
 		t.Errorf("redis without tls must not warn: %q", w)
 	}
 	for path, w := range map[string][]string{
-		"source.tls": SourceConfig{TLS: TLSConfig{InsecureSkipVerify: true}}.Warnings(),
+		"source.tls": SourceConfig{HeartbeatPeriod: Duration(time.Second), TLS: TLSConfig{InsecureSkipVerify: true}}.Warnings(),
 		"redis.tls":  RedisConfig{TLS: TLSConfig{InsecureSkipVerify: true}}.Warnings(),
 	} {
 		if len(w) != 1 || !strings.HasPrefix(w[0], path+".insecure_skip_verify is true") || !strings.Contains(w[0], "tests only") {

@@ -145,9 +145,9 @@ func (s *SourceConfig) check(k *checker) {
 		k.addf("source.charset", "must not be empty: write utf8mb4, or remove the key for that default")
 	}
 	k.notNegative("source.heartbeat_period", s.HeartbeatPeriod, "no heartbeat")
-	k.notNegative("source.read_timeout", s.ReadTimeout, "3 × heartbeat_period")
+	k.notNegative("source.read_timeout", s.ReadTimeout, "1.5 × heartbeat_period")
 	if s.ReadTimeout > 0 && s.HeartbeatPeriod > 0 && s.ReadTimeout <= s.HeartbeatPeriod {
-		k.addf("source.read_timeout", "must be longer than source.heartbeat_period (%s), or an idle connection is declared dead between two heartbeats; 0 means 3 × heartbeat_period",
+		k.addf("source.read_timeout", "must be longer than source.heartbeat_period (%s), or an idle connection is declared dead between two heartbeats; 0 means 1.5 × heartbeat_period",
 			k.show("source.heartbeat_period", s.HeartbeatPeriod.String()))
 	}
 	s.TLS.check(k, "source.tls")

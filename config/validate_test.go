@@ -300,3 +300,33 @@ func TestDefaultsKept(t *testing.T) {
 		t.Errorf("defaults not kept: %+v", cfg)
 	}
 }
+
+// A frozen primary is found within two heartbeat periods unless the user
+// chose otherwise, and never silently goes unwatched.
+func TestStreamReadTimeout(t *testing.T) {
+	s := func(hb, rt time.Duration) SourceConfig {
+		return SourceConfig{HeartbeatPeriod: Duration(hb), ReadTimeout: Duration(rt)}
+	}
+	for _, c := range []struct {
+		src  SourceConfig
+		want time.Duration
+	}{
+		{s(5*time.Second, 0), 7500 * time.Millisecond},
+		{s(time.Second, 0), 1500 * time.Millisecond},
+		{s(5*time.Second, 30*time.Second), 30 * time.Second},
+		{s(0, 0), 0},
+	} {
+		if got := c.src.StreamReadTimeout(); got != c.want {
+			t.Errorf("heartbeat %v, read_timeout %v: %v, want %v", c.src.HeartbeatPeriod, c.src.ReadTimeout, got, c.want)
+		}
+		if c.src.ReadTimeout == 0 && c.src.HeartbeatPeriod > 0 && c.src.StreamReadTimeout() >= 2*c.src.HeartbeatPeriod.D() {
+			t.Errorf("the default read timeout of heartbeat %v is not within two periods", c.src.HeartbeatPeriod)
+		}
+	}
+	if d := Default().Source; d.StreamReadTimeout() >= 2*d.HeartbeatPeriod.D() || d.StreamReadTimeout() <= d.HeartbeatPeriod.D() {
+		t.Errorf("default source: read timeout %v for heartbeat %v", d.StreamReadTimeout(), d.HeartbeatPeriod)
+	}
+	if w := s(0, 0).Warnings(); len(w) != 1 || !strings.Contains(w[0], "never noticed") {
+		t.Errorf("no heartbeat and no read timeout: warnings %q", w)
+	}
+}

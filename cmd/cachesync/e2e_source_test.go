@@ -41,25 +41,44 @@ func TestRunSourceCrashAndRestart(t *testing.T) {
 	}
 }
 
-// MariaDB frozen (SIGSTOP) for longer than read_timeout: the connection is
-// declared dead and re-established once it answers again; changes made
-// after it resumes are invalidated.
+// MariaDB frozen (SIGSTOP), as a half-open connection looks from the
+// client: with heartbeat_period 1s and the default read timeout (1.5 ×
+// heartbeat) the dead stream is found, /readyz fails while the server stays
+// frozen (each reconnect attempt times out too), and once it answers again
+// cachesync reconnects from the checkpoint and invalidates what changed.
 func TestRunSourcePaused(t *testing.T) {
 	t.Parallel()
 	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
 	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.enableMetrics()
 	e.seedUsers(10)
 	p := e.start()
 	e.setKeys(userKeys(1)...)
 	e.exec("UPDATE DB.users SET name = 'a' WHERE id = 1")
 	e.waitGone(10*time.Second, userKeys(1)...)
+	e.waitReadyz(p, 10*time.Second, 200, "ready")
 
+	paused := time.Now()
 	db.Pause(t)
-	e.waitLog(p, "binlog stream broke") // read_timeout is 3 × heartbeat_period (1s)
+	e.waitReadyz(p, 30*time.Second, 503, "binlog: stream broke")
+	t.Logf("frozen server found after %v (heartbeat 1s, read timeout 1.5s)", time.Since(paused).Round(10*time.Millisecond))
+	if !p.logHas("binlog stream broke", "i/o timeout") {
+		t.Errorf("the break is not logged as a read timeout:\n%s", p.out.String())
+	}
+	// Reconnecting to the frozen server fails within the read timeout
+	// too, so /readyz stays failed rather than hanging on a connect.
+	e.waitLog(p, `"attempt":2`, `"attempt": 2`)
+	if code, body := e.readyz(p); code != 503 {
+		t.Errorf("/readyz answers %d %q while the server is still frozen", code, body)
+	}
 	db.Resume(t)
+	e.waitReadyz(p, 30*time.Second, 200, "ready")
 	e.setKeys(userKeysOf(2, 3)...)
 	e.exec("UPDATE DB.users SET name = 'b' WHERE id IN (2, 3)")
 	e.waitGone(30*time.Second, userKeysOf(2, 3)...)
+	if n := e.metric(p, "cachesync_binlog_reconnects_total"); n < 2 {
+		t.Errorf("cachesync_binlog_reconnects_total = %v after a frozen server, want at least 2", n)
+	}
 	p.alive(t)
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)

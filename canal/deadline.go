@@ -1,0 +1,72 @@
+package canal
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// dialFunc is the shape of go-mysql's client.Dialer.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// guardedDialer dials connections on which every Read waits at most
+// timeout for a byte. go-mysql sets a read deadline on the binlog stream
+// only between packets, and none on canal's own query connection or during
+// a handshake, so a frozen server or a half-open connection could hold a
+// reconnect forever; with the guard every wait ends within timeout and the
+// tailer reconnects from the last transaction boundary. timeout 0 returns
+// the dialer as it is.
+func guardedDialer(dial dialFunc, timeout time.Duration) dialFunc {
+	if timeout <= 0 {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &guardedConn{Conn: c, timeout: timeout}, nil
+	}
+}
+
+// guardedConn renews the read deadline before each Read, so it means
+// "nothing arrived for timeout". A deadline the caller sets is kept when it
+// is sooner (go-mysql sets one 100ms ahead to unblock a read on close), and
+// clearing it never turns the guard off.
+type guardedConn struct {
+	net.Conn
+	timeout time.Duration
+	caller  atomic.Int64 // the caller's read deadline, unix ns; 0: none
+}
+
+func (c *guardedConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(c.deadline(time.Now())); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *guardedConn) deadline(now time.Time) time.Time {
+	d := now.Add(c.timeout)
+	if ns := c.caller.Load(); ns != 0 && ns < d.UnixNano() {
+		return time.Unix(0, ns)
+	}
+	return d
+}
+
+func (c *guardedConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.caller.Store(0)
+		return nil
+	}
+	c.caller.Store(t.UnixNano())
+	return c.Conn.SetReadDeadline(c.deadline(time.Now())) // a blocked Read sees it now
+}
+
+func (c *guardedConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
