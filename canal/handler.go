@@ -117,7 +117,7 @@ func (h *handler) refreshSchema(t *schema.Table) *schema.Table {
 	h.canal.ClearTableCache([]byte(t.Schema), []byte(t.Name))
 	fresh, err := h.canal.GetTable(t.Schema, t.Name)
 	if err != nil {
-		h.t.log.Warn("re-reading the table schema failed", zap.String("table", t.Schema+"."+t.Name), zap.Error(err))
+		h.t.log.Warn("re-reading the table schema failed", zap.String("table", t.Schema+"."+t.Name), zap.Stringer("position", h.boundary), zap.Error(err))
 		return nil
 	}
 	return fresh
@@ -186,7 +186,7 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 		// Still different: these rows were written with another schema than
 		// the current one (we lag behind a DDL), so positions may be shifted.
 		h.t.log.Error("row image and current table schema differ in column count (DDL since this row was written); keys may be wrong: run backfill for this table after catching up",
-			zap.String("table", tk.name), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
+			zap.String("table", tk.name), zap.Int("rows", len(e.Rows)), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
 			zap.Stringer("position", h.boundary))
 		tk.schemaMismatch.Inc()
 	}

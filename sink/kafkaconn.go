@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -125,3 +126,31 @@ func scramSASL(algo scram.Algorithm, username, password string) (sasl.Mechanism,
 type maskedPlain struct{ plain.Mechanism }
 
 func (m maskedPlain) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "PLAIN(user %q)", m.Username) }
+
+// ErrKafkaRefused marks a broker answer that waiting does not fix: the
+// SASL credentials or mechanism refused.
+var ErrKafkaRefused = errors.New("kafka refused the connection")
+
+// Explain dials the brokers with the Dialer, which reports what the
+// Transport hides: kafka-go's Transport turns a refused SASL login into
+// "unexpected EOF". It returns an error wrapping ErrKafkaRefused, naming the
+// setting to fix, when a broker refuses the credentials or mechanism, and
+// nil otherwise (reachable, or unreachable: a reason to wait, not to stop).
+func (c KafkaConn) Explain(ctx context.Context, brokers []string, s config.SASLConfig) error {
+	for _, b := range brokers {
+		conn, err := c.Dialer.DialContext(ctx, "tcp", b)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		switch {
+		case errors.Is(err, kafka.SASLAuthenticationFailed):
+			return fmt.Errorf("%w: broker %s refused the SASL login of user %q (%s): check %s.username and %s.password / password_file",
+				ErrKafkaRefused, b, s.Username, s.Mechanism, saslPath, saslPath)
+		case errors.Is(err, kafka.UnsupportedSASLMechanism), errors.Is(err, kafka.IllegalSASLState):
+			return fmt.Errorf("%w: broker %s does not offer SASL mechanism %s: set %s.mechanism to one the cluster enables",
+				ErrKafkaRefused, b, s.Mechanism, saslPath)
+		}
+	}
+	return nil
+}

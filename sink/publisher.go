@@ -56,8 +56,11 @@ type Publisher struct {
 
 // pendingBatch counts the messages of one batch not yet acknowledged.
 type pendingBatch struct {
-	seq  uint64
-	left atomic.Int32
+	seq   uint64
+	left  atomic.Int32
+	table string         // db.table, for logs
+	pos   event.Position // the rows event's, for logs
+	keys  int
 }
 
 type retryGroup struct {
@@ -101,7 +104,7 @@ func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff,
 // writer (or ctx ends); acknowledgement comes later, through the acker.
 func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 	msgs := make([]kafka.Message, 0, max(1, len(b.RowIDs)))
-	pb := &pendingBatch{seq: b.Seq}
+	pb := &pendingBatch{seq: b.Seq, table: b.DB + "." + b.Table, pos: b.Pos, keys: len(b.Keys)}
 	err := b.RowKeys(func(id string, keys []string) error {
 		parts, err := kafkamsg.Split(kafkamsg.Message{Source: p.cfg.Source, DB: b.DB, Table: b.Table, Op: b.Op,
 			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys}, p.cfg.MaxBytes)
@@ -156,7 +159,7 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 			return ctx.Err()
 		}
 		p.m.KafkaPublishErrors.Inc()
-		p.logFailure("kafka does not take messages; retrying, the tailer waits", len(msgs), err)
+		p.logFailure("kafka does not take messages; retrying, the tailer waits", msgs, err)
 		if err := retry.SleepCtx(ctx, p.backoff.Delay(attempt)); err != nil {
 			return err
 		}
@@ -167,7 +170,7 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 func (p *Publisher) completed(msgs []kafka.Message, err error) {
 	if err != nil {
 		p.m.KafkaPublishErrors.Inc()
-		p.logFailure("kafka did not acknowledge messages; retrying them", len(msgs), err)
+		p.logFailure("kafka did not acknowledge messages; retrying them", msgs, err)
 		g := &retryGroup{msgs: append([]kafka.Message(nil), msgs...)}
 		for i := range g.msgs {
 			g.msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
@@ -202,7 +205,9 @@ func (p *Publisher) requeue(g *retryGroup) {
 }
 
 // logFailure logs at most once a second; the counter has every failure.
-func (p *Publisher) logFailure(msg string, n int, err error) {
+// The line names the first message's table, binlog position and the keys
+// of its batch.
+func (p *Publisher) logFailure(msg string, msgs []kafka.Message, err error) {
 	p.mu.Lock()
 	now := time.Now()
 	quiet := now.Sub(p.lastLog) < time.Second
@@ -211,7 +216,13 @@ func (p *Publisher) logFailure(msg string, n int, err error) {
 	}
 	p.mu.Unlock()
 	if !quiet {
-		p.log.Warn(msg, zap.String("topic", p.cfg.Topic), zap.Int("messages", n), zap.Error(err))
+		fields := []zap.Field{zap.String("topic", p.cfg.Topic), zap.Int("messages", len(msgs))}
+		if len(msgs) > 0 {
+			if pb, ok := msgs[0].WriterData.(*pendingBatch); ok {
+				fields = append(fields, zap.String("table", pb.table), zap.Int("keys", pb.keys), zap.Stringer("position", pb.pos))
+			}
+		}
+		p.log.Warn(msg, append(fields, zap.Error(err))...)
 	}
 }
 
@@ -246,7 +257,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 					return ctx.Err()
 				}
 				p.m.KafkaPublishErrors.Inc()
-				p.logFailure("kafka does not take messages; retrying", len(g.msgs), err)
+				p.logFailure("kafka does not take messages; retrying", g.msgs, err)
 				g.due = time.Now().Add(p.backoff.Delay(g.attempt))
 				p.mu.Lock()
 				p.retries = append(p.retries, g)

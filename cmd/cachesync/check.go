@@ -15,7 +15,7 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	path := fs.String("config", "cachesync.yaml", "config file")
-	online := fs.Bool("online", false, "also connect and check the server settings and every rule against the live schema, and warn of privileges the source user has beyond what cachesync needs")
+	online := fs.Bool("online", false, "also connect: check the source's settings and every rule against the live schema, warn of privileges the source user has beyond what cachesync needs, and check that Redis (and Kafka's topics) answer with these credentials")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -23,11 +23,19 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range configWarnings(cfg) {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	if !*online {
-		fmt.Fprintf(stdout, "%s: ok (%d rules; run with --online to check the server too)\n", *path, len(cfg.Rules))
+		fmt.Fprintf(stdout, "%s: ok (%d rules; run with --online to check the servers too)\n", *path, len(cfg.Rules))
 		return nil
 	}
-	errs := []error{canal.Preflight(ctx, cfg.Source)}
+	errs := []error{canal.Preflight(ctx, cfg.Source), checkRedisOnline(ctx, cfg.Redis)}
+	checked := "source settings, privileges and schema at " + cfg.Source.Addr + "; redis"
+	if cfg.Transport.Kind == "kafka" {
+		errs = append(errs, checkKafkaOnline(ctx, cfg.Transport.Kafka, stdout))
+		checked += "; kafka topics"
+	}
 	// Privileges beyond what cachesync needs are warnings, not failures:
 	// they are a security problem, not a correctness one.
 	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
@@ -49,7 +57,7 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: online check failed:\n%w", *path, err)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rules; server settings, privileges and schema checked at %s)\n", *path, len(cfg.Rules), cfg.Source.Addr)
+	fmt.Fprintf(stdout, "%s: ok (%d rules; checked %s)\n", *path, len(cfg.Rules), checked)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
@@ -16,6 +17,7 @@ func setupOneShot(configPath, logFormat, logLevel string, direct bool) (*zap.Log
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: err}
 	}
+	redis.SetLogger(logging.Redis(log)) // go-redis has only a process-wide logger
 	cfg, err := loadConfig(configPath)
 	if err == nil && direct {
 		cfg.Transport.Kind = "direct"

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -45,7 +46,8 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+	defer log.Sync()                    //nolint:errcheck // stderr sync errors are not actionable
+	redis.SetLogger(logging.Redis(log)) // go-redis has only a process-wide logger
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err

@@ -114,6 +114,11 @@ func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn
 		if err == nil || errors.As(err, &missing) || ctx.Err() != nil {
 			return err
 		}
+		if k.SASL.Active() {
+			if refused := conn.Explain(ctx, k.Brokers, k.SASL); refused != nil {
+				return refused
+			}
+		}
 		log.Warn("kafka does not answer yet; waiting for it", zap.Strings("brokers", k.Brokers), zap.Error(err))
 		if err := retry.SleepCtx(ctx, backoff.Delay(attempt)); err != nil {
 			return err

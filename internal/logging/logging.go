@@ -79,3 +79,18 @@ func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h *handler) WithGroup(name string) slog.Handler {
 	return &handler{l: h.l.Named(name), min: h.min, attrs: h.attrs}
 }
+
+// Printfer is go-redis's logger interface (redis.SetLogger).
+type Printfer struct{ l *zap.Logger }
+
+// Printf logs at debug: go-redis reports pool dial failures that the
+// deleter already reports, with table, keys and position, at warn.
+func (p Printfer) Printf(_ context.Context, format string, v ...any) {
+	if ce := p.l.Check(zap.DebugLevel, ""); ce != nil {
+		ce.Message = fmt.Sprintf(format, v...)
+		ce.Write()
+	}
+}
+
+// Redis returns the go-redis logger that writes into l.
+func Redis(l *zap.Logger) Printfer { return Printfer{l: l.Named("go-redis")} }
