@@ -47,6 +47,7 @@ type Consumer struct {
 	cfg     ConsumerConfig
 	r       *kafka.Reader
 	dlq     *kafka.Writer
+	admin   *kafka.Client // reads the group's offsets before a commit
 	backoff retry.Backoff
 	log     *zap.Logger
 	m       *metrics.Metrics
@@ -108,6 +109,7 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 			log.Debug("kafka reader: " + fmt.Sprintf(msg, args...))
 		}),
 	})
+	c.admin = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport}
 	c.dlq = &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.DLQTopic, RequiredAcks: kafka.RequireAll,
 		BatchTimeout: time.Millisecond, MaxAttempts: 3, Transport: cfg.Transport,
@@ -372,6 +374,7 @@ func (c *Consumer) Commit(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
+	msgs, parts, upTo = c.notBehind(ctx, msgs, parts, upTo)
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -386,6 +389,48 @@ func (c *Consumer) Commit(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// notBehind drops the commits that would move a partition's offset back.
+// Kafka takes a commit from any member of the current generation for any
+// partition, and kafka-go's Reader does not say which partitions a
+// rebalance took away: this consumer can finish messages of a partition
+// now read by another member, which may have committed further already.
+// Committing ours would make the group read those messages again. If the
+// group's offsets cannot be read, every commit goes ahead (at worst that
+// re-delivers; it never skips).
+func (c *Consumer) notBehind(ctx context.Context, msgs []kafka.Message, parts []*partState, upTo []int64) ([]kafka.Message, []*partState, []int64) {
+	if len(msgs) == 0 {
+		return msgs, parts, upTo
+	}
+	ids := make([]int, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.Partition
+	}
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := c.admin.OffsetFetch(fctx, &kafka.OffsetFetchRequest{GroupID: c.cfg.Group, Topics: map[string][]int{c.cfg.Topic: ids}})
+	if err != nil || res.Error != nil {
+		return msgs, parts, upTo
+	}
+	theirs := map[int]int64{}
+	for _, p := range res.Topics[c.cfg.Topic] {
+		if p.Error == nil {
+			theirs[p.Partition] = p.CommittedOffset // the next offset to read
+		}
+	}
+	keep := 0
+	for i := range msgs {
+		if off, ok := theirs[msgs[i].Partition]; ok && off > upTo[i] {
+			c.mu.Lock()
+			parts[i].committed = max(parts[i].committed, upTo[i]) // nothing of ours left to commit there
+			c.mu.Unlock()
+			continue
+		}
+		msgs[keep], parts[keep], upTo[keep] = msgs[i], parts[i], upTo[i]
+		keep++
+	}
+	return msgs[:keep], parts[:keep], upTo[:keep]
 }
 
 // InFlight is the number of fetched messages not yet done.
