@@ -14,20 +14,25 @@ import (
 
 // MariaDB crashes (SIGKILL) and is restarted while cachesync streams: it
 // reconnects from the last transaction boundary on its own, nothing written
-// before or after the crash stays cached, and the process never exits.
+// before or after the crash stays cached, the process never exits, and
+// /readyz fails while the server is down and recovers after.
 func TestRunSourceCrashAndRestart(t *testing.T) {
 	t.Parallel()
 	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
 	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	e.enableMetrics()
 	e.seedUsers(100)
 	p := e.start()
 	ids := seq(1, 100)
 	e.setKeys(userKeysOf(ids...)...)
+	e.waitReadyz(p, 10*time.Second, 200, "ready")
 
 	w := startWriter(t, db, e.renames("c", seq(1, 50)...), nil)
 	w.wait(t, 60*time.Second)
 	db.Kill(t) // possibly before cachesync read or deleted all of it
+	e.waitReadyz(p, 30*time.Second, 503, "binlog: stream broke")
 	db.Start(t)
+	e.waitReadyz(p, 60*time.Second, 200, "ready")
 	for _, s := range e.renames("r", seq(51, 100)...) {
 		db.Exec(t, s)
 	}
