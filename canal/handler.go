@@ -330,7 +330,7 @@ func (h *handler) recordSchema(tk *tableKeys) {
 		return
 	}
 	tk.recorded = true
-	if err := h.t.History.Record(tk.name, h.boundary, tk.table); err != nil {
+	if err := h.t.History.Record(h.ctx, tk.name, h.boundary, tk.table); err != nil {
 		h.t.log.Error("cannot save the schema history; after a restart, rows older than a DDL may decode with the current schema",
 			zap.String("table", tk.name), zap.Stringer("position", h.boundary), zap.Error(err))
 	}

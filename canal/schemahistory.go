@@ -1,6 +1,7 @@
 package canal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,9 +28,19 @@ import (
 // is a fraction of a second), in a JSON file written atomically whenever a
 // new version is recorded — before any row decoded with it is emitted.
 type SchemaHistory struct {
-	path string
-	mu   sync.Mutex
-	data map[string][]schemaVersion // db.table → versions, oldest first
+	store HistoryStore
+	mu    sync.Mutex
+	data  map[string][]schemaVersion // db.table → versions, oldest first
+}
+
+// HistoryStore keeps the history's bytes: a file next to the checkpoint
+// (FileHistory), or Redis beside a shared checkpoint, so the instance that
+// takes over reads the schemas its predecessor recorded.
+type HistoryStore interface {
+	// LoadHistory returns nil, nil when nothing was saved yet.
+	LoadHistory(ctx context.Context) ([]byte, error)
+	SaveHistory(ctx context.Context, data []byte) error
+	String() string // where it is kept, for errors
 }
 
 type schemaVersion struct {
@@ -40,19 +51,24 @@ type schemaVersion struct {
 // historyDepth bounds the versions kept per table.
 const historyDepth = 4
 
-// LoadSchemaHistory reads path; a missing file is an empty history. A file
-// that exists but cannot be read is an error, like a bad checkpoint.
+// LoadSchemaHistory reads the file at path; see OpenSchemaHistory.
 func LoadSchemaHistory(path string) (*SchemaHistory, error) {
-	h := &SchemaHistory{path: path, data: map[string][]schemaVersion{}}
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	return OpenSchemaHistory(context.Background(), FileHistory{Path: path})
+}
+
+// OpenSchemaHistory reads the history from store; nothing saved is an empty
+// history. Bytes that cannot be read are an error, like a bad checkpoint.
+func OpenSchemaHistory(ctx context.Context, store HistoryStore) (*SchemaHistory, error) {
+	h := &SchemaHistory{store: store, data: map[string][]schemaVersion{}}
+	raw, err := store.LoadHistory(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("schema history %s: %w", store, err)
+	}
+	if raw == nil {
 		return h, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("schema history %s: %w", path, err)
-	}
 	if err := json.Unmarshal(raw, &h.data); err != nil {
-		return nil, fmt.Errorf("schema history %s is corrupt: %v (delete it: rows older than a recent DDL may then be decoded with the current schema)", path, err)
+		return nil, fmt.Errorf("schema history %s is corrupt: %v (delete it: rows older than a recent DDL may then be decoded with the current schema)", store, err)
 	}
 	return h, nil
 }
@@ -83,8 +99,8 @@ func (h *SchemaHistory) Tables() []string {
 }
 
 // Record notes that t applies from since on, unless it equals the latest
-// version already recorded, and saves the file.
-func (h *SchemaHistory) Record(table string, since event.Position, t *schema.Table) error {
+// version already recorded, and saves the history.
+func (h *SchemaHistory) Record(ctx context.Context, table string, since event.Position, t *schema.Table) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	vs := h.data[table]
@@ -96,32 +112,51 @@ func (h *SchemaHistory) Record(table string, since event.Position, t *schema.Tab
 		vs = vs[len(vs)-historyDepth:]
 	}
 	h.data[table] = vs
-	return h.save()
+	return h.save(ctx)
 }
 
-func (h *SchemaHistory) save() error {
+func (h *SchemaHistory) save(ctx context.Context) error {
 	raw, err := json.Marshal(h.data)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(h.path), filepath.Base(h.path)+".tmp-*")
+	if err := h.store.SaveHistory(ctx, raw); err != nil {
+		return fmt.Errorf("schema history %s: %w", h.store, err)
+	}
+	return nil
+}
+
+// FileHistory keeps the history in a file, replaced atomically.
+type FileHistory struct{ Path string }
+
+func (f FileHistory) String() string { return f.Path }
+
+// LoadHistory implements HistoryStore.
+func (f FileHistory) LoadHistory(context.Context) ([]byte, error) {
+	raw, err := os.ReadFile(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// SaveHistory implements HistoryStore.
+func (f FileHistory) SaveHistory(_ context.Context, raw []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(f.Path), filepath.Base(f.Path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("schema history %s: %w", h.path, err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err == nil {
+	if _, err = tmp.Write(raw); err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), h.path)
+		err = os.Rename(tmp.Name(), f.Path)
 	}
-	if err != nil {
-		return fmt.Errorf("schema history %s: %w", h.path, err)
-	}
-	return nil
+	return err
 }
 
 func sameColumns(a, b *schema.Table) bool {

@@ -28,9 +28,9 @@ func TestSchemaHistoryPicksVersionInForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1, v2 := tbl("id", "email"), tbl("pre", "id", "email")
-	must(t, h.Record("shop.users", at("bin.000001", 100), v1))
-	must(t, h.Record("shop.users", at("bin.000001", 100), tbl("id", "email"))) // same columns: no new version
-	must(t, h.Record("shop.users", at("bin.000002", 50), v2))
+	must(t, h.Record(t.Context(), "shop.users", at("bin.000001", 100), v1))
+	must(t, h.Record(t.Context(), "shop.users", at("bin.000001", 100), tbl("id", "email"))) // same columns: no new version
+	must(t, h.Record(t.Context(), "shop.users", at("bin.000002", 50), v2))
 
 	h2, err := LoadSchemaHistory(path) // what a restart sees
 	if err != nil {
@@ -66,7 +66,7 @@ func TestSchemaHistoryBoundedAndStrict(t *testing.T) {
 		for j := range cols {
 			cols[j] = string(rune('a' + j))
 		}
-		must(t, h.Record("db.t", at("bin.000001", uint32(i)), tbl(cols...)))
+		must(t, h.Record(t.Context(), "db.t", at("bin.000001", uint32(i)), tbl(cols...)))
 	}
 	if n := len(h.data["db.t"]); n != historyDepth {
 		t.Fatalf("kept %d versions, want %d", n, historyDepth)

@@ -26,6 +26,7 @@ var ErrNotLeader = errors.New("this instance no longer holds the leader lease")
 // so the compare-and-set scripts work on a Redis Cluster too.
 type Keys struct {
 	Checkpoint, Lease, Token string
+	Schemas                  string // the tailer's schema history
 }
 
 // KeysFor derives the keys from checkpoint.key: the key itself when it
@@ -35,7 +36,7 @@ func KeysFor(key string) Keys {
 	if !strings.Contains(key, "{") {
 		tagged = "{" + key + "}"
 	}
-	return Keys{Checkpoint: tagged, Lease: tagged + ":lease", Token: tagged + ":token"}
+	return Keys{Checkpoint: tagged, Lease: tagged + ":lease", Token: tagged + ":token", Schemas: tagged + ":schemas"}
 }
 
 // Lease is leadership among instances that share one checkpoint: SET NX PX
@@ -191,6 +192,40 @@ func (s *RedisStore) Save(ctx context.Context, pos event.Position) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("save checkpoint %s at %s with fencing token %d: %w", s.Keys.Checkpoint, pos, t, ErrNotLeader)
+	}
+	return nil
+}
+
+// String names the schema history's key, for errors.
+func (s *RedisStore) String() string { return "redis key " + s.Keys.Schemas }
+
+// LoadHistory keeps the tailer's schema history beside the checkpoint, so
+// an instance that takes over decodes rows older than a recent DDL with the
+// schema its predecessor recorded (canal.HistoryStore).
+func (s *RedisStore) LoadHistory(ctx context.Context) ([]byte, error) {
+	data, err := s.RDB.Get(ctx, s.Keys.Schemas).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// SaveHistory writes the history under the same fencing as Save: only the
+// current leader.
+func (s *RedisStore) SaveHistory(ctx context.Context, data []byte) error {
+	if s.Lease == nil {
+		return ErrNotLeader // a reader (replay) never writes
+	}
+	t := s.Lease.Token()
+	if t == 0 {
+		return ErrNotLeader
+	}
+	n, err := saveScript.Run(ctx, s.RDB, []string{s.Keys.Schemas, s.Keys.Lease}, s.Lease.value(t), data).Int64()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("with fencing token %d: %w", t, ErrNotLeader)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,45 @@ func TestRedisStoreCorrupt(t *testing.T) {
 	s := &RedisStore{RDB: rdb, Keys: keys, Lease: NewLease(rdb, keys, time.Second)}
 	if _, _, err := s.Load(context.Background()); err == nil {
 		t.Fatal("a corrupt checkpoint loaded as none")
+	}
+}
+
+// The schema history lives beside the shared checkpoint: the leader saves
+// it, a standby cannot, and whoever leads next reads what was saved.
+func TestRedisStoreSchemaHistory(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	keys := KeysFor("cp")
+	const ttl = 300 * time.Millisecond
+	a, b := NewLease(rdb, keys, ttl), NewLease(rdb, keys, ttl)
+	sa, sb := &RedisStore{RDB: rdb, Keys: keys, Lease: a}, &RedisStore{RDB: rdb, Keys: keys, Lease: b}
+	if got, err := sb.LoadHistory(ctx); got != nil || err != nil {
+		t.Fatalf("nothing saved: %q, %v", got, err)
+	}
+	if got, err := a.TryAcquire(ctx); !got || err != nil {
+		t.Fatalf("a acquire: %v %v", got, err)
+	}
+	if err := sa.SaveHistory(ctx, []byte(`{"v":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.SaveHistory(ctx, []byte(`{"v":2}`)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("standby's save: %v, want ErrNotLeader", err)
+	}
+	time.Sleep(2 * ttl) // a is paused past its lease, still holding its token
+	if got, err := b.TryAcquire(ctx); !got || err != nil {
+		t.Fatalf("b acquire: %v %v", got, err)
+	}
+	if a.Token() == 0 {
+		t.Fatal("a forgot its token without renewing; the fencing below would not be exercised")
+	}
+	if err := sa.SaveHistory(ctx, []byte(`{"v":3}`)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("old leader's save: %v, want ErrNotLeader", err)
+	}
+	if got, err := sb.LoadHistory(ctx); string(got) != `{"v":1}` || err != nil {
+		t.Fatalf("the new leader reads %q, %v; want the old leader's history", got, err)
+	}
+	if !strings.Contains(sb.String(), keys.Schemas) || !strings.HasPrefix(keys.Schemas, keys.Checkpoint) {
+		t.Errorf("schemas key %q, named %q", keys.Schemas, sb.String())
 	}
 }

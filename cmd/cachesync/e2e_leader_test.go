@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -108,4 +112,63 @@ func TestPausedLeaderCannotMoveCheckpoint(t *testing.T) {
 	e.exec("UPDATE DB.users SET name = 'q' WHERE id > 10")
 	e.waitGone(20*time.Second, userKeysOf(seq(11, 20)...)...)
 	b.alive(t)
+}
+
+// The schema history lives beside the shared checkpoint in Redis: an
+// instance on another host (its own directory, no local history) that takes
+// over after a DDL the old leader never streamed still decodes the rows
+// written before that DDL with their own columns (as TestRunDDLWhileBehind
+// does for one instance).
+func TestStandbyReadsTheLeadersSchemaHistory(t *testing.T) {
+	t.Parallel()
+	e := leaderEnv(t)
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann')")
+	a := e.startNoWait()
+	e.waitLog(a, "starting at the primary's current position")
+	e.setKeys("user:1", "user:email:a@x.io", "user:email:a2@x.io")
+	e.exec("UPDATE DB.users SET email = 'a2@x.io' WHERE id = 1") // a records the users schema
+	e.waitGone(10*time.Second, "user:1", "user:email:a@x.io", "user:email:a2@x.io")
+	if code := a.stop(t); code != 0 {
+		t.Fatalf("leader exit code %d after SIGTERM", code)
+	}
+
+	keys := []string{"user:2", "user:email:b@x.io", "user:1", "user:email:a3@x.io"}
+	e.setKeys(keys...)
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (2, 'b@x.io', 'Bob')")
+	e.exec("UPDATE DB.users SET email = 'a3@x.io' WHERE id = 1")
+	e.exec("ALTER TABLE DB.users ADD COLUMN pre INT NOT NULL DEFAULT 777 FIRST")
+	decoys := []string{"user:b@x.io", "user:email:Bob", "user:a3@x.io", "user:email:Ann"}
+	e.setKeys(decoys...)
+
+	// The other instance: same config but its own directory.
+	other := t.TempDir()
+	raw, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB := filepath.Join(other, "cachesync.yaml")
+	if err := os.WriteFile(cfgB, []byte(strings.ReplaceAll(string(raw), e.dir, other)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := e.spawn(exec.Command(binPath, "run", "--config", cfgB))
+	e.waitLog(b, "resuming from checkpoint")
+	e.setKeys("user:3")
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (3, 'c@x.io', 'Cy')")
+	e.waitGone(15*time.Second, "user:3")
+	var left []string
+	for _, k := range keys {
+		if len(e.exists(k)) == 1 {
+			left = append(left, k)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("keys of rows written before the DDL survived the takeover: %q; misaligned decoys deleted instead: %q",
+			left, missing(e, decoys))
+	}
+	if _, err := os.Stat(filepath.Join(other, "cachesync.pos.schemas")); err == nil {
+		t.Error("the new leader wrote a local schema history file; with checkpoint.store redis it belongs in Redis")
+	}
+	if code := b.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
 }

@@ -148,7 +148,7 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 	r.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
 	// run's schema history, read only: rows of the range that predate a later
 	// migration decode with their own columns when it still covers them.
-	if h, err := canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err == nil {
+	if h, err := runSchemaHistory(soft, cfg); err == nil {
 		r.History = h
 	} else {
 		log.Warn("ignoring the schema history; rows older than a DDL decode with today's schema", zap.Error(err))
@@ -393,4 +393,18 @@ func hasLabel[L interface {
 		}
 	}
 	return false
+}
+
+// runSchemaHistory reads the schema history run keeps: in Redis beside a
+// shared checkpoint (checkpoint.store redis), else in the file beside it.
+func runSchemaHistory(ctx context.Context, cfg *config.Config) (*canal.SchemaHistory, error) {
+	if cfg.Checkpoint.Store != "redis" {
+		return canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas")
+	}
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	defer rdb.Close()
+	return canal.OpenSchemaHistory(ctx, &checkpoint.RedisStore{RDB: rdb, Keys: checkpoint.KeysFor(cfg.Checkpoint.Key)})
 }

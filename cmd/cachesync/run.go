@@ -105,7 +105,11 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 			h.bad("binlog", "stream broke, reconnecting from the last transaction boundary: "+err.Error())
 		}
 	}
-	if tailer.History, err = canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas"); err != nil {
+	var histStore canal.HistoryStore = canal.FileHistory{Path: cfg.Checkpoint.Path + ".schemas"}
+	if hs, ok := store.(canal.HistoryStore); ok {
+		histStore = hs // kept beside a shared checkpoint, for the instance that takes over
+	}
+	if tailer.History, err = canal.OpenSchemaHistory(soft, histStore); err != nil {
 		return err
 	}
 
