@@ -197,7 +197,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 	b := &event.Batch{DB: tk.table.Schema, Table: tk.table.Name, Op: op,
 		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0)}
 	h.batch = b
-	h.t.metrics.ReplicationLag.Set(time.Since(b.CommitTime).Seconds())
+	h.t.observeLag(hdr.Timestamp)
 	if op == event.OpUpdate {
 		for i := 0; i+1 < len(rows); i += 2 {
 			h.ruleBuf = tk.updateRules(rows[i], rows[i+1], h.ruleBuf)
@@ -281,6 +281,7 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 		return nil
 	}
 	h.streaming()
+	h.t.observeLag(hdr.Timestamp)
 	p := event.Position{File: pos.Name, Pos: pos.Pos}
 	if set != nil {
 		p.GTID = set.String()

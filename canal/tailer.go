@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
@@ -52,7 +53,24 @@ type Tailer struct {
 	// OnState, if set, hears when the binlog stream is up (err nil: the
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
+
+	lag atomic.Int64 // see Lag
 }
+
+// observeLag notes the commit time of the event just read (0: an event
+// without one, such as a fake rotate).
+func (t *Tailer) observeLag(ts uint32) {
+	if ts == 0 {
+		return
+	}
+	lag := time.Since(time.Unix(int64(ts), 0))
+	t.lag.Store(int64(lag))
+	t.metrics.ReplicationLag.Set(lag.Seconds())
+}
+
+// Lag is now minus the commit time of the last event read, as measured when
+// it was read (1 s resolution: the binlog's timestamps are in seconds).
+func (t *Tailer) Lag() time.Duration { return time.Duration(t.lag.Load()) }
 
 func (t *Tailer) state(up bool, err error) {
 	if t.OnState != nil {

@@ -37,6 +37,10 @@ type SourceConfig struct {
 	// ReadTimeout declares a connection dead when nothing arrives for this
 	// long; 0 means 1.5 × heartbeat_period (see StreamReadTimeout).
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// LagWarning logs a warning when the replication lag (now minus the
+	// commit time of the last event read) passes it, and a line when it is
+	// back under half of it; default 30s, 0 turns it off.
+	LagWarning Duration `yaml:"lag_warning"`
 	// OnGap is what run does when the checkpoint's binlog is no longer on
 	// the server: fail (default: exit with the ways out) or backfill (record
 	// the current position, invalidate every key of every rule by scanning
@@ -238,6 +242,7 @@ func Default() Config {
 			Charset:         "utf8mb4",
 			HeartbeatPeriod: Duration(5 * time.Second),
 			OnGap:           "fail",
+			LagWarning:      Duration(30 * time.Second),
 		},
 		Checkpoint: CheckpointConfig{
 			Store:       "file",

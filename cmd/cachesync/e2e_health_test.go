@@ -90,3 +90,31 @@ func TestRetentionHeadroomMetric(t *testing.T) {
 		t.Errorf("headroom bytes = %v with older files on the server", v)
 	}
 }
+
+// Reading changes committed seconds ago (cachesync was stopped) pushes the
+// replication lag past source.lag_warning: one warning, then one line when
+// fresh changes bring it back.
+func TestLagWarningAfterCatchingUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.editConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, lag_warning: 2s}")
+	p := e.start()
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'u1@x.io')")
+	time.Sleep(4 * time.Second) // the change is now 4 s old (the binlog's clock has 1 s steps)
+	p = e.start()
+	e.waitLog(p, "replication lag is above source.lag_warning")
+	for i := 2; i < 100 && !p.logHas("replication lag is back under"); i++ {
+		e.exec("INSERT INTO DB.users (id, email) VALUES (?, ?)", i, "x")
+		time.Sleep(300 * time.Millisecond)
+	}
+	e.waitLog(p, "replication lag is back under")
+	if n := strings.Count(p.out.String(), "replication lag is above"); n != 1 {
+		t.Errorf("%d lag warnings, want one:\n%s", n, p.out.String())
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}

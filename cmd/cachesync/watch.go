@@ -80,3 +80,41 @@ func watchRetention(ctx context.Context, src config.SourceConfig, saved func() e
 		}
 	}
 }
+
+// watchLag logs one warning when the replication lag passes limit, and one
+// line when it is back under half of it: a state change, not a line per
+// sample. limit 0 turns it off.
+func watchLag(ctx context.Context, lag func() time.Duration, limit time.Duration, log *zap.Logger, every time.Duration) {
+	if limit <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	w := &lagWatch{limit: limit, log: log}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.observe(lag())
+		}
+	}
+}
+
+type lagWatch struct {
+	limit  time.Duration
+	log    *zap.Logger
+	behind bool
+}
+
+func (w *lagWatch) observe(l time.Duration) {
+	switch {
+	case !w.behind && l > w.limit:
+		w.behind = true
+		w.log.Warn("replication lag is above source.lag_warning: cachesync reads the binlog behind the primary's commits (a write burst, a slow Redis or Kafka, or a large transaction); stale keys stay cached that much longer",
+			zap.Duration("lag", l.Round(time.Second)), zap.Duration("lag_warning", w.limit))
+	case w.behind && l < w.limit/2:
+		w.behind = false
+		w.log.Info("replication lag is back under half of source.lag_warning", zap.Duration("lag", l.Round(time.Second)))
+	}
+}
