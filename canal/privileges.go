@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+
 	"github.com/cachesync/cachesync/config"
 )
 
@@ -24,8 +27,9 @@ import (
 //     those (db.*) is accepted too.
 //
 // Everything else the source user holds is reported by ExtraPrivileges.
-// Roles are out of scope: a role granted to the user is named in a note but
-// its privileges are not examined.
+// Roles granted to the user (and to those roles) are read with SHOW GRANTS
+// FOR the role and examined the same way; a role whose grants cannot be read
+// is named in a note.
 
 // Grant is one line of SHOW GRANTS, parsed.
 type Grant struct {
@@ -300,20 +304,26 @@ func isWordByte(c byte) bool {
 // not need, with the statements that take it away (and, when the privilege
 // also covered something cachesync needs, grant that narrowly).
 type ExtraPrivilege struct {
-	Account   string
+	Account   string // the user, or the role that holds it
 	Privilege string // e.g. SUPER, SELECT, ALL PRIVILEGES, GRANT OPTION
 	On        string // e.g. *.*, `shop`.*
 	Fix       string // REVOKE ... [; GRANT ...]
+	Role      bool   // Account is a role granted to the source user
 }
 
 func (e ExtraPrivilege) String() string {
-	return fmt.Sprintf("source user %s has %s ON %s, more than cachesync needs: %s", e.Account, e.Privilege, e.On, e.Fix)
+	who := "source user " + e.Account
+	if e.Role {
+		who = "role " + e.Account + ", granted to the source user,"
+	}
+	return fmt.Sprintf("%s has %s ON %s, more than cachesync needs: %s", who, e.Privilege, e.On, e.Fix)
 }
 
 // PrivilegeReport is what ExtraPrivileges found.
 type PrivilegeReport struct {
 	Extra []ExtraPrivilege
-	Notes []string // grants not examined (roles, lines that could not be read)
+	Notes []string // grants not examined (lines that could not be read, roles whose grants could not be)
+	Roles []string // roles the grants give, as printed (`r` or `r`@`h`)
 }
 
 // CheckPrivileges reads the source user's grants and reports the privileges
@@ -328,12 +338,70 @@ func CheckPrivileges(ctx context.Context, src config.SourceConfig, rules []*conf
 	if err != nil {
 		return PrivilegeReport{}, fmt.Errorf("source: SHOW GRANTS failed: %w", err)
 	}
+	rep := ExtraPrivileges(resultLines(r), rules)
+	// Roles granted to the user (and to those roles) hold privileges too:
+	// read each one's grants, a bounded number of them.
+	queue, seen, path := rep.Roles, map[string]bool{}, map[string]string{}
+	for _, r := range rep.Roles {
+		path[r] = r
+	}
+	for len(queue) > 0 && len(seen) < 64 {
+		role := queue[0]
+		queue = queue[1:]
+		if seen[role] {
+			continue
+		}
+		seen[role] = true
+		rr, err := roleGrants(conn, role, path[role])
+		if err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("source user is granted role %s, whose grants cannot be read (%v): check them with SHOW GRANTS FOR %s", role, err, role))
+			continue
+		}
+		lines := resultLines(rr)
+		for _, line := range lines { // MariaDB lists the roles a role holds too
+			if g, ok, _ := ParseGrant(line); ok {
+				seen[g.Account] = true
+			}
+		}
+		sub := ExtraPrivileges(lines, rules)
+		for _, e := range sub.Extra {
+			e.Role = true
+			rep.Extra = append(rep.Extra, e)
+		}
+		rep.Notes = append(rep.Notes, sub.Notes...)
+		for _, inner := range sub.Roles {
+			if _, ok := path[inner]; !ok {
+				path[inner] = path[role] // reached through the same role the user has
+			}
+		}
+		queue = append(queue, sub.Roles...)
+	}
+	return rep, nil
+}
+
+// roleGrants reads SHOW GRANTS FOR role. MariaDB lets a user see a role's
+// grants only while that role (or one holding it) is its current role, so
+// on a refusal it tries again under SET ROLE top, the role granted to the
+// user through which this one was reached, and goes back to no role.
+func roleGrants(conn *client.Conn, role, top string) (*mysql.Result, error) {
+	r, err := conn.Execute("SHOW GRANTS FOR " + role)
+	if err == nil || mysqlCode(err) != 1044 && mysqlCode(err) != 1142 {
+		return r, err
+	}
+	if _, serr := conn.Execute("SET ROLE " + top); serr != nil {
+		return nil, err
+	}
+	defer conn.Execute("SET ROLE NONE") //nolint:errcheck // the connection is closed right after
+	return conn.Execute("SHOW GRANTS FOR " + role)
+}
+
+func resultLines(r *mysql.Result) []string {
 	var lines []string
 	for i := 0; i < r.RowNumber(); i++ {
 		g, _ := r.GetString(i, 0)
 		lines = append(lines, g)
 	}
-	return ExtraPrivileges(lines, rules), nil
+	return lines
 }
 
 // ExtraPrivileges compares SHOW GRANTS lines with what rules need.
@@ -350,7 +418,7 @@ func ExtraPrivileges(grants []string, rules []*config.Rule) PrivilegeReport {
 			continue
 		}
 		if len(g.Roles) > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("source user %s is granted role %s: privileges of roles are not examined; check them with SHOW GRANTS FOR the role", g.Account, strings.Join(g.Roles, ", ")))
+			rep.Roles = append(rep.Roles, g.Roles...)
 			continue
 		}
 		for _, p := range g.Privs {

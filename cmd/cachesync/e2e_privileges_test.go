@@ -53,3 +53,40 @@ func TestConfigCheckOnlineExtraPrivileges(t *testing.T) {
 		}
 	}
 }
+
+// A privilege held through a role (granted to the user, or to a role it
+// has) is reported like a direct one, naming the role and the REVOKE on it.
+func TestConfigCheckOnlineExtraPrivilegesThroughRoles(t *testing.T) {
+	t.Parallel()
+	db := testenv.SharedMariaDB(t)
+	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
+	user := "cs_" + strings.TrimPrefix(e.name, "t_") + "_r"
+	outer, inner := user+"_outer", user+"_inner"
+	db.Exec(t, "CREATE ROLE `"+inner+"`")
+	db.Exec(t, "GRANT PROCESS ON *.* TO `"+inner+"`")
+	db.Exec(t, "CREATE ROLE `"+outer+"`")
+	db.Exec(t, "GRANT INSERT ON `"+e.name+"`.* TO `"+outer+"`")
+	db.Exec(t, "GRANT `"+inner+"` TO `"+outer+"`")
+	db.CreateUser(t, user, "pw", "REPLICATION SLAVE, REPLICATION CLIENT ON *.*", "SELECT ON `"+e.name+"`.*", "`"+outer+"`")
+	e.editConfig("user: root,", "user: "+user+", password: pw,")
+	r := runCLI(t, exitLimit, nil, "config", "check", "--online", "--config", e.cfg)
+	if r.code != 0 {
+		t.Fatalf("extra privileges must not fail the check:\n%v", r)
+	}
+	for _, want := range []string{
+		"warning: role `" + outer + "`, granted to the source user, has INSERT ON `" + e.name + "`.*",
+		"REVOKE INSERT ON `" + e.name + "`.* FROM `" + outer + "`",
+		"warning: role `" + inner + "`, granted to the source user, has PROCESS ON *.*",
+		"REVOKE PROCESS ON *.* FROM `" + inner + "`",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output does not say %q:\n%v", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, "note:") {
+		t.Errorf("the roles' grants were readable, yet a note says otherwise:\n%v", r)
+	}
+	if n := strings.Count(r.stdout, "warning:"); n != 2 {
+		t.Errorf("%d warnings, want 2 (one per extra privilege):\n%v", n, r)
+	}
+}
