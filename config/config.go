@@ -172,9 +172,15 @@ type RedisConfig struct {
 	Password     Secret   `yaml:"password"`
 	PasswordFile string   `yaml:"password_file"`
 	MasterName   string   `yaml:"master_name"`
-	PoolSize     int      `yaml:"pool_size"`    // default 16
-	DialTimeout  Duration `yaml:"dial_timeout"` // default 2s
-	ReadTimeout  Duration `yaml:"read_timeout"` // default 2s
+	// SentinelUsername and SentinelPassword (or SentinelPasswordFile) are
+	// for sentinels that require a password themselves (requirepass in
+	// sentinel.conf); the master's stays in Username/Password.
+	SentinelUsername     string   `yaml:"sentinel_username"`
+	SentinelPassword     Secret   `yaml:"sentinel_password"`
+	SentinelPasswordFile string   `yaml:"sentinel_password_file"`
+	PoolSize             int      `yaml:"pool_size"`    // default 16
+	DialTimeout          Duration `yaml:"dial_timeout"` // default 2s
+	ReadTimeout          Duration `yaml:"read_timeout"` // default 2s
 	// TLS to every node (and sentinel); off unless enabled or a key is set.
 	TLS TLSConfig `yaml:"tls"`
 }

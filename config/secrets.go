@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// ResolveSecrets reads source.password_file, redis.password_file and (with
+// ResolveSecrets reads source.password_file, redis.password_file,
+// redis.sentinel_password_file and (with
 // transport.kind kafka) transport.kafka.sasl.password_file into the
 // matching Password, dropping one trailing newline ("\n" or "\r\n") as
 // editors and `echo` add one, and then clears the PasswordFile so the
@@ -18,6 +19,7 @@ func (c *Config) ResolveSecrets(readFile func(string) ([]byte, error)) error {
 	k := newChecker(c)
 	k.resolve("source.password_file", &c.Source.Password, &c.Source.PasswordFile, readFile)
 	k.resolve("redis.password_file", &c.Redis.Password, &c.Redis.PasswordFile, readFile)
+	k.resolve("redis.sentinel_password_file", &c.Redis.SentinelPassword, &c.Redis.SentinelPasswordFile, readFile)
 	if c.Transport.Kind == "kafka" { // otherwise the kafka section is ignored, file included
 		sasl := &c.Transport.Kafka.SASL
 		k.resolve("transport.kafka.sasl.password_file", &sasl.Password, &sasl.PasswordFile, readFile)

@@ -302,6 +302,12 @@ func (r *RedisConfig) check(k *checker) {
 		k.addf("redis.master_name", "has leading or trailing spaces: write the sentinel master name exactly, got %s", k.show("redis.master_name", r.MasterName))
 	}
 	k.notBoth("redis", r.Password, r.PasswordFile)
+	if r.SentinelPassword != "" && r.SentinelPasswordFile != "" {
+		k.addf("redis.sentinel_password_file", "set either sentinel_password or sentinel_password_file, not both")
+	}
+	if r.MasterName == "" && (r.SentinelUsername != "" || r.SentinelPassword != "" || r.SentinelPasswordFile != "") {
+		k.addf("redis.sentinel_password", "is only used with master_name (the addrs are then sentinels): set master_name, or remove the sentinel_* keys")
+	}
 	if r.PoolSize < 1 {
 		k.addf("redis.pool_size", "must be at least 1 (default 16), got %s", k.showInt("redis.pool_size", r.PoolSize))
 	}

@@ -330,3 +330,26 @@ func TestStreamReadTimeout(t *testing.T) {
 		t.Errorf("no heartbeat and no read timeout: warnings %q", w)
 	}
 }
+
+// The sentinels' own credentials need master_name, and take a password or
+// a file, not both; the file is read like the other secrets.
+func TestSentinelCredentials(t *testing.T) {
+	_, err := Parse([]byte(minimal+"redis: {sentinel_password: x}\n"), "c.yaml", nil)
+	checkProblems(t, err, want{6, "redis.sentinel_password", "only used with master_name"})
+	_, err = Parse([]byte(minimal+"redis: {master_name: m, sentinel_password: x, sentinel_password_file: /f}\n"), "c.yaml", nil)
+	checkProblems(t, err, want{6, "redis.sentinel_password_file", "not both"})
+
+	cfg := mustParse(t, minimal+"redis: {master_name: m, sentinel_password_file: /run/s.pw}\n", nil)
+	read := func(name string) ([]byte, error) {
+		if name != "/run/s.pw" {
+			t.Fatalf("read %q", name)
+		}
+		return []byte("s3cret\n"), nil
+	}
+	if err := cfg.ResolveSecrets(read); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.SentinelPassword.Reveal() != "s3cret" || cfg.Redis.SentinelPasswordFile != "" {
+		t.Errorf("sentinel password %q, file %q after ResolveSecrets", cfg.Redis.SentinelPassword.Reveal(), cfg.Redis.SentinelPasswordFile)
+	}
+}

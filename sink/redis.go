@@ -20,17 +20,20 @@ func NewRedis(c config.RedisConfig) (redis.UniversalClient, error) {
 		return nil, err
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        c.Addrs,
-		DB:           c.DB,
-		Username:     c.Username,
-		Password:     c.Password.Reveal(),
-		MasterName:   c.MasterName,
-		PoolSize:     c.PoolSize,
-		DialTimeout:  c.DialTimeout.D(),
-		ReadTimeout:  c.ReadTimeout.D(),
-		WriteTimeout: c.ReadTimeout.D(),
-		MaxRetries:   -1,
-		TLSConfig:    tlsConf,
+		Addrs:      c.Addrs,
+		DB:         c.DB,
+		Username:   c.Username,
+		Password:   c.Password.Reveal(),
+		MasterName: c.MasterName,
+		// The sentinels' own credentials, when they require a password.
+		SentinelUsername: c.SentinelUsername,
+		SentinelPassword: c.SentinelPassword.Reveal(),
+		PoolSize:         c.PoolSize,
+		DialTimeout:      c.DialTimeout.D(),
+		ReadTimeout:      c.ReadTimeout.D(),
+		WriteTimeout:     c.ReadTimeout.D(),
+		MaxRetries:       -1,
+		TLSConfig:        tlsConf,
 	}), nil
 }
 

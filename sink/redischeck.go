@@ -32,7 +32,11 @@ func CheckRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCo
 		return nil
 	}
 	msg := err.Error()
+	refused := strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")
 	switch {
+	case c.MasterName != "" && refused && strings.Contains(msg, "sentinels"):
+		return fmt.Errorf("redis sentinels %v refused the credentials (%s): check redis.sentinel_username and redis.sentinel_password / redis.sentinel_password_file (the sentinels' own; redis.password is the master's)",
+			c.Addrs, sentinelReason(msg))
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
 		return fmt.Errorf("redis %v refused the credentials (%s): check redis.username and redis.password / redis.password_file", c.Addrs, firstWord(msg))
 	case strings.HasPrefix(msg, "NOPERM"):
@@ -73,4 +77,15 @@ func explainTLS(err error, c config.RedisConfig) error {
 func firstWord(s string) string {
 	w, _, _ := strings.Cut(s, " ")
 	return w
+}
+
+// sentinelReason is the server's error word inside go-redis's "all
+// sentinels ... are unreachable: WRONGPASS ..." message.
+func sentinelReason(msg string) string {
+	for _, w := range []string{"WRONGPASS", "NOAUTH"} {
+		if strings.Contains(msg, w) {
+			return w
+		}
+	}
+	return firstWord(msg)
 }

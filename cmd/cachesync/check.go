@@ -8,8 +8,12 @@ import (
 	"io"
 	"os"
 
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
 	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/internal/logging"
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
@@ -23,6 +27,9 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// go-redis reports each failed dial on its own; the check's message
+	// says it once, with the key to fix.
+	redis.SetLogger(logging.Redis(zap.NewNop()))
 	for _, w := range configWarnings(cfg) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}

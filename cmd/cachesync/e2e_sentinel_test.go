@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -129,4 +131,41 @@ func TestRunSentinelSwitchover(t *testing.T) {
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.out.String())
 	}
+}
+
+// A master and a sentinel that each require their own password: the
+// sentinel's comes from redis.sentinel_password_file, the master's from
+// redis.password. Invalidation works; a wrong sentinel password is refused
+// naming the key to fix, and neither password is ever printed.
+func TestRunSentinelWithPasswords(t *testing.T) {
+	t.Parallel()
+	const masterPW, sentinelPW, wrongPW = "Ma-ster-SECRET-51", "Sen-tinel-SECRET-72", "Wr-ong-SECRET-93"
+	e := newEnvRedis(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "", testenv.RedisOptions{Password: masterPW})
+	replica := testenv.StartReplica(t, e.redis)
+	s := testenv.StartSentinelOpts(t, e.redis, "cache", testenv.SentinelOptions{Password: sentinelPW}, replica)
+	pwFile := filepath.Join(e.dir, "sentinel.pw")
+	if err := os.WriteFile(pwFile, []byte(sentinelPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.editConfig("redis: {addrs: ["+e.redis.Addr+"]}",
+		`redis: {addrs: [`+s.Addr+`], master_name: cache, password: "${CS_REDIS_PW}", sentinel_password_file: `+pwFile+`}`)
+	env := []string{"CS_REDIS_PW=" + masterPW}
+	secrets := []string{masterPW, sentinelPW, wrongPW}
+
+	p := e.startEnv(env...)
+	e.setKeys("user:1", "user:email:u1@x.io")
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'u1@x.io')")
+	e.waitGone(20*time.Second, "user:1", "user:email:u1@x.io")
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if s := containsAny(p.out.String(), secrets); s != "" {
+		t.Fatalf("a password (%s) is in the log:\n%s", s, p.out.String())
+	}
+
+	if err := os.WriteFile(pwFile, []byte(wrongPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, exitLimit, env, "config", "check", "--online", "--config", e.cfg)
+	wantFailure(t, r, []string{"redis.sentinel_password"}, secrets...)
 }

@@ -31,9 +31,10 @@ type Sentinel struct {
 	Dir        string
 	MasterName string
 
-	master *Redis
-	mu     sync.Mutex
-	proc   *proc
+	master   *Redis
+	password string
+	mu       sync.Mutex
+	proc     *proc
 }
 
 // StartReplica starts a new server replicating master (plain, no TLS; with
@@ -83,6 +84,19 @@ func StartReplica(t testing.TB, master *Redis) *Redis {
 // removed, when the test ends.
 func StartSentinel(t testing.TB, master *Redis, name string, replicas ...*Redis) *Sentinel {
 	t.Helper()
+	return StartSentinelOpts(t, master, name, SentinelOptions{}, replicas...)
+}
+
+// SentinelOptions tunes a sentinel; the zero value is StartSentinel's.
+type SentinelOptions struct {
+	// Password, when set, is required of every client of the sentinel
+	// itself (requirepass in sentinel.conf).
+	Password string
+}
+
+// StartSentinelOpts is StartSentinel with options.
+func StartSentinelOpts(t testing.TB, master *Redis, name string, opt SentinelOptions, replicas ...*Redis) *Sentinel {
+	t.Helper()
 	requireBinaries(t, "redis-server", "redis-server")
 	if master.opt.TLS != nil {
 		t.Fatal("testenv: StartSentinel does not support a TLS master")
@@ -90,7 +104,7 @@ func StartSentinel(t testing.TB, master *Redis, name string, replicas ...*Redis)
 	// "redis-" in the name: sweepStale removes cachesync-redis-* directories.
 	dir, err := makeDir("redis-sentinel")
 	fatalIf(t, err)
-	s := &Sentinel{Dir: dir, MasterName: name, master: master}
+	s := &Sentinel{Dir: dir, MasterName: name, master: master, password: opt.Password}
 	t.Cleanup(s.close)
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
@@ -132,7 +146,7 @@ func (s *Sentinel) logFile() string  { return filepath.Join(s.Dir, "sentinel.log
 func (s *Sentinel) confFile() string { return filepath.Join(s.Dir, "sentinel.conf") }
 
 func (s *Sentinel) newClient() *redis.SentinelClient {
-	return redis.NewSentinelClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	return redis.NewSentinelClient(&redis.Options{Addr: s.Addr, Password: s.password, MaxRetries: -1})
 }
 
 // start writes a fresh sentinel.conf (sentinel rewrites it as it goes, so it
@@ -158,6 +172,9 @@ func (s *Sentinel) start() error {
 	if pw := s.master.opt.Password; pw != "" {
 		conf = append(conf, fmt.Sprintf("sentinel auth-pass %s %s", n, pw))
 	}
+	if s.password != "" {
+		conf = append(conf, "requirepass "+s.password)
+	}
 	if err := os.WriteFile(s.confFile(), []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("testenv: %w", err)
 	}
@@ -170,7 +187,7 @@ func (s *Sentinel) start() error {
 	s.mu.Unlock()
 	c := s.newClient()
 	defer c.Close()
-	plain := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	plain := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password, MaxRetries: -1})
 	defer plain.Close()
 	err = waitReady(p, func(ctx context.Context) error {
 		var d net.Dialer
