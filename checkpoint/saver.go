@@ -22,6 +22,9 @@ type Saver struct {
 	Log         *zap.Logger
 	// OnSaved, if set, sees every saved position (metrics, tests).
 	OnSaved func(event.Position)
+	// OnFailed, if set, sees every failed save (retried): the checkpoint
+	// does not advance until a save succeeds (health).
+	OnFailed func(error)
 
 	mu    sync.Mutex
 	saved event.Position
@@ -66,7 +69,13 @@ func (s *Saver) saveLatest(ctx context.Context) error {
 	}
 	err := s.Backoff.Do(ctx, func(ctx context.Context) error { return s.Store.Save(ctx, pos) },
 		func(attempt int, err error, wait time.Duration) {
-			s.Log.Warn("checkpoint save failed; retrying", zap.Stringer("position", pos), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
+			if s.OnFailed != nil {
+				s.OnFailed(err)
+			}
+			if attempt == 0 || attempt%20 == 0 {
+				s.Log.Warn("checkpoint save failed; retrying (work goes on; a restart now would replay from the last saved position)",
+					zap.Stringer("position", pos), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
+			}
 		})
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,38 @@ func TestLagWarningAfterCatchingUp(t *testing.T) {
 	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d", code)
+	}
+}
+
+// A checkpoint that cannot be saved (its directory is gone) fails /readyz
+// while invalidations go on, and /readyz recovers once a save succeeds.
+func TestReadyzCheckpointNotSaved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.enableMetrics()
+	cpDir := filepath.Join(e.dir, "cp")
+	if err := os.Mkdir(cpDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.editConfig("path: "+e.checkpointPath()+"}", "path: "+filepath.Join(cpDir, "cachesync.pos")+"}")
+	p := e.start()
+	e.waitReadyz(p, 10*time.Second, 200, "ready")
+
+	if err := os.Rename(cpDir, cpDir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	e.setKeys("user:1")
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'u1@x.io')")
+	e.waitGone(10*time.Second, "user:1") // deleting goes on
+	e.waitReadyz(p, 20*time.Second, 503, "checkpoint: cannot save the checkpoint")
+	if err := os.Rename(cpDir+".away", cpDir); err != nil {
+		t.Fatal(err)
+	}
+	e.waitReadyz(p, 20*time.Second, 200, "ready")
+	if n := strings.Count(p.out.String(), "checkpoint save failed"); n < 1 || n > 3 {
+		t.Errorf("%d 'checkpoint save failed' lines, want a few, not one per attempt:\n%s", n, p.out.String())
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 }

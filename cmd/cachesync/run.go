@@ -90,7 +90,10 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	}
 	defer out.release()
 	saver := &checkpoint.Saver{Tracker: tracker, Store: store, MinInterval: cfg.Checkpoint.MinInterval.D(),
-		Backoff: backoff, Log: log.Named("checkpoint"), OnSaved: func(p event.Position) {
+		Backoff: backoff, Log: log.Named("checkpoint"), OnFailed: func(err error) {
+			h.bad("checkpoint", "cannot save the checkpoint (retrying): "+err.Error())
+		}, OnSaved: func(p event.Position) {
+			h.ok("checkpoint")
 			m.CheckpointSaves.Inc()
 			m.CheckpointFile.Reset()
 			m.CheckpointFile.WithLabelValues(p.File).Set(1)
