@@ -3,6 +3,7 @@ package canal
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -89,4 +90,46 @@ func MappedTables(ctx context.Context, src config.SourceConfig, rules []*config.
 		}
 	}
 	return out, nil
+}
+
+// minRetention is the binlog retention below which cachesync warns: an
+// outage of cachesync longer than the retention loses its checkpoint.
+const minRetention = 24 * time.Hour
+
+// RetentionWarnings reads how long the source keeps its binlogs
+// (binlog_expire_logs_seconds, else expire_logs_days; 0 is forever) and
+// returns a warning when that is under a day.
+func RetentionWarnings(ctx context.Context, src config.SourceConfig) ([]string, error) {
+	conn, err := connect(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	seconds, name := int64(0), ""
+	if r, err := conn.Execute("SELECT @@GLOBAL.binlog_expire_logs_seconds"); err == nil {
+		seconds, _ = r.GetInt(0, 0)
+		name = "binlog_expire_logs_seconds"
+	} else if mysqlCode(err) != 1193 { // unknown variable: an older server
+		return nil, fmt.Errorf("source: reading binlog_expire_logs_seconds: %w", err)
+	}
+	if seconds == 0 {
+		if r, err := conn.Execute("SELECT @@GLOBAL.expire_logs_days"); err == nil {
+			days, _ := r.GetFloat(0, 0) // MariaDB allows fractions of a day
+			seconds, name = int64(days*86400), "expire_logs_days"
+		} else if mysqlCode(err) != 1193 { // MySQL 8.4 removed it
+			return nil, fmt.Errorf("source: reading expire_logs_days: %w", err)
+		}
+	}
+	if w := retentionWarning(time.Duration(seconds)*time.Second, name, src.Addr); w != "" {
+		return []string{w}, nil
+	}
+	return nil, nil
+}
+
+func retentionWarning(kept time.Duration, setting, addr string) string {
+	if kept <= 0 || kept >= minRetention {
+		return ""
+	}
+	return fmt.Sprintf("source %s keeps its binlogs only %s (%s): if cachesync is stopped or behind for longer, its checkpoint is purged and only a backfill recovers; keep them a day or more",
+		addr, kept, setting)
 }

@@ -45,6 +45,11 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// Privileges beyond what cachesync needs are warnings, not failures:
 	// they are a security problem, not a correctness one.
+	if ws, err := canal.RetentionWarnings(ctx, cfg.Source); err == nil {
+		for _, w := range ws {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
+	}
 	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		fmt.Fprintf(stdout, "warning: could not check the source user's privileges for extras: %v\n", err)

@@ -72,13 +72,22 @@ func TestReadyzStallAndRecovery(t *testing.T) {
 
 // The retention headroom is measured against the server's binlog files: a
 // new binlog file (FLUSH BINARY LOGS) is one more file of headroom once the
-// checkpoint has moved into it.
-func TestRetentionHeadroomMetric(t *testing.T) {
+// checkpoint has moved into it. A retention under a day is warned of.
+func TestRetentionHeadroomMetricAndWarnings(t *testing.T) {
 	t.Parallel()
-	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{}) // its own binlog files
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{}) // its own binlog files and settings
 	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
 	e.enableMetrics()
+	// A short binlog retention is warned of, by config check and at start.
+	db.Exec(t, "SET GLOBAL binlog_expire_logs_seconds = 7200")
+	const short = "keeps its binlogs only 2h0m0s (binlog_expire_logs_seconds)"
+	if r := runCLI(t, exitLimit, nil, "config", "check", "--online", "--config", e.cfg); r.code != 0 || !strings.Contains(r.stdout, "warning: source "+db.Addr+" "+short) {
+		t.Errorf("config check --online does not warn of a 2 h binlog retention:\n%v", r)
+	}
 	p := e.start()
+	if !p.logHas(short) {
+		t.Errorf("run does not warn of a 2 h binlog retention at start:\n%s", p.out.String())
+	}
 	// A fresh server has one binlog file: the checkpoint is in the oldest.
 	e.waitLog(p, "binlog retention headroom is zero")
 	before := e.metric(p, "cachesync_binlog_retention_headroom_files")

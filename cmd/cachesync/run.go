@@ -63,6 +63,13 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	if err := canal.Preflight(soft, cfg.Source); err != nil {
 		return err
 	}
+	if ws, err := canal.RetentionWarnings(soft, cfg.Source); err != nil {
+		log.Warn("cannot read the source's binlog retention", zap.Error(err))
+	} else {
+		for _, w := range ws {
+			log.Warn(w)
+		}
+	}
 	rep, err := canal.CheckSchema(soft, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		return err
