@@ -187,6 +187,11 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	if x.fromEnv {
 		d.src.raw[path] = n.Value
 	}
+	if v.Type() == secretType && !x.fromEnv && x.value != "" {
+		// Not the value: the message must not echo a secret.
+		d.problem(n.Line, path, `is written in the config file; secrets come only from the environment or a file: write %s: "${%s}", or use %s_file`,
+			lastKey(path), secretVar(path), lastKey(path))
+	}
 	if x.changed && v.Kind() == reflect.String {
 		v.SetString(x.value)
 		return
@@ -262,4 +267,27 @@ func shown(src *sourceInfo, path, value string) string {
 		}
 	}
 	return fmt.Sprintf("%q", value)
+}
+
+// lastKey is the last element of a dotted path.
+func lastKey(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// secretVar suggests an environment variable name for a secret's path.
+func secretVar(path string) string {
+	switch {
+	case strings.HasPrefix(path, "source."):
+		return "MYSQL_PASSWORD"
+	case strings.HasPrefix(path, "redis.sentinel"):
+		return "REDIS_SENTINEL_PASSWORD"
+	case strings.HasPrefix(path, "redis."):
+		return "REDIS_PASSWORD"
+	case strings.HasPrefix(path, "transport.kafka.sasl."):
+		return "KAFKA_PASSWORD"
+	}
+	return "SECRET"
 }

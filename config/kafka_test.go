@@ -30,9 +30,9 @@ func TestValidateKafka(t *testing.T) {
 		{"mutual tls", "    tls: {ca_file: /ca.pem, cert_file: /c.pem, key_file: /k.pem, server_name: kafka.internal}\n", nil},
 		{"tls skip verify", "    tls: {insecure_skip_verify: true}\n", nil},
 		{"tls written empty", "    tls: {}\n", nil},
-		{"sasl plain", "    sasl: {mechanism: plain, username: u, password: p}\n", nil},
+		{"sasl plain", "    sasl: {mechanism: plain, username: u, password: '${P}'}\n", nil},
 		{"sasl scram-sha-256 file", "    sasl: {mechanism: scram-sha-256, username: u, password_file: /run/kafka-pw}\n", nil},
-		{"sasl scram-sha-512", "    sasl: {mechanism: scram-sha-512, username: u, password: p}\n", nil},
+		{"sasl scram-sha-512", "    sasl: {mechanism: scram-sha-512, username: u, password: '${P}'}\n", nil},
 		{"sasl written empty", "    sasl: {mechanism: '', username: '', password: ''}\n", nil},
 		{"tuning", "    client_id: svc-a\n    batch_timeout: 10ms\n    batch_size: 1\n    max_message_bytes: 1\n    commit_interval: 1s\n    max_in_flight: 1\n", nil},
 
@@ -49,12 +49,12 @@ func TestValidateKafka(t *testing.T) {
 		{"sasl username only", "    sasl: {username: u}\n", []want{
 			{12, "transport.kafka.sasl.mechanism", "is required with sasl: plain, scram-sha-256 or scram-sha-512"},
 			{12, "transport.kafka.sasl.password", `write password: "${KAFKA_PASSWORD}", or password_file`}}},
-		{"sasl password only", "    sasl:\n      password: p\n", []want{
+		{"sasl password only", "    sasl:\n      password: '${P}'\n", []want{
 			{12, "transport.kafka.sasl.mechanism", "is required"},
 			{12, "transport.kafka.sasl.username", "is required with sasl"}}},
-		{"sasl unknown mechanism", "    sasl:\n      mechanism: PLAIN\n      username: u\n      password: p\n", []want{
+		{"sasl unknown mechanism", "    sasl:\n      mechanism: PLAIN\n      username: u\n      password: '${P}'\n", []want{
 			{13, "transport.kafka.sasl.mechanism", `must be plain or scram-sha-256 or scram-sha-512, got "PLAIN"`}}},
-		{"sasl both passwords", "    sasl:\n      mechanism: plain\n      username: u\n      password: p\n      password_file: /f\n", []want{
+		{"sasl both passwords", "    sasl:\n      mechanism: plain\n      username: u\n      password: '${P}'\n      password_file: /f\n", []want{
 			{16, "transport.kafka.sasl.password_file", "set either password or password_file, not both"}}},
 		{"tuning all wrong", "    client_id: ''\n    batch_timeout: 0\n    batch_size: 0\n    max_message_bytes: -1\n    commit_interval: -1s\n    max_in_flight: 0\n", []want{
 			{12, "transport.kafka.client_id", "must not be empty"},
@@ -74,7 +74,7 @@ func TestValidateKafka(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse([]byte(kafkaBase+c.extra), "k.yaml", nil)
+			_, err := Parse([]byte(kafkaBase+c.extra), "k.yaml", env("P", "p"))
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected problems:\n%v", err)

@@ -63,7 +63,7 @@ rules:
 // TestSecretFileContentNeverInErrors: a password file's content stays out of
 // ResolveSecrets errors, even when the read fails after returning data.
 func TestSecretFileContentNeverInErrors(t *testing.T) {
-	cfg := mustParse(t, minimal+"redis: {password: x}\n", nil)
+	cfg := mustParse(t, minimal+"redis: {password: \"${P}\"}\n", env("P", "x"))
 	cfg.Redis.PasswordFile = "/run/pw"
 	cfg.Source.PasswordFile = "/run/pw2"
 	err := cfg.ResolveSecrets(func(string) ([]byte, error) { return []byte(leakSecret), nil })
@@ -81,4 +81,28 @@ func assertNoSecret(t *testing.T, text string) {
 			t.Errorf("secret fragment %q leaked in:\n%s", frag, text)
 		}
 	}
+}
+
+// A secret written into the file is refused at every secret key, naming the
+// key and the two ways to give it, and the message never holds the value.
+func TestLiteralSecretsRefused(t *testing.T) {
+	q := "'" + leakSecret + "'"
+	src := `source: {user: u, password: ` + q + `}
+redis: {master_name: m, password: ` + q + `, sentinel_password: ` + q + `}
+transport:
+  kind: kafka
+  kafka: {brokers: [k:9092], topic: t, group: g, sasl: {mechanism: plain, username: u, password: ` + q + `}}
+rules:
+  - table: shop.users
+    keys: ["user:{id}"]
+`
+	_, err := Parse([]byte(src), "c.yaml", nil)
+	checkProblems(t, err,
+		want{1, "source.password", `write password: "${MYSQL_PASSWORD}", or use password_file`},
+		want{2, "redis.password", `write password: "${REDIS_PASSWORD}", or use password_file`},
+		want{2, "redis.sentinel_password", `write sentinel_password: "${REDIS_SENTINEL_PASSWORD}", or use sentinel_password_file`},
+		want{5, "transport.kafka.sasl.password", `write password: "${KAFKA_PASSWORD}", or use password_file`})
+	assertNoSecret(t, err.Error())
+	// Empty is no password, not a secret in the file.
+	mustParse(t, minimal+"redis: {password: ''}\n", nil)
 }

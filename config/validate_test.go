@@ -54,6 +54,7 @@ rules:
 	checkProblems(t, err,
 		want{2, "source.addr", `must be host:port such as 127.0.0.1:3306 (or a unix socket path starting with /), got "db"`},
 		want{3, "source.user", "is required"},
+		want{4, "source.password", `is written in the config file; secrets come only from the environment or a file: write password: "${MYSQL_PASSWORD}", or use password_file`},
 		want{5, "source.password_file", "set either password or password_file, not both"},
 		want{6, "source.flavor", `must be mysql or mariadb, got "postgres"`},
 		want{7, "source.server_id", "must be above 0"},
@@ -120,7 +121,7 @@ func TestValidateOne(t *testing.T) {
 		{"no redis addrs", "redis: {addrs: []}\n", []want{{6, "redis.addrs", "needs at least one address"}}},
 		{"sentinel with db", "redis: {addrs: ['s1:26379', 's2:26379'], master_name: mymaster, db: 2}\n", nil},
 		{"master name spaces", "redis: {master_name: ' m'}\n", []want{{6, "redis.master_name", "leading or trailing spaces"}}},
-		{"redis both passwords", "redis: {password: a, password_file: /f}\n", []want{{6, "redis.password_file", "not both"}}},
+		{"redis both passwords", "redis: {password: \"${P}\", password_file: /f}\n", []want{{6, "redis.password_file", "not both"}}},
 		{"negative db", "redis: {db: -1}\n", []want{{6, "redis.db", "must be 0 or more"}}},
 		{"negative timeouts", "redis: {dial_timeout: -1s, read_timeout: -2s}\n", []want{
 			{6, "redis.dial_timeout", "or positive"}, {6, "redis.read_timeout", "or positive"}}},
@@ -139,7 +140,7 @@ func TestValidateOne(t *testing.T) {
 			if !strings.Contains(src, "source:") {
 				src = minimal + c.extra
 			}
-			_, err := Parse([]byte(src), "t.yaml", nil)
+			_, err := Parse([]byte(src), "t.yaml", env("P", "p"))
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected problems:\n%v", err)
@@ -334,9 +335,9 @@ func TestStreamReadTimeout(t *testing.T) {
 // The sentinels' own credentials need master_name, and take a password or
 // a file, not both; the file is read like the other secrets.
 func TestSentinelCredentials(t *testing.T) {
-	_, err := Parse([]byte(minimal+"redis: {sentinel_password: x}\n"), "c.yaml", nil)
+	_, err := Parse([]byte(minimal+"redis: {sentinel_password: \"${P}\"}\n"), "c.yaml", env("P", "x"))
 	checkProblems(t, err, want{6, "redis.sentinel_password", "only used with master_name"})
-	_, err = Parse([]byte(minimal+"redis: {master_name: m, sentinel_password: x, sentinel_password_file: /f}\n"), "c.yaml", nil)
+	_, err = Parse([]byte(minimal+"redis: {master_name: m, sentinel_password: \"${P}\", sentinel_password_file: /f}\n"), "c.yaml", env("P", "x"))
 	checkProblems(t, err, want{6, "redis.sentinel_password_file", "not both"})
 
 	cfg := mustParse(t, minimal+"redis: {master_name: m, sentinel_password_file: /run/s.pw}\n", nil)

@@ -193,13 +193,13 @@ func TestRunRefusesMissingReplicationPrivileges(t *testing.T) {
 	} {
 		user := base + c.suffix
 		db.CreateUser(t, user, "pw", c.grants...)
-		e.editConfig(serverUser.FindString(e.config()), "user: "+user+", password: pw,")
+		e.editConfig(serverUser.FindString(e.config()), "user: "+user+", password_file: "+e.passwordFile("pw")+",")
 		r := runCLI(t, exitLimit, nil, "run", "--config", e.cfg)
 		wantFailure(t, r, append(c.want, user))
 	}
 }
 
-var serverUser = regexp.MustCompile(`user: [^,]+,( password: [^,]+,)?`)
+var serverUser = regexp.MustCompile(`user: [^,]+,( password_file: [^,]+,)?`)
 
 // A user with the replication privileges but no SELECT on the mapped table
 // cannot read its schema, so it cannot decode its rows. The README promises
@@ -210,7 +210,7 @@ func TestRunRefusesMissingSelectPrivilege(t *testing.T) {
 	e := newEnv(t, db, []string{usersSchema}, usersRules, "")
 	user := "cs_" + strings.TrimPrefix(e.name, "t_")
 	db.CreateUser(t, user, "pw", "REPLICATION SLAVE, REPLICATION CLIENT ON *.*")
-	e.editConfig("user: root,", "user: "+user+", password: pw,")
+	e.editConfig("user: root,", "user: "+user+", password_file: "+e.passwordFile("pw")+",")
 	p := e.startNoWait()
 	if e.waitExitOrLog(p, "starting at the primary's current position", "resuming from checkpoint") {
 		e.setKeys("user:1")

@@ -212,3 +212,18 @@ func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
 }
+
+// passwordFile writes pw to a file in the env's directory and returns its
+// path, for password_file: a secret is never written in the config itself.
+func (e *env) passwordFile(pw string) string {
+	e.t.Helper()
+	f, err := os.CreateTemp(e.dir, "pw-*")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(pw + "\n"); err != nil {
+		e.t.Fatal(err)
+	}
+	return f.Name()
+}

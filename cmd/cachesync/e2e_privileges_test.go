@@ -31,7 +31,7 @@ func TestConfigCheckOnlineExtraPrivileges(t *testing.T) {
 	} {
 		user := base + c.suffix
 		db.CreateUser(t, user, "pw", c.grants...)
-		next := "user: " + user + ", password: pw,"
+		next := "user: " + user + ", password_file: " + e.passwordFile("pw") + ","
 		e.editConfig(current, next)
 		current = next
 		r := runCLI(t, exitLimit, nil, "config", "check", "--online", "--config", e.cfg)
@@ -68,7 +68,7 @@ func TestConfigCheckOnlineExtraPrivilegesThroughRoles(t *testing.T) {
 	db.Exec(t, "GRANT INSERT ON `"+e.name+"`.* TO `"+outer+"`")
 	db.Exec(t, "GRANT `"+inner+"` TO `"+outer+"`")
 	db.CreateUser(t, user, "pw", "REPLICATION SLAVE, REPLICATION CLIENT ON *.*", "SELECT ON `"+e.name+"`.*", "`"+outer+"`")
-	e.editConfig("user: root,", "user: "+user+", password: pw,")
+	e.editConfig("user: root,", "user: "+user+", password_file: "+e.passwordFile("pw")+",")
 	r := runCLI(t, exitLimit, nil, "config", "check", "--online", "--config", e.cfg)
 	if r.code != 0 {
 		t.Fatalf("extra privileges must not fail the check:\n%v", r)

@@ -26,7 +26,7 @@ func TestRunTLS(t *testing.T) {
 	}
 	e := newEnvRedis(t, db, []string{usersSchema}, usersRules, "", testenv.RedisOptions{TLS: pki})
 	rewriteConfig(t, e.cfg,
-		"user: root,", "user: tls_user, password: tls-pw, tls: {ca_file: "+pki.CAFile+"},",
+		"user: root,", "user: tls_user, password_file: "+e.passwordFile("tls-pw")+", tls: {ca_file: "+pki.CAFile+"},",
 		"redis: {addrs: ["+e.redis.Addr+"]}", "redis: {addrs: ["+e.redis.Addr+"], tls: {insecure_skip_verify: true}}")
 
 	p := e.start()
