@@ -28,6 +28,7 @@ type Metrics struct {
 	ReplicationLag   prometheus.Gauge
 	HeadroomFiles    prometheus.Gauge // binlog files the server keeps before the checkpoint's
 	HeadroomBytes    prometheus.Gauge
+	Leader           prometheus.Gauge // 1 while this process streams the binlog
 
 	// Write-behind (stream label: the rule's Redis stream).
 	WBEntries        *prometheus.CounterVec   // stream: entries applied to MySQL
@@ -96,6 +97,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Now minus the commit time of the last binlog event read."}),
 		HeadroomFiles: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_files",
 			Help: "Binlog files the server still keeps that are older than the checkpoint's file: how many purges away losing the checkpoint is."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_leader",
+			Help: "1 while this process streams the binlog (the lease holder with checkpoint.store redis, the tailer with a file checkpoint); 0 for a standby, or a process that only consumes or flushes. Exactly one instance of a config should be 1."}),
 		HeadroomBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_bytes",
 			Help: "Total size of the binlog files older than the checkpoint's file that the server still keeps."}),
 	}
@@ -104,7 +107,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
-			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes,
+			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -169,6 +171,47 @@ func TestStandbyReadsTheLeadersSchemaHistory(t *testing.T) {
 		t.Error("the new leader wrote a local schema history file; with checkpoint.store redis it belongs in Redis")
 	}
 	if code := b.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
+
+// A standby is healthy: /readyz answers ready and cachesync_leader is 0 (an
+// alert on sum(cachesync_leader) != 1 finds a config with no leader, or
+// two). When the leader dies the standby's gauge turns 1.
+func TestStandbyIsReadyAndLeaderGauge(t *testing.T) {
+	t.Parallel()
+	e := leaderEnv(t)
+	e.enableMetrics()
+	raw, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrB := l.Addr().String()
+	l.Close()
+	cfgB := filepath.Join(t.TempDir(), "cachesync.yaml")
+	b := regexp.MustCompile(`http: \{addr: "[^"]+"\}`).ReplaceAll(raw, []byte(`http: {addr: "`+addrB+`"}`))
+	if err := os.WriteFile(cfgB, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	leader := e.startNoWait()
+	e.waitLog(leader, "starting at the primary's current position")
+	e.waitReadyz(leader, 10*time.Second, 200, "ready")
+	standby := e.spawn(exec.Command(binPath, "run", "--config", cfgB))
+	e.waitLog(standby, "standby: another instance holds the leader lease")
+	e.waitReadyz(standby, 10*time.Second, 200, "ready")
+	if l, s := e.metric(leader, "cachesync_leader"), e.metric(standby, "cachesync_leader"); l != 1 || s != 0 {
+		t.Fatalf("cachesync_leader: leader %v, standby %v; want 1 and 0", l, s)
+	}
+	leader.kill9(t)
+	e.waitLog(standby, "leader lease acquired")
+	e.waitMetric(standby, 30*time.Second, "cachesync_leader", 1)
+	e.waitReadyz(standby, 30*time.Second, 200, "ready")
+	if code := standby.stop(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 }

@@ -72,7 +72,6 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 			return err
 		}
 		llog.Error("lost the leader lease: stopped at once, without saving the checkpoint; standing by", zap.Error(err))
-		h.starting("binlog")
 	}
 }
 

@@ -58,8 +58,19 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	return runRole(soft, hard, *role, cfg, log, m, reg)
 }
 
+// pipelineParts are the /readyz parts of runPipeline: a standby, which runs
+// none, is ready.
+var pipelineParts = []string{"binlog", "invalidations", "checkpoint", "binlog retention"}
+
 func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoint.Store, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	h.starting("binlog")
+	m.Leader.Set(1)
+	defer func() {
+		m.Leader.Set(0)
+		for _, part := range pipelineParts {
+			h.ok(part)
+		}
+	}()
 	if err := canal.Preflight(soft, cfg.Source); err != nil {
 		return err
 	}
