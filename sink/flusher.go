@@ -33,6 +33,11 @@ type FlusherConfig struct {
 	DeadLetter  string        // poison entries go here; default "<stream>:dead"
 	LeaseTTL    time.Duration // one active flusher per stream holds the lease; default 10s
 	BacklogWarn int64         // warn when more entries than this wait; default 100000
+	// OnFailure, if set, hears every failed attempt (retried); OnSuccess
+	// every attempt that succeeded after retries or not: together they say
+	// how long the flusher has been failing (health).
+	OnFailure func(err error)
+	OnSuccess func()
 }
 
 func (c FlusherConfig) stream() string { return c.Rule.WriteBehind.Stream }
@@ -298,11 +303,18 @@ func (f *Flusher) retry(ctx context.Context, stage, what string, op func(context
 	if stage == "mysql" {
 		errs = f.m.mysqlErrs
 	}
-	return f.backoff.Do(ctx, op, func(attempt int, err error, wait time.Duration) {
+	err := f.backoff.Do(ctx, op, func(attempt int, err error, wait time.Duration) {
 		errs.Inc()
+		if f.cfg.OnFailure != nil {
+			f.cfg.OnFailure(err)
+		}
 		if attempt == 0 || attempt%20 == 0 {
 			f.log.Warn(what+" failed; retrying (entries stay pending, nothing is lost)",
 				zap.String("stage", stage), zap.Int("attempt", attempt+1), zap.Duration("wait", wait), zap.Error(err))
 		}
 	})
+	if err == nil && f.cfg.OnSuccess != nil {
+		f.cfg.OnSuccess()
+	}
+	return err
 }

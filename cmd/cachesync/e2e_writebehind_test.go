@@ -167,3 +167,34 @@ func TestWriteBehindRoleFlags(t *testing.T) {
 	}
 	wantFailure(t, r, []string{"--role consumer", "transport.kind is direct", "transport.kind: kafka"})
 }
+
+// MySQL down under a running flusher: /readyz fails with the stream's part
+// once flushing has failed for http.stall_after, nothing is lost, and it is
+// ready again once the writes land after MySQL returns.
+func TestWriteBehindReadyzWhileMySQLDown(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{}) // killed below
+	e := newEnv(t, db, []string{wbSchema}, wbRules, "")
+	e.enableMetrics()
+	e.editConfig(`http: {addr: "127.0.0.1:`, `http: {stall_after: 2s, addr: "127.0.0.1:`)
+	ctx := context.Background()
+	c := writebehind.New(e.rdb, "wb:items")
+	p := e.startRole("flusher", "flusher active")
+	e.waitReadyz(p, 10*time.Second, 200, "ready")
+
+	db.Kill(t)
+	for id := range 5 {
+		if _, err := c.Set(ctx, "item:"+strconv.Itoa(id), "0", 0, e.wbRow(id), map[string]any{"qty": id + 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitReadyz(p, 30*time.Second, 503, "write-behind wb:items: failing for")
+	db.Start(t)
+	for id := range 5 {
+		e.waitQty(60*time.Second, id, int64(id+10))
+	}
+	e.waitReadyz(p, 30*time.Second, 200, "ready")
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}

@@ -66,7 +66,7 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	if len(wb) > 0 && (role == roleAll || role == roleFlusher) {
 		// The flushers finish the batch in hand when they stop; whatever
 		// they have not acknowledged is re-delivered later.
-		sides = append(sides, func(ctx context.Context) error { return runFlushers(ctx, cfg, wb, log, m) })
+		sides = append(sides, func(ctx context.Context) error { return runFlushers(ctx, cfg, wb, log, m, h) })
 	}
 	// One side failing stops the others (gracefully); each side's error is
 	// reported.
@@ -97,7 +97,7 @@ func warnUnsafe(cfg *config.Config, log *zap.Logger) {
 }
 
 // runFlushers runs one flusher per write-behind rule until ctx ends.
-func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, log *zap.Logger, m *metrics.Metrics) error {
+func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	rdb, err := sink.NewRedis(cfg.Redis)
 	if err != nil {
 		return err
@@ -106,7 +106,12 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range rules {
-		f := sink.NewFlusher(rdb, mysqlDialer(cfg.Source), sink.FlusherConfig{Rule: r}, backoff, log.Named("flusher"), m)
+		// /readyz: "write-behind <stream>" fails while its flusher has been
+		// failing (MySQL or Redis) for longer than http.stall_after.
+		fl := &failing{}
+		go watchFailing(gctx, h, "write-behind "+r.WriteBehind.Stream, fl, cfg.HTTP.StallAfter.D(), time.Second)
+		f := sink.NewFlusher(rdb, mysqlDialer(cfg.Source), sink.FlusherConfig{Rule: r, OnFailure: fl.fail, OnSuccess: fl.succeed},
+			backoff, log.Named("flusher"), m)
 		g.Go(func() error {
 			if err := f.Run(gctx); err != nil {
 				return fmt.Errorf("write-behind flusher of %s (stream %s): %w", r.Table, r.WriteBehind.Stream, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,5 +117,56 @@ func (w *lagWatch) observe(l time.Duration) {
 	case w.behind && l < w.limit/2:
 		w.behind = false
 		w.log.Info("replication lag is back under half of source.lag_warning", zap.Duration("lag", l.Round(time.Second)))
+	}
+}
+
+// failing remembers since when a part's attempts keep failing (zero: the
+// last attempt succeeded) and the last error.
+type failing struct {
+	mu    sync.Mutex
+	since time.Time
+	err   error
+}
+
+func (f *failing) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.since.IsZero() {
+		f.since = time.Now()
+	}
+	f.err = err
+}
+
+func (f *failing) succeed() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.since, f.err = time.Time{}, nil
+}
+
+func (f *failing) state() (time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.since.IsZero() {
+		return 0, nil
+	}
+	return time.Since(f.since), f.err
+}
+
+// watchFailing marks part not ready while its attempts have failed for
+// longer than stallAfter without one succeeding.
+func watchFailing(ctx context.Context, h *health, part string, f *failing, stallAfter, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d, err := f.state(); d > stallAfter {
+			h.bad(part, fmt.Sprintf("failing for %s and retrying: %v", d.Round(time.Second), err))
+		} else {
+			h.ok(part)
+		}
 	}
 }
