@@ -54,7 +54,8 @@ type Tailer struct {
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
 
-	lag atomic.Int64 // see Lag
+	lag     atomic.Int64 // see Lag
+	lagPeak atomic.Int64 // see TakeLagPeak
 }
 
 // observeLag notes the commit time of the event just read (0: an event
@@ -65,12 +66,28 @@ func (t *Tailer) observeLag(ts uint32) {
 	}
 	lag := time.Since(time.Unix(int64(ts), 0))
 	t.lag.Store(int64(lag))
+	for {
+		peak := t.lagPeak.Load()
+		if int64(lag) <= peak || t.lagPeak.CompareAndSwap(peak, int64(lag)) {
+			break
+		}
+	}
 	t.metrics.ReplicationLag.Set(lag.Seconds())
 }
 
 // Lag is now minus the commit time of the last event read, as measured when
 // it was read (1 s resolution: the binlog's timestamps are in seconds).
 func (t *Tailer) Lag() time.Duration { return time.Duration(t.lag.Load()) }
+
+// TakeLagPeak returns the highest lag measured since its last call (the
+// last lag when no event was read since), so a watcher that samples once a
+// second misses no backlog read in between.
+func (t *Tailer) TakeLagPeak() time.Duration {
+	if p := t.lagPeak.Swap(0); p > 0 {
+		return time.Duration(p)
+	}
+	return t.Lag()
+}
 
 func (t *Tailer) state(up bool, err error) {
 	if t.OnState != nil {
