@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,12 +58,17 @@ func TestReadyzStallAndRecovery(t *testing.T) {
 	if v := e.metric(p, "cachesync_ready"); v != 1 {
 		t.Errorf("cachesync_ready = %v while /readyz says ready", v)
 	}
+	addr := metricsAddr.FindStringSubmatch(p.out.String())[1]
+	if r := runCLI(t, exitLimit, nil, "ready", "--addr", addr); r.code != 0 || r.stdout != "ready\n" {
+		t.Errorf("cachesync ready while ready:\n%v", r)
+	}
 	e.redis.Stop(t)
 	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
 	e.waitReadyz(p, 20*time.Second, 503, "invalidations: 1 waiting and nothing finished")
 	if v := e.metric(p, "cachesync_ready"); v != 0 {
 		t.Errorf("cachesync_ready = %v while stalled", v)
 	}
+	wantFailure(t, runCLI(t, exitLimit, nil, "ready", "--addr", addr), []string{"not ready", "invalidations: 1 waiting"})
 	e.redis.Start(t)
 	e.waitReadyz(p, 30*time.Second, 200, "ready")
 	if !p.logHas(`"msg":"not ready: invalidations"`, `"msg":"ready: invalidations"`) {
@@ -160,5 +166,21 @@ func TestReadyzCheckpointNotSaved(t *testing.T) {
 	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
+
+// `cachesync ready` with nothing listening says so and fails; bad flags are
+// usage errors.
+func TestReadyCommandNoAnswer(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	wantFailure(t, runCLI(t, exitLimit, nil, "ready", "--addr", addr), []string{"no answer from cachesync at " + addr})
+	if r := runCLI(t, exitLimit, nil, "ready", "--bogus"); r.code != 2 {
+		t.Errorf("a bad flag: want exit 2:\n%v", r)
 	}
 }

@@ -18,10 +18,11 @@ var version = "dev"
 const usage = `cachesync keeps Redis caches consistent with MySQL.
 
 Usage:
-  cachesync run --config FILE [--role all|tailer|flusher] [--log-format json|console] [--log-level info]
+  cachesync run --config FILE [--role all|tailer|consumer|flusher] [--log-format json|console] [--log-level info]
   cachesync config check --config FILE [--online]
   cachesync replay --config FILE --from X [--to Y] [--tables db.t,...] [--dry-run] [--direct]
   cachesync backfill --config FILE --table db.t [--where SQL] [--chunk N] [--rate N] [--resume] [--dry-run]
+  cachesync ready [--addr 127.0.0.1:9180]      exit 0 when the running cachesync's /readyz says ready
   cachesync version
 `
 
@@ -81,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = cmdCheck(soft, args[2:], stdout)
+	case "ready":
+		err = cmdReady(soft, args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachesync", version)
 	case "help", "-h", "--help":
