@@ -16,7 +16,7 @@ func (m *Metrics) newKafka() {
 	m.KafkaDeadLettered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_kafka_dlq_messages_total",
 		Help: "Undecodable messages sent to the DLQ topic, by reason (decode, version)."}, []string{"reason"})
 	m.KafkaConsumerLag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_kafka_consumer_lag_messages",
-		Help: "Messages between the consumer's position and the end of its partitions, as last fetched."})
+		Help: "Messages between the consumer's position and the end of its partitions (summed over the partitions it reads), as last fetched."})
 	m.KafkaRedelivered = counter("cachesync_kafka_redelivered_messages_total",
 		"Messages delivered again (at-least-once) after a restart or rebalance; deleting twice is harmless.")
 }

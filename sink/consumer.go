@@ -59,6 +59,7 @@ type Consumer struct {
 	seq      uint64
 	inflight map[uint64][]*fetched // by the Seq of the batch they were handed over in
 	parts    map[int]*partState
+	lagTotal int64 // sum of the parts' lag: cachesync_kafka_consumer_lag_messages
 }
 
 type fetched struct {
@@ -76,6 +77,7 @@ type partState struct {
 	lastFetch int64
 	doneUpTo  int64 // highest offset with it and everything before it done; -1 none
 	committed int64 // doneUpTo at the last successful commit
+	lag       int64 // messages after the last fetched one, as that fetch saw the end
 }
 
 // NewConsumer returns a consumer; Run it with the sink that deletes.
@@ -163,10 +165,19 @@ func (c *Consumer) track(msg kafka.Message) *fetched {
 		if p == nil {
 			c.log.Info("reading partition", zap.String("topic", msg.Topic), zap.Int("partition", msg.Partition), zap.Int64("offset", msg.Offset))
 		}
+		if old := c.parts[msg.Partition]; old != nil {
+			c.lagTotal -= old.lag
+		}
 		p = &partState{partition: msg.Partition, doneUpTo: msg.Offset - 1, committed: msg.Offset - 1}
 		c.parts[msg.Partition] = p
 	}
 	p.lastFetch = msg.Offset
+	if msg.HighWaterMark > 0 { // the partition's end as this fetch saw it
+		lag := msg.HighWaterMark - msg.Offset - 1
+		c.lagTotal += lag - p.lag
+		p.lag = lag
+		c.m.KafkaConsumerLag.Set(float64(c.lagTotal))
+	}
 	f := &fetched{offset: msg.Offset, part: p}
 	p.queue = append(p.queue, f)
 	c.held++
@@ -277,9 +288,6 @@ func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchS
 	var fs []*fetched
 	for _, msg := range group {
 		c.m.KafkaConsumed.Inc()
-		if msg.HighWaterMark > 0 {
-			c.m.KafkaConsumerLag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
-		}
 		f := c.track(msg)
 		dm, derr := kafkamsg.Decode(msg.Value)
 		if derr != nil {
