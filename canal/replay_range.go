@@ -63,6 +63,7 @@ func (r Range) span(a, b event.Position) int64 {
 	return n
 }
 
+// binlogFile is one row of SHOW BINARY LOGS.
 type binlogFile struct {
 	name string
 	size int64

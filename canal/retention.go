@@ -34,36 +34,46 @@ type Retention struct {
 	Files int   // binlog files older than the position's file
 	Bytes int64 // their total size
 	Total int   // binlog files on the server
+	// Behind is the binlog written after the position: the rest of its
+	// file and every newer file, in bytes.
+	Behind int64
 }
 
 // RetentionBefore lists the server's binlog files (SHOW BINARY LOGS, which
-// needs REPLICATION CLIENT) and measures those older than file.
-func RetentionBefore(ctx context.Context, src config.SourceConfig, file string) (Retention, error) {
+// needs REPLICATION CLIENT) and measures those older than pos's file, and
+// how much binlog was written after pos.
+func RetentionBefore(ctx context.Context, src config.SourceConfig, pos event.Position) (Retention, error) {
 	conn, err := connect(ctx, src)
 	if err != nil {
 		return Retention{}, err
 	}
 	defer conn.Close()
-	r, err := conn.Execute("SHOW BINARY LOGS")
+	files, err := binaryLogs(conn)
 	if err != nil {
-		return Retention{}, fmt.Errorf("source: SHOW BINARY LOGS failed: %w (the user needs REPLICATION CLIENT)", err)
+		return Retention{}, err
 	}
-	var ret Retention
-	ret.Total = r.RowNumber()
-	for i := 0; i < r.RowNumber(); i++ {
-		name, _ := r.GetString(i, 0)
-		size, _ := r.GetInt(i, 1)
-		if name == file {
+	return measureRetention(files, pos), nil
+}
+
+// measureRetention measures files (oldest first) against pos.
+func measureRetention(files []binlogFile, pos event.Position) Retention {
+	ret := Retention{Total: len(files)}
+	for _, f := range files {
+		switch {
+		case ret.Found:
+			ret.Behind += f.size
+		case f.name == pos.File:
 			ret.Found = true
-			break
+			ret.Behind += max(f.size-int64(pos.Pos), 0)
+		default:
+			ret.Files++
+			ret.Bytes += f.size
 		}
-		ret.Files++
-		ret.Bytes += size
 	}
 	if !ret.Found {
 		ret.Files, ret.Bytes = 0, 0
 	}
-	return ret, nil
+	return ret
 }
 
 // MappedTables lists the base tables on the server that some rule maps

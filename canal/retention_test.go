@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachesync/cachesync/event"
 )
 
 func TestRetentionWarning(t *testing.T) {
@@ -17,6 +19,23 @@ func TestRetentionWarning(t *testing.T) {
 		}
 		if c.warn && !strings.Contains(w, "binlog_expire_logs_seconds") {
 			t.Errorf("the warning does not name the setting: %q", w)
+		}
+	}
+}
+
+func TestMeasureRetention(t *testing.T) {
+	files := []binlogFile{{"b.000001", 1000}, {"b.000002", 2000}, {"b.000003", 500}}
+	for _, c := range []struct {
+		pos  event.Position
+		want Retention
+	}{
+		{event.Position{File: "b.000001", Pos: 400}, Retention{Found: true, Total: 3, Behind: 600 + 2000 + 500}},
+		{event.Position{File: "b.000002", Pos: 2000}, Retention{Found: true, Total: 3, Files: 1, Bytes: 1000, Behind: 500}},
+		{event.Position{File: "b.000003", Pos: 500}, Retention{Found: true, Total: 3, Files: 2, Bytes: 3000}},
+		{event.Position{File: "b.000000", Pos: 4}, Retention{Total: 3}}, // purged
+	} {
+		if got := measureRetention(files, c.pos); got != c.want {
+			t.Errorf("%v: %+v, want %+v", c.pos, got, c.want)
 		}
 	}
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	HeadroomFiles    prometheus.Gauge // binlog files the server keeps before the checkpoint's
 	HeadroomBytes    prometheus.Gauge
 	Leader           prometheus.Gauge // 1 while this process streams the binlog
+	BinlogBehind     prometheus.Gauge // binlog bytes written after the saved checkpoint
 
 	// Write-behind (stream label: the rule's Redis stream).
 	WBEntries        *prometheus.CounterVec   // stream: entries applied to MySQL
@@ -97,6 +98,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Now minus the commit time of the last binlog event read."}),
 		HeadroomFiles: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_files",
 			Help: "Binlog files the server still keeps that are older than the checkpoint's file: how many purges away losing the checkpoint is."}),
+		BinlogBehind: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_behind_bytes",
+			Help: "Binlog the server has written after the saved checkpoint (measured with the retention, every 30 s): work not yet fully invalidated, or not yet read. Unlike the lag it grows while reading or deleting is stuck."}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_leader",
 			Help: "1 while this process streams the binlog (the lease holder with checkpoint.store redis, the tailer with a file checkpoint); 0 for a standby, or a process that only consumes or flushes. Exactly one instance of a config should be 1."}),
 		HeadroomBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_bytes",
@@ -107,7 +110,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
-			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader,
+			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,

@@ -140,7 +140,7 @@ func TestMetricsMoveAfterWrites(t *testing.T) {
 	}
 	// Present from the start, whatever their value.
 	for _, name := range []string{"cachesync_replication_lag_seconds", "cachesync_binlog_reconnects_total",
-		"cachesync_binlog_retention_headroom_files", "cachesync_binlog_retention_headroom_bytes",
+		"cachesync_binlog_retention_headroom_files", "cachesync_binlog_retention_headroom_bytes", "cachesync_binlog_behind_bytes", "cachesync_leader",
 		"go_goroutines", "process_resident_memory_bytes"} {
 		if _, ok := sample(fams, name); !ok {
 			t.Errorf("%s is missing", name)

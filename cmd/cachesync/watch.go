@@ -62,7 +62,7 @@ func watchRetention(ctx context.Context, src config.SourceConfig, saved func() e
 		}
 		wait = every
 		if pos := saved(); pos.File != "" {
-			ret, err := canal.RetentionBefore(ctx, src, pos.File)
+			ret, err := canal.RetentionBefore(ctx, src, pos)
 			switch {
 			case err != nil:
 				log.Debug("cannot list the binlog files", zap.Error(err))
@@ -72,6 +72,7 @@ func watchRetention(ctx context.Context, src config.SourceConfig, saved func() e
 				h.ok("binlog retention")
 				m.HeadroomFiles.Set(float64(ret.Files))
 				m.HeadroomBytes.Set(float64(ret.Bytes))
+				m.BinlogBehind.Set(float64(ret.Behind))
 				if ret.Files == 0 && !warned {
 					log.Warn("binlog retention headroom is zero: the checkpoint is in the oldest binlog file the server keeps, so the next purge (binlog_expire_logs_seconds, expire_logs_days, PURGE BINARY LOGS) loses it unless cachesync moves on first",
 						zap.Stringer("checkpoint", pos), zap.Int("binlog_files", ret.Total))
