@@ -80,6 +80,9 @@ func (j *Job) Acker() event.Acker { return j.acks }
 // fails for good. At most Options.InFlight chunks are unfinished at once:
 // a crash redoes at most that many.
 func (j *Job) Run(ctx context.Context, out canal.Sink) error {
+	if j.scan.nPK == 0 {
+		return j.runWhole(ctx, out)
+	}
 	base := j.state.Rows
 	for chunk := uint64(1); ; chunk++ {
 		res, err := j.read(ctx)
@@ -325,6 +328,10 @@ func (j *Job) Finish(ctx context.Context) (Stats, error) {
 	}
 	j.stats.Complete = j.complete && err == nil
 	j.stats.Total = j.state
+	if err == nil && !j.complete && j.scan.nPK == 0 {
+		err = fmt.Errorf("%s: stopped before the end of the table (%d rows done); it has no primary key, so it cannot resume: delete %s and run it again",
+			j.opts.Table, j.state.Rows, j.opts.StatePath)
+	}
 	if err == nil && !j.complete {
 		err = fmt.Errorf("%s: stopped before the end of the table (%d rows done in all, up to primary key %s): run again with --resume to continue",
 			j.opts.Table, j.state.Rows, cursorText(j.state.Cursor))

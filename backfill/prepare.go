@@ -3,7 +3,8 @@
 // row's keys with the tailer's own renderer, and hands them to a sink (the
 // Redis deleter, or a printer for --dry-run). Progress is kept in a small
 // state file after every finished chunk, so a stopped or crashed backfill
-// resumes where it was.
+// resumes where it was. A table without a primary key is read in one
+// streaming query instead (whole.go), which cannot resume.
 package backfill
 
 import (
@@ -179,8 +180,9 @@ func (j *Job) compile(conn *client.Conn, rules []*config.Rule, m *metrics.Metric
 	if err != nil {
 		return fmt.Errorf("--table %s: %w", j.opts.Table, err)
 	}
-	if len(t.PKColumns) == 0 {
-		return fmt.Errorf("--table %s has no primary key: backfill pages through a table by its primary key; add one (or a rule on a table that has one)", j.opts.Table)
+	if len(t.PKColumns) == 0 && j.opts.Resume {
+		return fmt.Errorf("--table %s has no primary key, so its backfill is one query that cannot resume: delete %s and run it again without --resume",
+			j.opts.Table, j.opts.StatePath)
 	}
 	keys, err := canal.NewRowKeys(t, rules, m)
 	if err != nil {
@@ -204,6 +206,9 @@ func (j *Job) prepareStatements() error {
 			return fmt.Errorf("--where %q: the server rejects it: %s", j.opts.Where, strings.Join(strings.Fields(err.Error()), " "))
 		}
 		return fmt.Errorf("%s: preparing the scan query: %w", j.opts.Table, err)
+	}
+	if j.scan.nPK == 0 {
+		return nil // read in one query (whole.go)
 	}
 	if j.nextStmt, err = j.conn.Prepare(j.scan.next); err != nil {
 		return fmt.Errorf("%s: preparing the scan query: %w", j.opts.Table, err)

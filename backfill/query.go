@@ -61,11 +61,15 @@ func newScan(t *schema.Table, keys *canal.RowKeys, where string, chunk int) *sca
 		exprs = append(exprs, cursorExpr(&t.Columns[ci], pk[i]))
 	}
 	from := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(exprs, ", "), canal.QuoteIdent(t.Schema), canal.QuoteIdent(t.Name))
-	order := fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(pk, ", "), chunk)
 	filter := ""
 	if strings.TrimSpace(where) != "" {
 		filter = "(" + where + "\n)" // a newline ends a trailing -- comment
 	}
+	if len(pk) == 0 { // no key to page by: the whole table in one query
+		s.first = from + whereClause(filter)
+		return s
+	}
+	order := fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(pk, ", "), chunk)
 	s.first = from + whereClause(filter) + order
 	s.next = from + whereClause(keysetCondition(pk), filter) + order
 	return s

@@ -36,7 +36,6 @@ func TestBackfillBadInput(t *testing.T) {
 	}{
 		{"table with no rule", []string{"--table", e.name + ".unmapped"}, []string{"no rule in the config maps this table"}},
 		{"table that does not exist", []string{"--table", e.name + ".gone"}, []string{"no such table"}},
-		{"table without a primary key", []string{"--table", e.name + ".nopk"}, []string{"has no primary key"}},
 		{"where the server rejects", []string{"--table", items, "--where", "nosuchcolumn = 1"}, []string{"--where", "rejects", "nosuchcolumn"}},
 		{"where with a syntax error", []string{"--table", items, "--where", "a = = 1"}, []string{"--where", "rejects"}},
 		{"where that tries to write", []string{"--table", items, "--where", "1); DELETE FROM t WHERE (1"}, []string{"--where", "rejects"}},
@@ -52,6 +51,23 @@ func TestBackfillBadInput(t *testing.T) {
 	_, errOut, code := e.backfill("--chunk", "0", "--table", items)
 	if code != 2 || !strings.Contains(errOut, "--chunk") {
 		t.Errorf("--chunk 0: exit %d\n%s", code, errOut)
+	}
+
+	// A table without a primary key is read in one query: it works, and
+	// cannot resume.
+	nopk := e.name + ".nopk"
+	unfinished := `{"version":1,"table":"` + nopk + `","where":"","cursor":[],"rows":1,"done":false}`
+	if err := os.WriteFile(e.statePath(), []byte(unfinished), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = e.backfill("--table", nopk, "--state", e.statePath(), "--resume")
+	e.wantRefused("--resume on a table without a primary key", code, errOut, sentinel, "has no primary key", "cannot resume", "without --resume")
+	os.Remove(e.statePath())
+	if _, errOut, code = e.backfill("--table", nopk, "--state", e.statePath()); code != 0 {
+		t.Fatalf("backfill of a table without a primary key: exit %d\n%s", code, errOut)
+	}
+	if left := e.exists("nopk:1"); len(left) != 0 {
+		t.Errorf("the backfill of %s left %q", nopk, left)
 	}
 }
 

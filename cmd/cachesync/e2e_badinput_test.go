@@ -345,18 +345,23 @@ func (p *proc) result() cliResult {
 }
 
 // source.on_gap: backfill: the checkpoint's binlog is gone, so every key of
-// every mapped row is invalidated by scanning, and streaming goes on from the
-// position recorded before the scan.
+// every mapped row is invalidated by scanning (a table without a primary key
+// too, in one query), and streaming goes on from the position recorded
+// before the scan.
 func TestRunOnGapBackfill(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema, "CREATE TABLE DB.visits (user_id INT, page VARCHAR(20))"},
+		usersRules+"  - table: DB.visits\n    keys: [\"visits:{user_id}\"]\n", "")
 	e.rewriteConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, on_gap: backfill}")
 	e.seedUsers(300)
+	e.exec("INSERT INTO DB.visits VALUES (1, 'a'), (2, 'b'), (2, 'c')") // no primary key: read in one query
 	e.setKeys(userKeysOf(seq(1, 300)...)...)
+	e.setKeys("visits:1", "visits:2")
 	e.writeCheckpoint(`{"version":1,"file":"binlog.000099","pos":4}` + "\n")
 	p := e.startNoWait()
 	e.waitLog(p, "binlog gap covered")
 	e.waitGone(10*time.Second, userKeysOf(seq(1, 300)...)...)
+	e.waitGone(10*time.Second, "visits:1", "visits:2")
 	e.waitLog(p, "resuming from checkpoint")
 	e.setKeys("user:7")
 	e.exec("UPDATE DB.users SET name = 'after' WHERE id = 7")

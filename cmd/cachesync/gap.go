@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -58,11 +57,6 @@ func gapBackfillTable(ctx context.Context, cfg *config.Config, table string, bac
 	opts := backfill.Options{Table: table, Chunk: 1000, InFlight: 4, StatePath: state}
 	job, err := backfill.Prepare(ctx, cfg.Source, rulePtrs(cfg), opts, log, m, backoff)
 	if err != nil {
-		if strings.Contains(err.Error(), "has no primary key") {
-			log.Error("a mapped table without a primary key cannot be scanned in chunks: its keys are NOT invalidated; expire them by other means",
-				zap.String("table", table), zap.Error(err))
-			return nil
-		}
 		return err
 	}
 	defer job.Close()
