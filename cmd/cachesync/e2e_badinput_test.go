@@ -377,3 +377,21 @@ func TestRunOnGapBackfill(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, p.out.String())
 	}
 }
+
+// config check (offline too) prints the valid but unsafe settings run would
+// warn of at start, and still passes.
+func TestConfigCheckPrintsWarnings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.editConfig("heartbeat_period: 1s}", "heartbeat_period: 0s}")
+	e.editConfig("redis: {addrs: [", "redis: {tls: {insecure_skip_verify: true}, addrs: [")
+	r := runCLI(t, exitLimit, nil, "config", "check", "--config", e.cfg)
+	if r.code != 0 {
+		t.Fatalf("unsafe but valid settings failed the check:\n%v", r)
+	}
+	for _, want := range []string{"warning: redis.tls.insecure_skip_verify is true", "warning: source.heartbeat_period and source.read_timeout are both 0"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("config check does not print %q:\n%v", want, r)
+		}
+	}
+}
