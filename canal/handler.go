@@ -43,6 +43,7 @@ type handler struct {
 	// up is set by the first event of a connection, or once it has run a
 	// moment without failing (see Tailer.OnState).
 	up atomic.Bool
+	xa xaState // see xa.go
 }
 
 // streaming notes that the server is sending events on this connection.
@@ -68,6 +69,7 @@ func (h *handler) reset() {
 	h.curFile = h.boundary.File
 	clear(h.flushed)
 	h.up.Store(false)
+	h.xa = xaState{}
 }
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
@@ -226,6 +228,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 		return nil
 	}
 	tk.emitted.Add(float64(len(b.Keys)))
+	h.keepXA(b) // before Send: the sink may reuse the batch
 	b.Seq = h.t.tracker.Next()
 	if err := h.t.sink.Send(h.ctx, b); err != nil {
 		return fmt.Errorf("hand %d keys of %s.%s at %s to the transport: %w", len(b.Keys), b.DB, b.Table, b.Pos, err)

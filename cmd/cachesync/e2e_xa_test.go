@@ -1,0 +1,77 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+)
+
+// xaConn opens a connection for one XA transaction on the env's database.
+func (e *env) xaConn(t *testing.T) *client.Conn {
+	t.Helper()
+	c, err := client.Connect(e.db.Addr, "root", "", e.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func xa(t *testing.T, c *client.Conn, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := c.Execute(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// MariaDB writes an XA transaction's rows at XA PREPARE: cachesync deletes
+// their keys then, and again when the XA COMMIT (or ROLLBACK) is read, so a
+// reader that refilled a key between the two does not keep the old value.
+// Two XA transactions open at once: every completion deletes both sets of
+// keys again (the XIDs cannot be told apart), and once both are complete
+// nothing is kept: later writes do not delete their keys again.
+func TestRunXACommitDeletesAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.seedUsers(5)
+	p := e.start()
+
+	e.setKeys("user:1")
+	c1 := e.xaConn(t)
+	xa(t, c1, "XA START 'x1'", "UPDATE users SET name = 'xa' WHERE id = 1", "XA END 'x1'", "XA PREPARE 'x1'")
+	e.waitGone(10*time.Second, "user:1") // deleted at the prepare
+	time.Sleep(600 * time.Millisecond)   // and the second delete (200 ms) is done
+	e.setKeys("user:1")                  // a reader refills the old value
+	xa(t, c1, "XA COMMIT 'x1'")
+	e.waitGone(10*time.Second, "user:1") // deleted again at the commit
+
+	c2, c3 := e.xaConn(t), e.xaConn(t)
+	xa(t, c2, "XA START 'x2'", "UPDATE users SET name = 'xa' WHERE id = 2", "XA END 'x2'", "XA PREPARE 'x2'")
+	xa(t, c3, "XA START 'x3'", "UPDATE users SET name = 'xa' WHERE id = 3", "XA END 'x3'", "XA PREPARE 'x3'")
+	time.Sleep(600 * time.Millisecond)
+	e.setKeys("user:2", "user:3")
+	xa(t, c2, "XA COMMIT 'x2'")
+	e.waitGone(10*time.Second, "user:2", "user:3")
+	e.setKeys("user:3")
+	xa(t, c3, "XA ROLLBACK 'x3'")
+	e.waitGone(10*time.Second, "user:3")
+
+	// Both complete: nothing of theirs is kept.
+	time.Sleep(600 * time.Millisecond) // the completion's second delete is done
+	e.setKeys("user:2", "user:5")
+	e.exec("UPDATE DB.users SET name = 'plain' WHERE id = 5")
+	e.waitGone(10*time.Second, "user:5")
+	time.Sleep(600 * time.Millisecond)
+	if left := e.exists("user:2"); len(left) != 1 {
+		t.Errorf("user:2 was deleted by an unrelated write after its XA transaction completed")
+	}
+	p.alive(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
