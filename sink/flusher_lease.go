@@ -35,6 +35,11 @@ func (f *Flusher) acquireLease(ctx context.Context) error {
 		}
 		if err != nil {
 			f.m.redisErrs.Inc()
+			if f.cfg.OnFailure != nil {
+				f.cfg.OnFailure(err)
+			}
+		} else if f.cfg.OnSuccess != nil {
+			f.cfg.OnSuccess() // standing by is healthy
 		}
 		if !logged {
 			holder, _ := f.rdb.Get(ctx, f.leaseKey()).Result()
