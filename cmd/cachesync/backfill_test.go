@@ -97,6 +97,35 @@ func TestBackfillCompositeKey50000Rows(t *testing.T) {
 	}
 }
 
+// The same 50,000 rows in a table without a primary key: read in one
+// streaming query, handed on in chunks with one in flight (the reader waits
+// for the deleter inside the query), every key deleted once.
+func TestBackfillWithoutPrimaryKey50000Rows(t *testing.T) {
+	t.Parallel()
+	noPK := "CREATE TABLE DB.items (a INT NOT NULL, b VARCHAR(8) NOT NULL, c INT NOT NULL, note VARBINARY(20) NULL)"
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{noPK}, bfRules, "")
+	e.exec(fmt.Sprintf("INSERT INTO DB.items (a, b, c) SELECT seq DIV 10, CONCAT('k', seq MOD 10), seq FROM DB.seq_1_to_%d", bfRows))
+	keys := bfAllKeys()
+	e.setKeys(keys...)
+	e.setKeys("unrelated")
+	_, errOut, code := e.backfill("--table", e.name+".items", "--state", e.statePath(), "--chunk", "2000", "--in-flight", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if n := e.rdb.DBSize(context.Background()).Val(); n != 1 {
+		t.Fatalf("%d keys left in Redis, want only %q; e.g. %q", n, "unrelated", e.exists(keys[:10]...))
+	}
+	if got := summaryNumber(t, errOut, "rows read"); got != bfRows {
+		t.Errorf("rows read = %d, want %d", got, bfRows)
+	}
+	if got := summaryNumber(t, errOut, "keys invalidated"); got != 2*bfRows {
+		t.Errorf("keys invalidated = %d, want %d", got, 2*bfRows)
+	}
+	if st, ok := e.readState(); !ok || !st.Done || st.Rows != bfRows {
+		t.Errorf("state file: %+v (present %v), want done after %d rows", st, ok, bfRows)
+	}
+}
+
 type bfStateFile struct {
 	Rows   int64 `json:"rows"`
 	Done   bool  `json:"done"`
