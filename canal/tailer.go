@@ -44,6 +44,10 @@ type Tailer struct {
 	// DedupLimit bounds the per-transaction de-duplication set; past it the
 	// set starts over (a repeated delete is harmless, unbounded memory is not).
 	DedupLimit int
+	// XAKeyLimit bounds the keys kept for prepared XA transactions until
+	// their commit (xa.go); past it the oldest are deleted at the prepare
+	// only, with a warning.
+	XAKeyLimit int
 	// History, if set, keeps the schemas in force at each position so rows
 	// older than a DDL decode with their own columns after a restart.
 	History *SchemaHistory
@@ -100,7 +104,7 @@ func (t *Tailer) state(up bool, err error) {
 func New(src config.SourceConfig, rules []*config.Rule, sink Sink, tracker *checkpoint.Tracker,
 	log *zap.Logger, m *metrics.Metrics, backoff retry.Backoff) *Tailer {
 	return &Tailer{cfg: src, rules: rules, sink: sink, tracker: tracker, log: log, metrics: m,
-		backoff: backoff, DedupLimit: 65536}
+		backoff: backoff, DedupLimit: 65536, XAKeyLimit: 1 << 20}
 }
 
 // ErrPositionGone means the server no longer has the binlog the checkpoint

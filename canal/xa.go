@@ -26,9 +26,6 @@ import (
 const (
 	flPreparedXA  = 64  // MariaDB Gtid_log_event FL_PREPARED_XA
 	flCompletedXA = 128 // FL_COMPLETED_XA
-	// xaKeyLimit bounds the keys kept for open XA transactions; past it
-	// the oldest are dropped with a warning.
-	xaKeyLimit = 1 << 20
 )
 
 type xaState struct {
@@ -65,13 +62,13 @@ func (h *handler) keepXA(b *event.Batch) {
 		CommitTime: b.CommitTime, RowIDs: slices.Clone(b.RowIDs), RowEnds: slices.Clone(b.RowEnds)}
 	h.xa.pending = append(h.xa.pending, c)
 	h.xa.keys += len(c.Keys)
-	for h.xa.keys > xaKeyLimit && len(h.xa.pending) > 1 {
+	for h.xa.keys > h.t.XAKeyLimit && len(h.xa.pending) > 1 {
 		h.xa.keys -= len(h.xa.pending[0].Keys)
 		h.xa.pending = h.xa.pending[1:]
 		if !h.xa.warned {
 			h.xa.warned = true
 			h.t.log.Warn("more keys of prepared XA transactions than cachesync keeps for their commit: the oldest are deleted at their prepare only",
-				zap.Int("limit", xaKeyLimit), zap.Stringer("position", b.Pos))
+				zap.Int("limit", h.t.XAKeyLimit), zap.Stringer("position", b.Pos))
 		}
 	}
 }
