@@ -167,3 +167,64 @@ func TestRunKill9InsideLargeTransaction(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 }
+
+// Failover to a replica with source.gtid: cachesync follows the primary,
+// stops; the primary takes more writes, which reach a replica (GTIDs kept,
+// log_slave_updates); cachesync is pointed at the replica and resumes from
+// the GTID checkpoint there — every change it had not read is invalidated —
+// and goes on once the replica is promoted and written to directly.
+func TestRunGTIDFailoverToReplica(t *testing.T) {
+	t.Parallel()
+	primary := testenv.StartMariaDB(t, testenv.MariaDBOptions{ServerID: 1})
+	replica := testenv.StartMariaDB(t, testenv.MariaDBOptions{ServerID: 2, ExtraConfig: []string{"log_slave_updates = ON"}})
+	replica.Exec(t, fmt.Sprintf("CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %d, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_USE_GTID = slave_pos", primary.Port))
+	replica.Exec(t, "START SLAVE")
+	t.Cleanup(func() { replica.Exec(t, "STOP SLAVE") })
+
+	e := newEnv(t, primary, []string{usersSchema}, usersRules, "")
+	e.editConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, gtid: true}")
+	e.seedUsers(20)
+	p := e.start()
+	e.setKeys(userKeys(1)...)
+	e.exec("UPDATE DB.users SET name = 'before' WHERE id = 1")
+	e.waitGone(10*time.Second, userKeys(1)...)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	cp, _ := e.readCheckpoint()
+	raw, _ := readFile(e.checkpointPath())
+	if !strings.Contains(raw, `"gtid":"0-1-`) {
+		t.Fatalf("checkpoint holds no GTID of the primary: %s", raw)
+	}
+
+	// While cachesync is down the primary takes writes; the replica gets them.
+	ids := seq(2, 11)
+	e.setKeys(userKeysOf(ids...)...)
+	for _, s := range e.renames("f", ids...) {
+		primary.Exec(t, s)
+	}
+	r := primary.Exec(t, "SELECT @@GLOBAL.gtid_binlog_pos")
+	gtid, _ := r.GetString(0, 0)
+	if w := replica.Exec(t, "SELECT MASTER_GTID_WAIT(?, 30)", gtid); w.RowNumber() != 1 {
+		t.Fatal("MASTER_GTID_WAIT returned nothing")
+	} else if v, _ := w.GetInt(0, 0); v != 0 {
+		t.Fatalf("the replica did not reach %s within 30s (MASTER_GTID_WAIT = %d)", gtid, v)
+	}
+
+	// Failover: the same config, pointed at the replica.
+	e.editConfig("addr: "+primary.Addr+",", "addr: "+replica.Addr+",")
+	p = e.start()
+	if !p.logHas("resuming from checkpoint", "gtid 0-1-") {
+		t.Errorf("did not resume from the GTID checkpoint (%v) on the replica:\n%s", cp, p.out.String())
+	}
+	e.waitGone(30*time.Second, userKeysOf(ids...)...)
+
+	// Promote the replica and write to it directly.
+	replica.Exec(t, "STOP SLAVE")
+	e.setKeys(userKeys(15)...)
+	replica.Exec(t, e.qualify("UPDATE DB.users SET name = 'promoted' WHERE id = 15"))
+	e.waitGone(30*time.Second, userKeys(15)...)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
