@@ -171,9 +171,13 @@ func classify(err error, at event.Position, src config.SourceConfig) error {
 	msg := err.Error()
 	// canal formats some server errors into text; fall back to the code in it.
 	if code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG || strings.Contains(msg, "ERROR 1236") || strings.Contains(msg, "1236") && strings.Contains(msg, "binlog") {
+		hint := ""
+		if at.GTID != "" {
+			hint = ". With a GTID checkpoint this also happens after a failover to a replica that had not received every transaction cachesync had read from the old primary: way (1) applies"
+		}
 		return fmt.Errorf("%w: the checkpoint %s points into binlog the server %s no longer has (purged, or a different server): %v. "+
 			"Two ways out: (1) delete the checkpoint file to start from the current position, then run `cachesync backfill` for every mapped table so nothing stays stale; "+
-			"(2) restore the missing binlog files on the server and restart", ErrPositionGone, at, src.Addr, err)
+			"(2) restore the missing binlog files on the server and restart%s", ErrPositionGone, at, src.Addr, err, hint)
 	}
 	switch code {
 	case mysql.ER_ACCESS_DENIED_ERROR, mysql.ER_DBACCESS_DENIED_ERROR, mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, mysql.ER_TABLEACCESS_DENIED_ERROR:

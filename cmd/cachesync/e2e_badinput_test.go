@@ -263,6 +263,17 @@ func TestRunRefusesCheckpointPositionGone(t *testing.T) {
 	}
 }
 
+// A GTID checkpoint the server has never reached (a failover to a replica
+// that lagged): the same refusal, with the failover named.
+func TestRunRefusesGTIDCheckpointAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.editConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, gtid: true}")
+	e.writeCheckpoint(`{"version":1,"file":"binlog.000001","pos":4,"gtid":"0-1-999999999"}` + "\n")
+	r := runCLI(t, exitLimit, nil, "run", "--config", e.cfg)
+	wantFailure(t, r, []string{"0-1-999999999", "failover to a replica", "backfill"}, "starting at the primary's current position")
+}
+
 // The same with binlog that really was purged, on a server of the test's own.
 func TestRunRefusesPurgedBinlog(t *testing.T) {
 	t.Parallel()
