@@ -28,18 +28,18 @@ import (
 // is a fraction of a second), in a JSON file written atomically whenever a
 // new version is recorded — before any row decoded with it is emitted.
 type SchemaHistory struct {
-	store HistoryStore
+	store Blob
 	mu    sync.Mutex
 	data  map[string][]schemaVersion // db.table → versions, oldest first
 }
 
-// HistoryStore keeps the history's bytes: a file next to the checkpoint
-// (FileHistory), or Redis beside a shared checkpoint, so the instance that
-// takes over reads the schemas its predecessor recorded.
-type HistoryStore interface {
-	// LoadHistory returns nil, nil when nothing was saved yet.
-	LoadHistory(ctx context.Context) ([]byte, error)
-	SaveHistory(ctx context.Context, data []byte) error
+// Blob is bytes kept beside the checkpoint: a file next to it (FileBlob),
+// or a Redis key beside a shared checkpoint, under the same fencing, so the
+// instance that takes over reads what its predecessor saved.
+type Blob interface {
+	// Load returns nil, nil when nothing was saved yet.
+	Load(ctx context.Context) ([]byte, error)
+	Save(ctx context.Context, data []byte) error
 	String() string // where it is kept, for errors
 }
 
@@ -53,14 +53,14 @@ const historyDepth = 4
 
 // LoadSchemaHistory reads the file at path; see OpenSchemaHistory.
 func LoadSchemaHistory(path string) (*SchemaHistory, error) {
-	return OpenSchemaHistory(context.Background(), FileHistory{Path: path})
+	return OpenSchemaHistory(context.Background(), FileBlob{Path: path})
 }
 
 // OpenSchemaHistory reads the history from store; nothing saved is an empty
 // history. Bytes that cannot be read are an error, like a bad checkpoint.
-func OpenSchemaHistory(ctx context.Context, store HistoryStore) (*SchemaHistory, error) {
+func OpenSchemaHistory(ctx context.Context, store Blob) (*SchemaHistory, error) {
 	h := &SchemaHistory{store: store, data: map[string][]schemaVersion{}}
-	raw, err := store.LoadHistory(ctx)
+	raw, err := store.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("schema history %s: %w", store, err)
 	}
@@ -120,19 +120,19 @@ func (h *SchemaHistory) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.SaveHistory(ctx, raw); err != nil {
+	if err := h.store.Save(ctx, raw); err != nil {
 		return fmt.Errorf("schema history %s: %w", h.store, err)
 	}
 	return nil
 }
 
-// FileHistory keeps the history in a file, replaced atomically.
-type FileHistory struct{ Path string }
+// FileBlob keeps a Blob in a file, replaced atomically.
+type FileBlob struct{ Path string }
 
-func (f FileHistory) String() string { return f.Path }
+func (f FileBlob) String() string { return f.Path }
 
-// LoadHistory implements HistoryStore.
-func (f FileHistory) LoadHistory(context.Context) ([]byte, error) {
+// Load implements Blob.
+func (f FileBlob) Load(context.Context) ([]byte, error) {
 	raw, err := os.ReadFile(f.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -140,8 +140,8 @@ func (f FileHistory) LoadHistory(context.Context) ([]byte, error) {
 	return raw, err
 }
 
-// SaveHistory implements HistoryStore.
-func (f FileHistory) SaveHistory(_ context.Context, raw []byte) error {
+// Save implements Blob.
+func (f FileBlob) Save(_ context.Context, raw []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(f.Path), filepath.Base(f.Path)+".tmp-*")
 	if err != nil {
 		return err

@@ -26,7 +26,6 @@ var ErrNotLeader = errors.New("this instance no longer holds the leader lease")
 // so the compare-and-set scripts work on a Redis Cluster too.
 type Keys struct {
 	Checkpoint, Lease, Token string
-	Schemas                  string // the tailer's schema history
 }
 
 // KeysFor derives the keys from checkpoint.key: the key itself when it
@@ -36,7 +35,7 @@ func KeysFor(key string) Keys {
 	if !strings.Contains(key, "{") {
 		tagged = "{" + key + "}"
 	}
-	return Keys{Checkpoint: tagged, Lease: tagged + ":lease", Token: tagged + ":token", Schemas: tagged + ":schemas"}
+	return Keys{Checkpoint: tagged, Lease: tagged + ":lease", Token: tagged + ":token"}
 }
 
 // Lease is leadership among instances that share one checkpoint: SET NX PX
@@ -196,31 +195,41 @@ func (s *RedisStore) Save(ctx context.Context, pos event.Position) error {
 	return nil
 }
 
-// String names the schema history's key, for errors.
-func (s *RedisStore) String() string { return "redis key " + s.Keys.Schemas }
+// Blob is the key name beside the shared checkpoint (same hash tag), for
+// state the tailer keeps with it (schema history, XA keys); see RedisBlob.
+func (s *RedisStore) Blob(name string) *RedisBlob {
+	return &RedisBlob{s: s, key: s.Keys.Checkpoint + ":" + name}
+}
 
-// LoadHistory keeps the tailer's schema history beside the checkpoint, so
-// an instance that takes over decodes rows older than a recent DDL with the
-// schema its predecessor recorded (canal.HistoryStore).
-func (s *RedisStore) LoadHistory(ctx context.Context) ([]byte, error) {
-	data, err := s.RDB.Get(ctx, s.Keys.Schemas).Bytes()
+// RedisBlob is bytes beside the shared checkpoint, written under the same
+// fencing as Save: only the current leader (canal.Blob).
+type RedisBlob struct {
+	s   *RedisStore
+	key string
+}
+
+// String names the key, for errors.
+func (b *RedisBlob) String() string { return "redis key " + b.key }
+
+// Load returns nil, nil when nothing was saved.
+func (b *RedisBlob) Load(ctx context.Context) ([]byte, error) {
+	data, err := b.s.RDB.Get(ctx, b.key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	return data, err
 }
 
-// SaveHistory writes the history under the same fencing as Save: only the
-// current leader.
-func (s *RedisStore) SaveHistory(ctx context.Context, data []byte) error {
-	if s.Lease == nil {
+// Save writes while this process holds the lease with its token.
+func (b *RedisBlob) Save(ctx context.Context, data []byte) error {
+	if b.s.Lease == nil {
 		return ErrNotLeader // a reader (replay) never writes
 	}
-	t := s.Lease.Token()
+	t := b.s.Lease.Token()
 	if t == 0 {
 		return ErrNotLeader
 	}
-	n, err := saveScript.Run(ctx, s.RDB, []string{s.Keys.Schemas, s.Keys.Lease}, s.Lease.value(t), data).Int64()
+	n, err := saveScript.Run(ctx, b.s.RDB, []string{b.key, b.s.Keys.Lease}, b.s.Lease.value(t), data).Int64()
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -102,17 +101,17 @@ func TestRedisStoreSchemaHistory(t *testing.T) {
 	keys := KeysFor("cp")
 	const ttl = 300 * time.Millisecond
 	a, b := NewLease(rdb, keys, ttl), NewLease(rdb, keys, ttl)
-	sa, sb := &RedisStore{RDB: rdb, Keys: keys, Lease: a}, &RedisStore{RDB: rdb, Keys: keys, Lease: b}
-	if got, err := sb.LoadHistory(ctx); got != nil || err != nil {
+	sa, sb := (&RedisStore{RDB: rdb, Keys: keys, Lease: a}).Blob("schemas"), (&RedisStore{RDB: rdb, Keys: keys, Lease: b}).Blob("schemas")
+	if got, err := sb.Load(ctx); got != nil || err != nil {
 		t.Fatalf("nothing saved: %q, %v", got, err)
 	}
 	if got, err := a.TryAcquire(ctx); !got || err != nil {
 		t.Fatalf("a acquire: %v %v", got, err)
 	}
-	if err := sa.SaveHistory(ctx, []byte(`{"v":1}`)); err != nil {
+	if err := sa.Save(ctx, []byte(`{"v":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := sb.SaveHistory(ctx, []byte(`{"v":2}`)); !errors.Is(err, ErrNotLeader) {
+	if err := sb.Save(ctx, []byte(`{"v":2}`)); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("standby's save: %v, want ErrNotLeader", err)
 	}
 	time.Sleep(2 * ttl) // a is paused past its lease, still holding its token
@@ -122,13 +121,13 @@ func TestRedisStoreSchemaHistory(t *testing.T) {
 	if a.Token() == 0 {
 		t.Fatal("a forgot its token without renewing; the fencing below would not be exercised")
 	}
-	if err := sa.SaveHistory(ctx, []byte(`{"v":3}`)); !errors.Is(err, ErrNotLeader) {
+	if err := sa.Save(ctx, []byte(`{"v":3}`)); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("old leader's save: %v, want ErrNotLeader", err)
 	}
-	if got, err := sb.LoadHistory(ctx); string(got) != `{"v":1}` || err != nil {
+	if got, err := sb.Load(ctx); string(got) != `{"v":1}` || err != nil {
 		t.Fatalf("the new leader reads %q, %v; want the old leader's history", got, err)
 	}
-	if !strings.Contains(sb.String(), keys.Schemas) || !strings.HasPrefix(keys.Schemas, keys.Checkpoint) {
-		t.Errorf("schemas key %q, named %q", keys.Schemas, sb.String())
+	if sb.String() != "redis key "+keys.Checkpoint+":schemas" {
+		t.Errorf("schemas blob named %q, want beside %s", sb.String(), keys.Checkpoint)
 	}
 }

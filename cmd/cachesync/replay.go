@@ -406,5 +406,5 @@ func runSchemaHistory(ctx context.Context, cfg *config.Config) (*canal.SchemaHis
 		return nil, err
 	}
 	defer rdb.Close()
-	return canal.OpenSchemaHistory(ctx, &checkpoint.RedisStore{RDB: rdb, Keys: checkpoint.KeysFor(cfg.Checkpoint.Key)})
+	return canal.OpenSchemaHistory(ctx, (&checkpoint.RedisStore{RDB: rdb, Keys: checkpoint.KeysFor(cfg.Checkpoint.Key)}).Blob("schemas"))
 }

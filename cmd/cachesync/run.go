@@ -126,11 +126,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 			h.bad("binlog", "stream broke, reconnecting from the last transaction boundary: "+err.Error())
 		}
 	}
-	var histStore canal.HistoryStore = canal.FileHistory{Path: cfg.Checkpoint.Path + ".schemas"}
-	if hs, ok := store.(canal.HistoryStore); ok {
-		histStore = hs // kept beside a shared checkpoint, for the instance that takes over
-	}
-	if tailer.History, err = canal.OpenSchemaHistory(soft, histStore); err != nil {
+	if tailer.History, err = canal.OpenSchemaHistory(soft, besideCheckpoint(cfg, store, "schemas")); err != nil {
 		return err
 	}
 
@@ -215,4 +211,14 @@ func serveHTTP(cfg config.HTTPConfig, reg *prometheus.Registry, h *health, log *
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// besideCheckpoint is where the tailer keeps state with the checkpoint: a
+// file next to a file checkpoint, a key next to a shared one in Redis (for
+// the instance that takes over).
+func besideCheckpoint(cfg *config.Config, store checkpoint.Store, name string) canal.Blob {
+	if rs, ok := store.(*checkpoint.RedisStore); ok {
+		return rs.Blob(name)
+	}
+	return canal.FileBlob{Path: cfg.Checkpoint.Path + "." + name}
 }
