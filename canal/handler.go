@@ -69,7 +69,7 @@ func (h *handler) reset() {
 	h.curFile = h.boundary.File
 	clear(h.flushed)
 	h.up.Store(false)
-	h.xa = xaState{}
+	h.xa.current = "" // the open prepares stay: a group read again is recognised by its GTID
 }
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
@@ -285,6 +285,10 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 	}
 	h.streaming()
 	h.t.observeLag(hdr.Timestamp)
+	// Open XA prepares are saved before the checkpoint may pass them.
+	if err := h.saveXA(h.ctx); err != nil {
+		return err
+	}
 	p := event.Position{File: pos.Name, Pos: pos.Pos}
 	if set != nil {
 		p.GTID = set.String()

@@ -48,6 +48,10 @@ type Tailer struct {
 	// their commit (xa.go); past it the oldest are deleted at the prepare
 	// only, with a warning.
 	XAKeyLimit int
+	// XAStore, if set, keeps the keys of open XA prepares beside the
+	// checkpoint, so a restart between prepare and commit still deletes
+	// them again at the commit (xa.go).
+	XAStore Blob
 	// History, if set, keeps the schemas in force at each position so rows
 	// older than a DDL decode with their own columns after a restart.
 	History *SchemaHistory
@@ -129,6 +133,11 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 
 	h := newHandler(t)
 	h.boundary = start
+	xa, err := loadXA(ctx, t.XAStore)
+	if err != nil {
+		return err
+	}
+	h.xa = xa
 	attempt := 0
 	for {
 		began := time.Now()

@@ -126,6 +126,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 			h.bad("binlog", "stream broke, reconnecting from the last transaction boundary: "+err.Error())
 		}
 	}
+	tailer.XAStore = besideCheckpoint(cfg, store, "xa")
 	if tailer.History, err = canal.OpenSchemaHistory(soft, besideCheckpoint(cfg, store, "schemas")); err != nil {
 		return err
 	}
