@@ -20,6 +20,23 @@ func (e *env) xaConn(t *testing.T) *client.Conn {
 	return c
 }
 
+// settled waits (bounded) until every first delete has had its second:
+// no delete of earlier changes is still to come.
+func (e *env) settled(p *proc) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		first := e.metric(p, `cachesync_keys_invalidated_total{phase="first"}`)
+		if second := e.metric(p, `cachesync_keys_invalidated_total{phase="second"}`); first > 0 && second == first {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("second deletes did not catch up with the first within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func xa(t *testing.T, c *client.Conn, stmts ...string) {
 	t.Helper()
 	for _, q := range stmts {
@@ -38,6 +55,7 @@ func xa(t *testing.T, c *client.Conn, stmts ...string) {
 func TestRunXACommitDeletesAgain(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	e.enableMetrics()
 	e.seedUsers(5)
 	p := e.start()
 
@@ -45,28 +63,31 @@ func TestRunXACommitDeletesAgain(t *testing.T) {
 	c1 := e.xaConn(t)
 	xa(t, c1, "XA START 'x1'", "UPDATE users SET name = 'xa' WHERE id = 1", "XA END 'x1'", "XA PREPARE 'x1'")
 	e.waitGone(10*time.Second, "user:1") // deleted at the prepare
-	time.Sleep(600 * time.Millisecond)   // and the second delete (200 ms) is done
+	e.settled(p)                         // and its second delete is done
 	e.setKeys("user:1")                  // a reader refills the old value
 	xa(t, c1, "XA COMMIT 'x1'")
 	e.waitGone(10*time.Second, "user:1") // deleted again at the commit
 
 	c2, c3 := e.xaConn(t), e.xaConn(t)
+	e.setKeys("user:2", "user:3")
 	xa(t, c2, "XA START 'x2'", "UPDATE users SET name = 'xa' WHERE id = 2", "XA END 'x2'", "XA PREPARE 'x2'")
 	xa(t, c3, "XA START 'x3'", "UPDATE users SET name = 'xa' WHERE id = 3", "XA END 'x3'", "XA PREPARE 'x3'")
-	time.Sleep(600 * time.Millisecond)
+	e.waitGone(10*time.Second, "user:2", "user:3")
+	e.settled(p)
 	e.setKeys("user:2", "user:3")
 	xa(t, c2, "XA COMMIT 'x2'")
 	e.waitGone(10*time.Second, "user:2", "user:3")
+	e.settled(p)
 	e.setKeys("user:3")
 	xa(t, c3, "XA ROLLBACK 'x3'")
 	e.waitGone(10*time.Second, "user:3")
 
 	// Both complete: nothing of theirs is kept.
-	time.Sleep(600 * time.Millisecond) // the completion's second delete is done
+	e.settled(p)
 	e.setKeys("user:2", "user:5")
 	e.exec("UPDATE DB.users SET name = 'plain' WHERE id = 5")
 	e.waitGone(10*time.Second, "user:5")
-	time.Sleep(600 * time.Millisecond)
+	e.settled(p)
 	if left := e.exists("user:2"); len(left) != 1 {
 		t.Errorf("user:2 was deleted by an unrelated write after its XA transaction completed")
 	}
