@@ -20,18 +20,24 @@ func (e *env) xaConn(t *testing.T) *client.Conn {
 	return c
 }
 
-// settled waits (bounded) until every first delete has had its second:
-// no delete of earlier changes is still to come.
-func (e *env) settled(p *proc) {
+// firstDeletes is how many keys the first deletes have removed so far.
+func (e *env) firstDeletes(p *proc) float64 {
+	return e.metric(p, `cachesync_keys_invalidated_total{phase="first"}`)
+}
+
+// settled waits (bounded) until the first deletes have reached first keys
+// and every one of them has had its second: no delete of the changes so far
+// is still to come.
+func (e *env) settled(p *proc, first float64) {
 	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		first := e.metric(p, `cachesync_keys_invalidated_total{phase="first"}`)
-		if second := e.metric(p, `cachesync_keys_invalidated_total{phase="second"}`); first > 0 && second == first {
+		f := e.firstDeletes(p)
+		if second := e.metric(p, `cachesync_keys_invalidated_total{phase="second"}`); f >= first && second == f {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatal("second deletes did not catch up with the first within 30s")
+			e.t.Fatalf("first deletes %v (want %v) and second deletes did not settle within 30s", f, first)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -51,7 +57,8 @@ func xa(t *testing.T, c *client.Conn, stmts ...string) {
 // reader that refilled a key between the two does not keep the old value.
 // Two XA transactions open at once: every completion deletes both sets of
 // keys again (the XIDs cannot be told apart), and once both are complete
-// nothing is kept: later writes do not delete their keys again.
+// nothing is kept: the next XA commit deletes its own keys only. Second
+// deletes are awaited through the metrics, never by sleeping.
 func TestRunXACommitDeletesAgain(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
@@ -59,37 +66,53 @@ func TestRunXACommitDeletesAgain(t *testing.T) {
 	e.seedUsers(5)
 	p := e.start()
 
+	// Each user row has two keys (user:N, user:email:uN@x.io); f counts
+	// the first deletes before each step, so settled knows what to expect.
 	e.setKeys("user:1")
 	c1 := e.xaConn(t)
+	f := e.firstDeletes(p)
 	xa(t, c1, "XA START 'x1'", "UPDATE users SET name = 'xa' WHERE id = 1", "XA END 'x1'", "XA PREPARE 'x1'")
-	e.waitGone(10*time.Second, "user:1") // deleted at the prepare
-	e.settled(p)                         // and its second delete is done
-	e.setKeys("user:1")                  // a reader refills the old value
+	e.settled(p, f+2)   // deleted at the prepare, twice
+	e.setKeys("user:1") // a reader refills the old value
+	f = e.firstDeletes(p)
 	xa(t, c1, "XA COMMIT 'x1'")
-	e.waitGone(10*time.Second, "user:1") // deleted again at the commit
+	e.settled(p, f+2)
+	if left := e.exists("user:1"); len(left) != 0 {
+		t.Fatalf("the XA commit left %q", left)
+	}
 
 	c2, c3 := e.xaConn(t), e.xaConn(t)
-	e.setKeys("user:2", "user:3")
+	f = e.firstDeletes(p)
 	xa(t, c2, "XA START 'x2'", "UPDATE users SET name = 'xa' WHERE id = 2", "XA END 'x2'", "XA PREPARE 'x2'")
 	xa(t, c3, "XA START 'x3'", "UPDATE users SET name = 'xa' WHERE id = 3", "XA END 'x3'", "XA PREPARE 'x3'")
-	e.waitGone(10*time.Second, "user:2", "user:3")
-	e.settled(p)
+	e.settled(p, f+4) // both prepares
 	e.setKeys("user:2", "user:3")
+	f = e.firstDeletes(p)
 	xa(t, c2, "XA COMMIT 'x2'")
-	e.waitGone(10*time.Second, "user:2", "user:3")
-	e.settled(p)
+	e.settled(p, f+4) // both open prepares, again
+	if left := e.exists("user:2", "user:3"); len(left) != 0 {
+		t.Fatalf("the first XA commit left %q", left)
+	}
 	e.setKeys("user:3")
+	f = e.firstDeletes(p)
 	xa(t, c3, "XA ROLLBACK 'x3'")
-	e.waitGone(10*time.Second, "user:3")
+	e.settled(p, f+4)
+	if left := e.exists("user:3"); len(left) != 0 {
+		t.Fatalf("the XA rollback left %q", left)
+	}
 
-	// Both complete: nothing of theirs is kept.
-	e.settled(p)
-	e.setKeys("user:2", "user:5")
-	e.exec("UPDATE DB.users SET name = 'plain' WHERE id = 5")
-	e.waitGone(10*time.Second, "user:5")
-	e.settled(p)
-	if left := e.exists("user:2"); len(left) != 1 {
-		t.Errorf("user:2 was deleted by an unrelated write after its XA transaction completed")
+	// Both complete: nothing of theirs is kept, so the next XA
+	// transaction's completion deletes its own keys only.
+	e.setKeys("user:2", "user:4")
+	f = e.firstDeletes(p)
+	c4 := e.xaConn(t)
+	xa(t, c4, "XA START 'x4'", "UPDATE users SET name = 'xa' WHERE id = 4", "XA END 'x4'", "XA PREPARE 'x4'", "XA COMMIT 'x4'")
+	e.settled(p, f+4) // x4's prepare and commit
+	if left := e.exists("user:2", "user:4"); len(left) != 1 || left[0] != "user:2" {
+		t.Errorf("after x2 and x3 completed, the next XA commit left %q, want only user:2 (not deleted again)", left)
+	}
+	if got := e.firstDeletes(p); got != f+4 {
+		t.Errorf("the next XA transaction deleted %v keys, want its own 4 (2 at the prepare, 2 at the commit)", got-f)
 	}
 	p.alive(t)
 	if code := p.stop(t); code != 0 {
