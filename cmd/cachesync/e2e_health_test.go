@@ -128,9 +128,8 @@ func TestLagWarningAfterCatchingUp(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	e.waitLog(p, "replication lag is back under")
-	if n := strings.Count(p.out.String(), "replication lag is above"); n != 1 {
-		t.Errorf("%d lag warnings, want one:\n%s", n, p.out.String())
-	}
+	// One line per change of state is TestLagWatchLogsStateChangesOnly's:
+	// here a loaded machine may really fall behind again.
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
