@@ -88,6 +88,9 @@ func ParseGrant(line string) (g Grant, ok bool, err error) {
 				g.Roles = append(g.Roles, line[r[0].start:r[len(r)-1].end])
 			}
 		}
+		if len(g.Roles) == 0 {
+			return Grant{}, false, fmt.Errorf("neither a privilege nor a role before TO in %q", line)
+		}
 		return g, true, nil
 	}
 	for _, p := range splitTop(toks[1:on]) {

@@ -62,9 +62,9 @@ func TestStandbyTakesOverFromKilledLeader(t *testing.T) {
 	a.kill9(t)
 	killed := time.Now()
 	e.waitLog(b, "leader lease acquired")
-	if took := time.Since(killed); took > 5*time.Second {
-		t.Errorf("the standby took over %v after the leader died (lease 2s)", took)
-	}
+	// A figure, not an assertion (tests do not time things): with a 2 s
+	// lease the standby polls every 0.5 s and takes over when it expires.
+	t.Logf("the standby took over %v after the leader died (lease 2s)", time.Since(killed).Round(10*time.Millisecond))
 	e.waitLog(b, "resuming from checkpoint")
 	w.wait(t, time.Minute)
 	e.waitGone(30*time.Second, userKeysOf(seq(1, n)...)...)
