@@ -56,18 +56,49 @@ func StartRedis(t testing.TB, opt ...RedisOptions) *Redis {
 		r.opt = opt[0]
 	}
 	t.Cleanup(r.close)
+	startOnFreePort(t, func(port int) error {
+		r.Port, r.Addr = port, "127.0.0.1:"+strconv.Itoa(port)
+		return r.start()
+	}, r.logFile)
+	return r
+}
+
+// startOnFreePort starts a redis-server (or sentinel) on a free port, and on
+// another one when a different process took the port in between (its log
+// says "Address already in use"); at most three tries.
+func startOnFreePort(t testing.TB, start func(port int) error, logFile func() string) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		fatalIf(t, err)
-		r.Port, r.Addr = port, "127.0.0.1:"+strconv.Itoa(port)
-		err = r.start()
+		err = start(port)
 		if err == nil {
-			return r
+			return
 		}
-		if attempt == 3 || !strings.Contains(tail(r.logFile(), 5), "Address already in use") {
+		if attempt == 3 || !strings.Contains(tail(logFile(), 5), "Address already in use") {
 			t.Fatal(err)
 		}
 	}
+}
+
+// servedBy checks that addr answers, as the redis process pid: a port taken
+// by another server must not pass for ours. A plain dial first, because
+// go-redis logs every refused dial.
+func servedBy(ctx context.Context, c *redis.Client, addr string, pid int) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	info, err := c.InfoMap(ctx, "server").Result()
+	if err != nil {
+		return err
+	}
+	if got := info["Server"]["process_id"]; got != strconv.Itoa(pid) {
+		return fmt.Errorf("%s is served by pid %s, not ours", addr, got)
+	}
+	return nil
 }
 
 func (r *Redis) logFile() string { return filepath.Join(r.Dir, "redis.log") }
@@ -101,23 +132,7 @@ func (r *Redis) start() error {
 	r.mu.Unlock()
 	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password, MaxRetries: -1, TLSConfig: r.clientTLS()})
 	defer c.Close()
-	err = waitReady(p, func(ctx context.Context) error {
-		// A plain dial first: go-redis logs every refused dial.
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", r.Addr)
-		if err != nil {
-			return err
-		}
-		conn.Close()
-		info, err := c.InfoMap(ctx, "server").Result()
-		if err != nil {
-			return err
-		}
-		if got := info["Server"]["process_id"]; got != strconv.Itoa(p.pid()) {
-			return fmt.Errorf("%s is served by pid %s, not ours", r.Addr, got)
-		}
-		return nil
-	})
+	err = waitReady(p, func(ctx context.Context) error { return servedBy(ctx, c, r.Addr, p.pid()) })
 	if err != nil {
 		if !errors.Is(err, errExited) {
 			p.kill()

@@ -106,18 +106,10 @@ func StartSentinelOpts(t testing.TB, master *Redis, name string, opt SentinelOpt
 	fatalIf(t, err)
 	s := &Sentinel{Dir: dir, MasterName: name, master: master, password: opt.Password}
 	t.Cleanup(s.close)
-	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		fatalIf(t, err)
+	startOnFreePort(t, func(port int) error {
 		s.Port, s.Addr = port, "127.0.0.1:"+strconv.Itoa(port)
-		err = s.start()
-		if err == nil {
-			break
-		}
-		if attempt == 3 || !strings.Contains(tail(s.logFile(), 5), "Address already in use") {
-			t.Fatal(err)
-		}
-	}
+		return s.start()
+	}, s.logFile)
 	want := make([]string, len(replicas))
 	for i, r := range replicas {
 		want[i] = r.Addr
@@ -190,18 +182,8 @@ func (s *Sentinel) start() error {
 	plain := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password, MaxRetries: -1})
 	defer plain.Close()
 	err = waitReady(p, func(ctx context.Context) error {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", s.Addr)
-		if err != nil {
+		if err := servedBy(ctx, plain, s.Addr, p.pid()); err != nil {
 			return err
-		}
-		conn.Close()
-		info, err := plain.InfoMap(ctx, "server").Result()
-		if err != nil {
-			return err
-		}
-		if got := info["Server"]["process_id"]; got != strconv.Itoa(p.pid()) {
-			return fmt.Errorf("%s is served by pid %s, not ours", s.Addr, got)
 		}
 		addr, err := c.GetMasterAddrByName(ctx, n).Result()
 		if err != nil {
@@ -312,15 +294,6 @@ func (s *Sentinel) current() *proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.proc
-}
-
-// PID is the sentinel's process id.
-func (s *Sentinel) PID() int { return s.current().pid() }
-
-// Kill ends the sentinel with SIGKILL.
-func (s *Sentinel) Kill(t testing.TB) {
-	t.Helper()
-	s.current().kill()
 }
 
 func (s *Sentinel) close() {
