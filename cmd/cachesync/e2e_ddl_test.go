@@ -151,34 +151,49 @@ func TestRunDDLWhileBehind(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 
-	keys := []string{"user:2", "user:email:b@x.io", "user:1", "user:email:a2@x.io", "user:email:a3@x.io"}
-	e.setKeys(keys...)
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (2, 'b@x.io', 'Bob')")
-	e.exec("UPDATE DB.users SET email = 'a3@x.io' WHERE id = 1")
-	e.exec("ALTER TABLE DB.users ADD COLUMN pre INT NOT NULL DEFAULT 777 FIRST")
-	// The misaligned keys a decoder using the live schema would render.
-	decoys := []string{"user:b@x.io", "user:email:Bob", "user:a3@x.io", "user:email:Ann"}
-	e.setKeys(decoys...)
-
+	d := e.writeBehindDDL()
 	p = e.start()
 	if !p.logHas("resuming from checkpoint") {
 		t.Errorf("restart did not resume from the checkpoint:\n%s", p.out.String())
 	}
-	e.setKeys("user:3")
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (3, 'c@x.io', 'Cy')")
-	e.waitGone(15*time.Second, "user:3") // everything before it is processed
-	var left []string
-	for _, k := range keys {
-		if len(e.exists(k)) == 1 {
-			left = append(left, k)
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("keys of rows written before the DDL survived: %q; misaligned decoys deleted instead: %q",
-			left, missing(e, decoys))
-	}
+	e.checkBehindDDL(d, "")
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
+
+// behindDDL is what writeBehindDDL wrote: the keys of rows written before an
+// ADD COLUMN ... FIRST, and the misaligned keys a decoder using the live
+// schema would render for them instead.
+type behindDDL struct{ keys, decoys []string }
+
+// writeBehindDDL, with cachesync stopped after it read users (row 1 with
+// email a2@x.io), writes rows with the old layout and then adds a column in
+// front of them, caching both their keys and the decoys.
+func (e *env) writeBehindDDL() behindDDL {
+	e.t.Helper()
+	d := behindDDL{
+		keys:   []string{"user:2", "user:email:b@x.io", "user:1", "user:email:a2@x.io", "user:email:a3@x.io"},
+		decoys: []string{"user:b@x.io", "user:email:Bob", "user:a3@x.io", "user:email:Ann"},
+	}
+	e.setKeys(d.keys...)
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (2, 'b@x.io', 'Bob')")
+	e.exec("UPDATE DB.users SET email = 'a3@x.io' WHERE id = 1")
+	e.exec("ALTER TABLE DB.users ADD COLUMN pre INT NOT NULL DEFAULT 777 FIRST")
+	e.setKeys(d.decoys...)
+	return d
+}
+
+// checkBehindDDL waits until a row written now is invalidated (everything
+// before it was read) and fails if a key of d survived.
+func (e *env) checkBehindDDL(d behindDDL, when string) {
+	e.t.Helper()
+	e.setKeys("user:3")
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (3, 'c@x.io', 'Cy')")
+	e.waitGone(15*time.Second, "user:3")
+	if left := e.exists(d.keys...); len(left) > 0 {
+		e.t.Errorf("keys of rows written before the DDL survived%s: %q; misaligned decoys deleted instead: %q",
+			when, left, missing(e, d.decoys))
 	}
 }
 

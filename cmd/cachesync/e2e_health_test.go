@@ -1,9 +1,6 @@
 package main
 
 import (
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,17 +13,8 @@ import (
 // readyz returns /readyz's status code and body.
 func (e *env) readyz(p *proc) (int, string) {
 	e.t.Helper()
-	m := metricsAddr.FindStringSubmatch(p.out.String())
-	if m == nil {
-		e.t.Fatalf("cachesync does not serve http:\n%s", p.out.String())
-	}
-	resp, err := http.Get("http://" + m[1] + "/readyz")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	code, body := e.get(p, "/readyz")
+	return code, string(body)
 }
 
 // waitReadyz polls /readyz (bounded) until it answers code with a body
@@ -58,7 +46,7 @@ func TestReadyzStallAndRecovery(t *testing.T) {
 	if v := e.metric(p, "cachesync_ready"); v != 1 {
 		t.Errorf("cachesync_ready = %v while /readyz says ready", v)
 	}
-	addr := metricsAddr.FindStringSubmatch(p.out.String())[1]
+	addr := e.httpAddr(p)
 	if r := runCLI(t, exitLimit, nil, "ready", "--addr", addr); r.code != 0 || r.stdout != "ready\n" {
 		t.Errorf("cachesync ready while ready:\n%v", r)
 	}
@@ -172,12 +160,7 @@ func TestReadyzCheckpointNotSaved(t *testing.T) {
 // usage errors.
 func TestReadyCommandNoAnswer(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
+	addr := freeAddr(t)
 	wantFailure(t, runCLI(t, exitLimit, nil, "ready", "--addr", addr), []string{"no answer from cachesync at " + addr})
 	if r := runCLI(t, exitLimit, nil, "ready", "--bogus"); r.code != 2 {
 		t.Errorf("a bad flag: want exit 2:\n%v", r)

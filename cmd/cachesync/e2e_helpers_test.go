@@ -227,3 +227,20 @@ func (e *env) passwordFile(pw string) string {
 	}
 	return f.Name()
 }
+
+// configCopy writes e's config, rewritten by rewrite (given the new
+// directory), into a directory of its own: a second instance of the same
+// config, as on another host. It returns the file and the directory.
+func (e *env) configCopy(rewrite func(cfg, dir string) string) (path, dir string) {
+	e.t.Helper()
+	raw, err := os.ReadFile(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dir = e.t.TempDir()
+	path = filepath.Join(dir, "cachesync.yaml")
+	if err := os.WriteFile(path, []byte(rewrite(string(raw), dir)), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return path, dir
+}

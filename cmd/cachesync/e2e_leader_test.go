@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,39 +133,12 @@ func TestStandbyReadsTheLeadersSchemaHistory(t *testing.T) {
 		t.Fatalf("leader exit code %d after SIGTERM", code)
 	}
 
-	keys := []string{"user:2", "user:email:b@x.io", "user:1", "user:email:a3@x.io"}
-	e.setKeys(keys...)
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (2, 'b@x.io', 'Bob')")
-	e.exec("UPDATE DB.users SET email = 'a3@x.io' WHERE id = 1")
-	e.exec("ALTER TABLE DB.users ADD COLUMN pre INT NOT NULL DEFAULT 777 FIRST")
-	decoys := []string{"user:b@x.io", "user:email:Bob", "user:a3@x.io", "user:email:Ann"}
-	e.setKeys(decoys...)
-
+	d := e.writeBehindDDL()
 	// The other instance: same config but its own directory.
-	other := t.TempDir()
-	raw, err := os.ReadFile(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgB := filepath.Join(other, "cachesync.yaml")
-	if err := os.WriteFile(cfgB, []byte(strings.ReplaceAll(string(raw), e.dir, other)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgB, other := e.configCopy(func(cfg, dir string) string { return strings.ReplaceAll(cfg, e.dir, dir) })
 	b := e.spawn(exec.Command(binPath, "run", "--config", cfgB))
 	e.waitLog(b, "resuming from checkpoint")
-	e.setKeys("user:3")
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (3, 'c@x.io', 'Cy')")
-	e.waitGone(15*time.Second, "user:3")
-	var left []string
-	for _, k := range keys {
-		if len(e.exists(k)) == 1 {
-			left = append(left, k)
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("keys of rows written before the DDL survived the takeover: %q; misaligned decoys deleted instead: %q",
-			left, missing(e, decoys))
-	}
+	e.checkBehindDDL(d, " the takeover")
 	if _, err := os.Stat(filepath.Join(other, "cachesync.pos.schemas")); err == nil {
 		t.Error("the new leader wrote a local schema history file; with checkpoint.store redis it belongs in Redis")
 	}
@@ -182,21 +154,10 @@ func TestStandbyIsReadyAndLeaderGauge(t *testing.T) {
 	t.Parallel()
 	e := leaderEnv(t)
 	e.enableMetrics()
-	raw, err := os.ReadFile(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrB := l.Addr().String()
-	l.Close()
-	cfgB := filepath.Join(t.TempDir(), "cachesync.yaml")
-	b := regexp.MustCompile(`http: \{addr: "[^"]+"\}`).ReplaceAll(raw, []byte(`http: {addr: "`+addrB+`"}`))
-	if err := os.WriteFile(cfgB, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	addrB := freeAddr(t)
+	cfgB, _ := e.configCopy(func(cfg, _ string) string {
+		return regexp.MustCompile(`http: \{addr: "[^"]+"\}`).ReplaceAllString(cfg, `http: {addr: "`+addrB+`"}`)
+	})
 
 	leader := e.startNoWait()
 	e.waitLog(leader, "starting at the primary's current position")

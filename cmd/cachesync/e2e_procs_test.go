@@ -73,25 +73,34 @@ var metricsAddr = regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`)
 // now (config validation does not take port 0).
 func (e *env) enableMetrics() {
 	e.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	e.editConfig(`http: {addr: "off"}`, `http: {addr: "`+addr+`"}`)
+	e.editConfig(`http: {addr: "off"}`, `http: {addr: "`+freeAddr(e.t)+`"}`)
 }
 
-// metric scrapes p's /metrics and returns the value of the sample whose
-// line starts with series (name and labels, e.g. `x_total{op="update",table="d.t"}`);
-// 0 when absent.
-func (e *env) metric(p *proc, series string) float64 {
+// freeAddr is a loopback address nothing listens on now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// httpAddr is where p serves http (call enableMetrics before start).
+func (e *env) httpAddr(p *proc) string {
 	e.t.Helper()
 	m := metricsAddr.FindStringSubmatch(p.out.String())
 	if m == nil {
-		e.t.Fatalf("cachesync does not serve metrics (call enableMetrics before start):\n%s", p.out.String())
+		e.t.Fatalf("cachesync does not serve http (call enableMetrics before start):\n%s", p.out.String())
 	}
-	resp, err := http.Get("http://" + m[1] + "/metrics")
+	return m[1]
+}
+
+// get fetches path from p's http server: the status code and the body.
+func (e *env) get(p *proc, path string) (int, []byte) {
+	e.t.Helper()
+	resp, err := http.Get("http://" + e.httpAddr(p) + path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -100,6 +109,15 @@ func (e *env) metric(p *proc, series string) float64 {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return resp.StatusCode, body
+}
+
+// metric scrapes p's /metrics and returns the value of the sample whose
+// line starts with series (name and labels, e.g. `x_total{op="update",table="d.t"}`);
+// 0 when absent.
+func (e *env) metric(p *proc, series string) float64 {
+	e.t.Helper()
+	_, body := e.get(p, "/metrics")
 	for _, line := range strings.Split(string(body), "\n") {
 		if rest, ok := strings.CutPrefix(line, series+" "); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
