@@ -87,11 +87,11 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 	return errors.Join(all...)
 }
 
-// warnUnsafe logs, at start and before anything connects, the settings of
-// the source and Redis that are valid but unsafe (insecure_skip_verify);
-// Kafka's are logged where its connection is built.
+// warnUnsafe logs, at start and before anything connects, the settings
+// that are valid but unsafe (insecure_skip_verify, no heartbeat): the same
+// list config check prints.
 func warnUnsafe(cfg *config.Config, log *zap.Logger) {
-	for _, w := range append(cfg.Source.Warnings(), cfg.Redis.Warnings()...) {
+	for _, w := range configWarnings(cfg) {
 		log.Warn(w)
 	}
 }

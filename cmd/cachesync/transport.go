@@ -72,9 +72,6 @@ func newKafkaTransport(ctx context.Context, cfg *config.Config, acker event.Acke
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range k.Warnings() {
-		log.Warn(w)
-	}
 	if err := ensureTopics(ctx, k, conn, backoff, log, sink.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"}); err != nil {
 		return nil, err
 	}

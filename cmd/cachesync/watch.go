@@ -30,6 +30,17 @@ func (p *lastDone) since() time.Duration { return time.Since(time.Unix(0, p.last
 // watchStall marks part not ready while work waits (waiting() > 0) and none
 // of it has finished for stallAfter: Redis or Kafka down, or stuck.
 func watchStall(ctx context.Context, h *health, part string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
+	tick(ctx, every, func() {
+		if n := waiting(); n > 0 && p.since() > stallAfter {
+			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: is Redis (or Kafka) reachable?", n, p.since().Round(time.Second)))
+		} else {
+			h.ok(part)
+		}
+	})
+}
+
+// tick calls fn every period until ctx ends.
+func tick(ctx context.Context, every time.Duration, fn func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -37,11 +48,7 @@ func watchStall(ctx context.Context, h *health, part string, waiting func() int,
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if n := waiting(); n > 0 && p.since() > stallAfter {
-			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: is Redis (or Kafka) reachable?", n, p.since().Round(time.Second)))
-		} else {
-			h.ok(part)
+			fn()
 		}
 	}
 }
@@ -90,17 +97,8 @@ func watchLag(ctx context.Context, lag func() time.Duration, limit time.Duration
 	if limit <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
 	w := &lagWatch{limit: limit, log: log}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.observe(lag())
-		}
-	}
+	tick(ctx, every, func() { w.observe(lag()) })
 }
 
 type lagWatch struct {
@@ -156,18 +154,11 @@ func (f *failing) state() (time.Duration, error) {
 // watchFailing marks part not ready while its attempts have failed for
 // longer than stallAfter without one succeeding.
 func watchFailing(ctx context.Context, h *health, part string, f *failing, stallAfter, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick(ctx, every, func() {
 		if d, err := f.state(); d > stallAfter {
 			h.bad(part, fmt.Sprintf("failing for %s and retrying: %v", d.Round(time.Second), err))
 		} else {
 			h.ok(part)
 		}
-	}
+	})
 }
