@@ -50,13 +50,19 @@ func TestGuardedConnEndsASilentWait(t *testing.T) {
 	// Then silence: the read ends with a timeout instead of waiting forever.
 	done := make(chan error, 1)
 	go func() { _, err := c.Read(buf); done <- err }()
+	wantDeadline(t, done, "a silent read")
+}
+
+// wantDeadline waits (bounded) for a blocked read to end with a deadline error.
+func wantDeadline(t *testing.T, done <-chan error, what string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("a silent read ended with %v, want a deadline error", err)
+			t.Fatalf("%s ended with %v, want a deadline error", what, err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("a silent read was never ended by the guard")
+		t.Fatalf("%s was never ended by a deadline", what)
 	}
 }
 
@@ -74,14 +80,7 @@ func TestGuardedConnKeepsASoonerDeadline(t *testing.T) {
 	if err := c.SetReadDeadline(time.Now().Add(10 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("read ended with %v, want a deadline error", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the caller's sooner deadline did not end the waiting read")
-	}
+	wantDeadline(t, done, "a read waiting under the caller's sooner deadline")
 }
 
 func TestGuardedDialerOff(t *testing.T) {

@@ -18,9 +18,7 @@ func TestSourceTLS(t *testing.T) {
 	pki := testenv.NewPKI(t)
 	m := testenv.StartMariaDB(t, testenv.MariaDBOptions{ExtraConfig: pki.MariaDBConfig()})
 	m.CreateUser(t, "tls_user", "tls-pw", "REPLICATION SLAVE, REPLICATION CLIENT ON *.*", "SELECT ON *.*")
-	for _, host := range []string{"localhost", "127.0.0.1", "%"} {
-		m.Exec(t, "ALTER USER 'tls_user'@'"+host+"' REQUIRE SSL")
-	}
+	m.RequireSSL(t, "tls_user")
 	ctx := context.Background()
 	src := config.Default().Source
 	src.Addr, src.User, src.Password, src.Flavor = m.Addr, "tls_user", "tls-pw", "mariadb"

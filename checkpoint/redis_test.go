@@ -26,13 +26,8 @@ func TestKeysFor(t *testing.T) {
 // only the current holder's saves land: an old leader whose lease expired
 // and was taken gets ErrNotLeader and the checkpoint keeps the new one's.
 func TestRedisStoreFencing(t *testing.T) {
-	r := testenv.StartRedis(t)
-	rdb := r.Client(t)
+	a, b, sa, sb := twoInstances(t)
 	ctx := context.Background()
-	keys := KeysFor("cp")
-	const ttl = 300 * time.Millisecond
-	a, b := NewLease(rdb, keys, ttl), NewLease(rdb, keys, ttl)
-	sa, sb := &RedisStore{RDB: rdb, Keys: keys, Lease: a}, &RedisStore{RDB: rdb, Keys: keys, Lease: b}
 
 	if _, ok, err := sa.Load(ctx); ok || err != nil {
 		t.Fatalf("empty store: ok %v err %v", ok, err)
@@ -50,7 +45,7 @@ func TestRedisStoreFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a is paused past its lease; b takes over.
-	time.Sleep(ttl + 100*time.Millisecond)
+	time.Sleep(leaseTTL + 100*time.Millisecond)
 	if got, err := b.TryAcquire(ctx); !got || err != nil {
 		t.Fatalf("b acquire after expiry: %v %v", got, err)
 	}
@@ -95,13 +90,9 @@ func TestRedisStoreCorrupt(t *testing.T) {
 // The schema history lives beside the shared checkpoint: the leader saves
 // it, a standby cannot, and whoever leads next reads what was saved.
 func TestRedisStoreSchemaHistory(t *testing.T) {
-	r := testenv.StartRedis(t)
-	rdb := r.Client(t)
+	a, b, storeA, storeB := twoInstances(t)
 	ctx := context.Background()
-	keys := KeysFor("cp")
-	const ttl = 300 * time.Millisecond
-	a, b := NewLease(rdb, keys, ttl), NewLease(rdb, keys, ttl)
-	sa, sb := (&RedisStore{RDB: rdb, Keys: keys, Lease: a}).Blob("schemas"), (&RedisStore{RDB: rdb, Keys: keys, Lease: b}).Blob("schemas")
+	sa, sb := storeA.Blob("schemas"), storeB.Blob("schemas")
 	if got, err := sb.Load(ctx); got != nil || err != nil {
 		t.Fatalf("nothing saved: %q, %v", got, err)
 	}
@@ -114,7 +105,7 @@ func TestRedisStoreSchemaHistory(t *testing.T) {
 	if err := sb.Save(ctx, []byte(`{"v":2}`)); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("standby's save: %v, want ErrNotLeader", err)
 	}
-	time.Sleep(2 * ttl) // a is paused past its lease, still holding its token
+	time.Sleep(2 * leaseTTL) // a is paused past its lease, still holding its token
 	if got, err := b.TryAcquire(ctx); !got || err != nil {
 		t.Fatalf("b acquire: %v %v", got, err)
 	}
@@ -127,7 +118,20 @@ func TestRedisStoreSchemaHistory(t *testing.T) {
 	if got, err := sb.Load(ctx); string(got) != `{"v":1}` || err != nil {
 		t.Fatalf("the new leader reads %q, %v; want the old leader's history", got, err)
 	}
-	if sb.String() != "redis key "+keys.Checkpoint+":schemas" {
-		t.Errorf("schemas blob named %q, want beside %s", sb.String(), keys.Checkpoint)
+	if sb.String() != "redis key "+KeysFor("cp").Checkpoint+":schemas" {
+		t.Errorf("schemas blob named %q, want beside %s", sb.String(), KeysFor("cp").Checkpoint)
 	}
+}
+
+// leaseTTL is the tests' lease: short, so one can expire within a test.
+const leaseTTL = 300 * time.Millisecond
+
+// twoInstances is two instances of one config on a fresh Redis: their
+// leases (not yet held) and stores of the checkpoint key "cp".
+func twoInstances(t *testing.T) (a, b *Lease, sa, sb *RedisStore) {
+	t.Helper()
+	rdb := testenv.StartRedis(t).Client(t)
+	keys := KeysFor("cp")
+	a, b = NewLease(rdb, keys, leaseTTL), NewLease(rdb, keys, leaseTTL)
+	return a, b, &RedisStore{RDB: rdb, Keys: keys, Lease: a}, &RedisStore{RDB: rdb, Keys: keys, Lease: b}
 }

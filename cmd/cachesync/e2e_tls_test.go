@@ -21,9 +21,7 @@ func TestRunTLS(t *testing.T) {
 	pki := testenv.NewPKI(t)
 	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{ExtraConfig: pki.MariaDBConfig()})
 	db.CreateUser(t, "tls_user", "tls-pw", "ALL PRIVILEGES ON *.*")
-	for _, host := range []string{"localhost", "127.0.0.1", "%"} {
-		db.Exec(t, "ALTER USER 'tls_user'@'"+host+"' REQUIRE SSL")
-	}
+	db.RequireSSL(t, "tls_user")
 	e := newEnvRedis(t, db, []string{usersSchema}, usersRules, "", testenv.RedisOptions{TLS: pki})
 	rewriteConfig(t, e.cfg,
 		"user: root,", "user: tls_user, password_file: "+e.passwordFile("tls-pw")+", tls: {ca_file: "+pki.CAFile+"},",

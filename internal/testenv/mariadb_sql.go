@@ -86,6 +86,15 @@ func (m *MariaDB) CreateUser(t testing.TB, name, password string, grants ...stri
 	}
 }
 
+// RequireSSL makes every account CreateUser made for name accept only TLS
+// connections (ALTER USER ... REQUIRE SSL).
+func (m *MariaDB) RequireSSL(t testing.TB, name string) {
+	t.Helper()
+	for _, host := range []string{"localhost", "127.0.0.1", "%"} {
+		m.Exec(t, "ALTER USER "+quote(name)+"@"+quote(host)+" REQUIRE SSL")
+	}
+}
+
 // quote makes s a single-quoted SQL string literal.
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
