@@ -15,12 +15,23 @@ import (
 // Preflight checks, before streaming, every server setting cachesync relies
 // on, and returns all problems at once, each naming the setting and the fix.
 func Preflight(ctx context.Context, src config.SourceConfig) error {
+	_, err := PreflightWarnings(ctx, src)
+	return err
+}
+
+// PreflightWarnings is Preflight that, on the same connection, also returns
+// the settings that work but are risky, for a warning: a binlog retention
+// under a day.
+func PreflightWarnings(ctx context.Context, src config.SourceConfig) ([]string, error) {
 	conn, err := connect(ctx, src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
-	return errors.Join(checkServer(conn, src)...)
+	if err := errors.Join(checkServer(conn, src)...); err != nil {
+		return nil, err
+	}
+	return retentionWarnings(conn, src), nil
 }
 
 func checkServer(conn *client.Conn, src config.SourceConfig) []error {

@@ -106,34 +106,29 @@ func MappedTables(ctx context.Context, src config.SourceConfig, rules []*config.
 // outage of cachesync longer than the retention loses its checkpoint.
 const minRetention = 24 * time.Hour
 
-// RetentionWarnings reads how long the source keeps its binlogs
+// retentionWarnings reads how long the source keeps its binlogs
 // (binlog_expire_logs_seconds, else expire_logs_days; 0 is forever) and
-// returns a warning when that is under a day.
-func RetentionWarnings(ctx context.Context, src config.SourceConfig) ([]string, error) {
-	conn, err := connect(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
+// warns when that is under a day, or when it cannot be read.
+func retentionWarnings(conn *client.Conn, src config.SourceConfig) []string {
 	seconds, name := int64(0), ""
 	if r, err := conn.Execute("SELECT @@GLOBAL.binlog_expire_logs_seconds"); err == nil {
 		seconds, _ = r.GetInt(0, 0)
 		name = "binlog_expire_logs_seconds"
 	} else if mysqlCode(err) != 1193 { // unknown variable: an older server
-		return nil, fmt.Errorf("source: reading binlog_expire_logs_seconds: %w", err)
+		return []string{fmt.Sprintf("cannot read the source's binlog retention (binlog_expire_logs_seconds): %v", err)}
 	}
 	if seconds == 0 {
 		if r, err := conn.Execute("SELECT @@GLOBAL.expire_logs_days"); err == nil {
 			days, _ := r.GetFloat(0, 0) // MariaDB allows fractions of a day
 			seconds, name = int64(days*86400), "expire_logs_days"
 		} else if mysqlCode(err) != 1193 { // MySQL 8.4 removed it
-			return nil, fmt.Errorf("source: reading expire_logs_days: %w", err)
+			return []string{fmt.Sprintf("cannot read the source's binlog retention (expire_logs_days): %v", err)}
 		}
 	}
 	if w := retentionWarning(time.Duration(seconds)*time.Second, name, src.Addr); w != "" {
-		return []string{w}, nil
+		return []string{w}
 	}
-	return nil, nil
+	return nil
 }
 
 func retentionWarning(kept time.Duration, setting, addr string) string {

@@ -45,8 +45,8 @@ type Tailer struct {
 	// set starts over (a repeated delete is harmless, unbounded memory is not).
 	DedupLimit int
 	// XAKeyLimit bounds the keys kept for prepared XA transactions until
-	// their commit (xa.go); past it the oldest are deleted at the prepare
-	// only, with a warning.
+	// their commit (xa.go); keys past it are deleted at the prepare only,
+	// with a warning.
 	XAKeyLimit int
 	// XAStore, if set, keeps the keys of open XA prepares beside the
 	// checkpoint, so a restart between prepare and commit still deletes

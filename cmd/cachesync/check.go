@@ -37,7 +37,11 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok (%d rules; run with --online to check the servers too)\n", *path, len(cfg.Rules))
 		return nil
 	}
-	errs := []error{canal.Preflight(ctx, cfg.Source), checkRedisOnline(ctx, cfg.Redis)}
+	warnings, err := canal.PreflightWarnings(ctx, cfg.Source)
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	errs := []error{err, checkRedisOnline(ctx, cfg.Redis)}
 	checked := "source settings, privileges and schema at " + cfg.Source.Addr + "; redis"
 	if cfg.Transport.Kind == "kafka" {
 		errs = append(errs, checkKafkaOnline(ctx, cfg.Transport.Kafka, stdout))
@@ -45,11 +49,6 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// Privileges beyond what cachesync needs are warnings, not failures:
 	// they are a security problem, not a correctness one.
-	if ws, err := canal.RetentionWarnings(ctx, cfg.Source); err == nil {
-		for _, w := range ws {
-			fmt.Fprintf(stdout, "warning: %s\n", w)
-		}
-	}
 	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		fmt.Fprintf(stdout, "warning: could not check the source user's privileges for extras: %v\n", err)

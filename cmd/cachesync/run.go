@@ -71,15 +71,12 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 			h.ok(part)
 		}
 	}()
-	if err := canal.Preflight(soft, cfg.Source); err != nil {
+	warnings, err := canal.PreflightWarnings(soft, cfg.Source)
+	if err != nil {
 		return err
 	}
-	if ws, err := canal.RetentionWarnings(soft, cfg.Source); err != nil {
-		log.Warn("cannot read the source's binlog retention", zap.Error(err))
-	} else {
-		for _, w := range ws {
-			log.Warn(w)
-		}
+	for _, w := range warnings {
+		log.Warn(w)
 	}
 	rep, err := canal.CheckSchema(soft, cfg.Source, rulePtrs(cfg))
 	if err != nil {
