@@ -25,6 +25,9 @@ type KafkaConn struct {
 	Dialer    *kafka.Dialer
 	TLS       *tls.Config
 	SASL      sasl.Mechanism
+
+	brokers []string
+	sasl    config.SASLConfig // for messages: user and mechanism, never the password
 }
 
 // kafkaDialTimeout bounds connecting, TLS handshake and SASL included.
@@ -54,9 +57,27 @@ func KafkaOptions(c config.KafkaConfig) (KafkaConn, error) {
 			Timeout:       kafkaDialTimeout,
 			DualStack:     true,
 		},
-		TLS:  tlsCfg,
-		SASL: mech,
+		TLS:     tlsCfg,
+		SASL:    mech,
+		brokers: c.Brokers,
+		sasl:    config.SASLConfig{Mechanism: c.SASL.Mechanism, Username: c.SASL.Username},
 	}, nil
+}
+
+// EnsureTopics is the package's EnsureTopics through this connection. When
+// the brokers cannot be read and SASL is on, it asks a Dialer why: a login
+// the brokers refuse comes back wrapping ErrKafkaRefused, not as the
+// "unexpected EOF" kafka-go's Transport reports.
+func (c KafkaConn) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
+	err := EnsureTopics(ctx, c.brokers, c.Transport, specs...)
+	var missing *MissingTopicError
+	if err == nil || errors.As(err, &missing) || c.SASL == nil {
+		return err
+	}
+	if refused := c.explain(ctx); refused != nil {
+		return refused
+	}
+	return err
 }
 
 // kafkaTLS is nil when TLS is off. An empty ServerName is left for kafka-go,
@@ -131,13 +152,14 @@ func (m maskedPlain) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "PLAIN(user %q
 // SASL credentials or mechanism refused.
 var ErrKafkaRefused = errors.New("kafka refused the connection")
 
-// Explain dials the brokers with the Dialer, which reports what the
+// explain dials the brokers with the Dialer, which reports what the
 // Transport hides: kafka-go's Transport turns a refused SASL login into
 // "unexpected EOF". It returns an error wrapping ErrKafkaRefused, naming the
 // setting to fix, when a broker refuses the credentials or mechanism, and
 // nil otherwise (reachable, or unreachable: a reason to wait, not to stop).
-func (c KafkaConn) Explain(ctx context.Context, brokers []string, s config.SASLConfig) error {
-	for _, b := range brokers {
+func (c KafkaConn) explain(ctx context.Context) error {
+	s := c.sasl
+	for _, b := range c.brokers {
 		conn, err := c.Dialer.DialContext(ctx, "tcp", b)
 		if err == nil {
 			conn.Close()

@@ -32,7 +32,7 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 	defer conn.Transport.CloseIdleConnections()
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	err = sink.EnsureTopics(cctx, k.Brokers, conn.Transport,
+	err = conn.EnsureTopics(cctx,
 		sink.TopicSpec{Name: k.Topic, Role: "invalidations"},
 		sink.TopicSpec{Name: dlqTopic(k), Role: "dead letters"})
 	var missing *sink.MissingTopicError
@@ -44,13 +44,6 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 			fmt.Fprintf(stdout, "note: kafka topic %q does not exist yet; run creates it (transport.kafka.create_topic: true)\n", t)
 		}
 		return nil
-	case errors.As(err, &missing):
-		return err
-	}
-	if k.SASL.Active() {
-		if refused := conn.Explain(cctx, k.Brokers, k.SASL); refused != nil {
-			return refused
-		}
 	}
 	return err
 }

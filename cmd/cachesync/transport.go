@@ -105,16 +105,11 @@ func (t *kafkaTransport) Run(ctx context.Context) error {
 func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn, backoff retry.Backoff, log *zap.Logger, specs ...sink.TopicSpec) error {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := sink.EnsureTopics(cctx, k.Brokers, conn.Transport, specs...)
+		err := conn.EnsureTopics(cctx, specs...)
 		cancel()
 		var missing *sink.MissingTopicError
-		if err == nil || errors.As(err, &missing) || ctx.Err() != nil {
+		if err == nil || errors.As(err, &missing) || errors.Is(err, sink.ErrKafkaRefused) || ctx.Err() != nil {
 			return err
-		}
-		if k.SASL.Active() {
-			if refused := conn.Explain(ctx, k.Brokers, k.SASL); refused != nil {
-				return refused
-			}
 		}
 		log.Warn("kafka does not answer yet; waiting for it", zap.Strings("brokers", k.Brokers), zap.Error(err))
 		if err := retry.SleepCtx(ctx, backoff.Delay(attempt)); err != nil {
