@@ -100,16 +100,7 @@ func (j *Job) Run(ctx context.Context, out canal.Sink) error {
 			return j.stopped(ctx, err)
 		}
 		info, keys := j.render(res)
-		j.stats.RowsRead += int64(n)
-		if j.OnRead != nil {
-			j.OnRead(base + j.stats.RowsRead)
-		}
-		if chunk > j.opts.inFlight() {
-			if err := j.waitFinished(ctx, chunk-j.opts.inFlight()); err != nil {
-				return j.stopped(ctx, err)
-			}
-		}
-		if err := j.send(ctx, out, chunk, info, keys); err != nil {
+		if err := j.deliver(ctx, out, base, chunk, info, keys); err != nil {
 			return j.stopped(ctx, err)
 		}
 		j.cursor = info.cursor
@@ -118,6 +109,21 @@ func (j *Job) Run(ctx context.Context, out canal.Sink) error {
 			return nil
 		}
 	}
+}
+
+// deliver hands a read chunk to the sink once at most Options.InFlight
+// chunks before it are unfinished; base is the rows of earlier runs.
+func (j *Job) deliver(ctx context.Context, out canal.Sink, base int64, chunk uint64, info chunkInfo, keys []string) error {
+	j.stats.RowsRead += info.rows
+	if j.OnRead != nil {
+		j.OnRead(base + j.stats.RowsRead)
+	}
+	if chunk > j.opts.inFlight() {
+		if err := j.waitFinished(ctx, chunk-j.opts.inFlight()); err != nil {
+			return err
+		}
+	}
+	return j.send(ctx, out, chunk, info, keys)
 }
 
 func (j *Job) stopped(ctx context.Context, err error) error {
@@ -220,26 +226,47 @@ func permanentSQL(err error) bool {
 
 // render turns a chunk's rows into its keys, de-duplicated within the chunk.
 func (j *Job) render(res *mysql.Result) (chunkInfo, []string) {
-	image := make([]any, len(j.scan.table.Columns))
-	seen := make(map[string]struct{})
-	var keys []string
-	add := func(k []byte) {
-		if _, dup := seen[string(k)]; dup {
-			return
-		}
-		s := string(k)
-		seen[s] = struct{}{}
-		keys = append(keys, s)
-	}
-	info := chunkInfo{rows: int64(len(res.Values))}
+	c := newChunkKeys(j.scan)
 	for _, vals := range res.Values {
-		info.cursor = j.scan.row(vals, image)
-		c := j.scan.keys.Render(image, add)
-		info.counts.Null += c.Null
-		info.counts.Empty += c.Empty
+		c.row(vals)
 	}
-	info.keys = int64(len(keys))
-	return info, keys
+	return c.done()
+}
+
+// chunkKeys collects one chunk's keys as its rows come, de-duplicated.
+type chunkKeys struct {
+	scan  *scan
+	image []any
+	seen  map[string]struct{}
+	keys  []string
+	info  chunkInfo
+}
+
+func newChunkKeys(s *scan) *chunkKeys {
+	return &chunkKeys{scan: s, image: make([]any, len(s.table.Columns)), seen: map[string]struct{}{}}
+}
+
+// row renders one result row; its values may be reused after it returns.
+func (c *chunkKeys) row(vals []mysql.FieldValue) {
+	c.info.cursor = c.scan.row(vals, c.image)
+	n := c.scan.keys.Render(c.image, c.add)
+	c.info.rows++
+	c.info.counts.Null += n.Null
+	c.info.counts.Empty += n.Empty
+}
+
+func (c *chunkKeys) add(k []byte) {
+	if _, dup := c.seen[string(k)]; dup {
+		return
+	}
+	s := string(k) // copied out of the row's buffer
+	c.seen[s] = struct{}{}
+	c.keys = append(c.keys, s)
+}
+
+func (c *chunkKeys) done() (chunkInfo, []string) {
+	c.info.keys = int64(len(c.keys))
+	return c.info, c.keys
 }
 
 func (j *Job) send(ctx context.Context, out canal.Sink, chunk uint64, info chunkInfo, keys []string) error {

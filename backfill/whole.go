@@ -24,53 +24,24 @@ func (j *Job) runWhole(ctx context.Context, out canal.Sink) error {
 	if _, err := j.conn.Execute(fmt.Sprintf("SET SESSION net_write_timeout = %d", wholeWriteTimeout)); err != nil {
 		return fmt.Errorf("%s: SET net_write_timeout: %w", j.opts.Table, err)
 	}
-	image := make([]any, len(j.scan.table.Columns))
-	var (
-		chunk uint64
-		info  chunkInfo
-		keys  []string
-		seen  = map[string]struct{}{}
-	)
-	add := func(k []byte) {
-		if _, dup := seen[string(k)]; dup {
-			return
-		}
-		s := string(k) // copied: the row's buffer is reused for the next row
-		seen[s] = struct{}{}
-		keys = append(keys, s)
-	}
+	var chunk uint64
+	c := newChunkKeys(j.scan)
 	flush := func() error {
-		if info.rows == 0 {
+		if c.info.rows == 0 {
 			return nil
 		}
 		chunk++
-		if err := j.Limiter.WaitN(ctx, int(info.rows)); err != nil {
+		if err := j.Limiter.WaitN(ctx, int(c.info.rows)); err != nil {
 			return err
 		}
-		j.stats.RowsRead += info.rows
-		if j.OnRead != nil {
-			j.OnRead(j.stats.RowsRead)
-		}
-		if chunk > j.opts.inFlight() {
-			if err := j.waitFinished(ctx, chunk-j.opts.inFlight()); err != nil {
-				return err
-			}
-		}
-		info.keys = int64(len(keys))
-		if err := j.send(ctx, out, chunk, info, keys); err != nil {
-			return err
-		}
-		info, keys, seen = chunkInfo{}, nil, map[string]struct{}{}
-		return nil
+		info, keys := c.done()
+		c = newChunkKeys(j.scan)
+		return j.deliver(ctx, out, 0, chunk, info, keys)
 	}
 	var res mysql.Result
 	err := j.firstStmt.ExecuteSelectStreaming(&res, func(row []mysql.FieldValue) error {
-		j.scan.row(row, image)
-		c := j.scan.keys.Render(image, add)
-		info.rows++
-		info.counts.Null += c.Null
-		info.counts.Empty += c.Empty
-		if info.rows >= int64(j.scan.chunk) {
+		c.row(row)
+		if c.info.rows >= int64(j.scan.chunk) {
 			return flush()
 		}
 		return nil
