@@ -39,9 +39,32 @@ type Redis struct {
 	Port int
 	Dir  string
 
-	opt  RedisOptions
+	opt RedisOptions
+	running
+}
+
+// running is the process of a server that Stop/Start may replace, and its
+// clean-up: stopped by PID, its directory removed.
+type running struct {
 	mu   sync.Mutex
 	proc *proc
+}
+
+func (r *running) set(p *proc) {
+	r.set(p)
+}
+
+func (r *running) current() *proc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proc
+}
+
+func (r *running) stopAndRemove(dir string) {
+	if p := r.current(); p != nil {
+		_ = p.stop(stopGrace)
+	}
+	_ = os.RemoveAll(dir)
 }
 
 // StartRedis starts a new server (opt: at most one) and stops it, and
@@ -143,18 +166,7 @@ func (r *Redis) start() error {
 	return nil
 }
 
-func (r *Redis) current() *proc {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.proc
-}
-
-func (r *Redis) close() {
-	if p := r.current(); p != nil {
-		_ = p.stop(stopGrace)
-	}
-	_ = os.RemoveAll(r.Dir)
-}
+func (r *Redis) close() { r.stopAndRemove(r.Dir) }
 
 // Client returns a go-redis client for this server, closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,8 +32,7 @@ type Sentinel struct {
 
 	master   *Redis
 	password string
-	mu       sync.Mutex
-	proc     *proc
+	running
 }
 
 // StartReplica starts a new server replicating master (plain, no TLS; with
@@ -174,9 +172,7 @@ func (s *Sentinel) start() error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.proc = p
-	s.mu.Unlock()
+	s.set(p)
 	c := s.newClient()
 	defer c.Close()
 	plain := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password, MaxRetries: -1})
@@ -290,18 +286,7 @@ func (s *Sentinel) Failover(t testing.TB) {
 // Log returns the last n lines of the sentinel's log, for test messages.
 func (s *Sentinel) Log(n int) string { return tail(s.logFile(), n) }
 
-func (s *Sentinel) current() *proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.proc
-}
-
-func (s *Sentinel) close() {
-	if p := s.current(); p != nil {
-		_ = p.stop(stopGrace)
-	}
-	_ = os.RemoveAll(s.Dir)
-}
+func (s *Sentinel) close() { s.stopAndRemove(s.Dir) }
 
 // waitFor polls check until it succeeds or limit passes; the error carries
 // check's last failure.
