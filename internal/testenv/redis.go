@@ -51,7 +51,9 @@ type running struct {
 }
 
 func (r *running) set(p *proc) {
-	r.set(p)
+	r.mu.Lock()
+	r.proc = p
+	r.mu.Unlock()
 }
 
 func (r *running) current() *proc {
@@ -150,9 +152,7 @@ func (r *Redis) start() error {
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	r.proc = p
-	r.mu.Unlock()
+	r.set(p)
 	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.opt.Password, MaxRetries: -1, TLSConfig: r.clientTLS()})
 	defer c.Close()
 	err = waitReady(p, func(ctx context.Context) error { return servedBy(ctx, c, r.Addr, p.pid()) })
