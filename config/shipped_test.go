@@ -17,8 +17,14 @@ func TestShippedConfigsLoad(t *testing.T) {
 		"KAFKA_ADDR": "127.0.0.1:9092"}
 	getenv := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	for _, f := range files {
-		if _, err := Load(f, getenv); err != nil {
+		c, err := Load(f, getenv)
+		if err != nil {
 			t.Errorf("%s:\n%v", f, err)
+			continue
+		}
+		// What we ship is what users copy: it must not warn of its own rules.
+		if w := c.RuleWarnings(); len(w) > 0 {
+			t.Errorf("%s: %q", f, w)
 		}
 	}
 }

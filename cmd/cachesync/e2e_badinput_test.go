@@ -400,7 +400,8 @@ func TestConfigCheckPrintsWarnings(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("unsafe but valid settings failed the check:\n%v", r)
 	}
-	for _, want := range []string{"warning: redis.tls.insecure_skip_verify is true", "warning: source.heartbeat_period and source.read_timeout are both 0"} {
+	for _, want := range []string{"warning: redis.tls.insecure_skip_verify is true", "warning: source.heartbeat_period and source.read_timeout are both 0",
+		`uses column "id", which is not in watch`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("config check does not print %q:\n%v", want, r)
 		}
