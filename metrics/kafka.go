@@ -14,9 +14,11 @@ func (m *Metrics) newKafka() {
 	m.KafkaDone = counter("cachesync_kafka_done_messages_total", "Messages fully handled by the consumer: both deletes done, or dead-lettered.")
 	m.KafkaCommitErrors = counter("cachesync_kafka_commit_errors_total", "Failed offset commits; retried at the next commit.")
 	m.KafkaDeadLettered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_kafka_dlq_messages_total",
-		Help: "Undecodable messages sent to the DLQ topic, by reason (decode, version)."}, []string{"reason"})
+		Help: "Undecodable messages sent to the DLQ topic, by reason (decode; version: an unknown version older than the current one)."}, []string{"reason"})
 	m.KafkaConsumerLag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_kafka_consumer_lag_messages",
 		Help: "Messages between the consumer's position and the end of its partitions (summed over the partitions it reads), as last fetched."})
 	m.KafkaRedelivered = counter("cachesync_kafka_redelivered_messages_total",
 		"Messages delivered again (at-least-once) after a restart or rebalance; deleting twice is harmless.")
+	m.KafkaNewerVersion = counter("cachesync_kafka_newer_version_messages_total",
+		"Messages in a format version newer than this consumer reads: the consumer stops before them (never commits past them) so an upgraded one can read them.")
 }

@@ -53,6 +53,7 @@ type Metrics struct {
 	KafkaDeadLettered   *prometheus.CounterVec // reason class
 	KafkaConsumerLag    prometheus.Gauge       // messages behind the partition's end, as the reader last saw
 	KafkaRedelivered    prometheus.Counter     // messages at or below an offset this consumer already finished
+	KafkaNewerVersion   prometheus.Counter     // messages of a later format version, left for an upgraded consumer
 }
 
 // New creates the collectors and registers them with reg (may be nil, for tests
@@ -114,7 +115,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,
-			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered)
+			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered, m.KafkaNewerVersion)
 	}
 	return m
 }

@@ -290,6 +290,16 @@ func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchS
 		c.m.KafkaConsumed.Inc()
 		f := c.track(msg)
 		dm, derr := kafkamsg.Decode(msg.Value)
+		var newer *kafkamsg.NewerVersionError
+		if errors.As(derr, &newer) {
+			// Not poison: a consumer of a later release reads it. Hand over
+			// what came before it, then stop: its offset is never done, so
+			// no commit passes it, and the group gives the partition to a
+			// member that can read it (or to this one once upgraded).
+			c.m.KafkaNewerVersion.Inc()
+			err := fmt.Errorf("topic %s partition %d offset %d: %w (nothing at or after this offset was committed)", msg.Topic, msg.Partition, msg.Offset, derr)
+			return errors.Join(err, c.handOver(ctx, out, b, fs, group[0]))
+		}
 		if derr != nil {
 			if err := c.deadLetter(ctx, msg, derr); err != nil {
 				return err // ctx ended: not done, so not committed
@@ -307,12 +317,16 @@ func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchS
 		b.Rows++
 		fs = append(fs, f)
 	}
+	return c.handOver(ctx, out, b, fs, group[0])
+}
+
+// handOver sends the batch of the messages fs (nil: none) to the deleter.
+func (c *Consumer) handOver(ctx context.Context, out BatchSink, b *event.Batch, fs []*fetched, first kafka.Message) error {
 	if b == nil {
 		return nil
 	}
 	b.Seq = c.register(fs)
 	if err := out.Send(ctx, b); err != nil {
-		first := group[0]
 		return fmt.Errorf("hand %d messages from %s.%s at %s on (topic %s partition %d offset %d) to the deleter: %w",
 			len(fs), b.DB, b.Table, b.Pos, first.Topic, first.Partition, first.Offset, err)
 	}

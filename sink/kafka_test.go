@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -302,7 +303,7 @@ func TestKafkaPoisonGoesToDLQ(t *testing.T) {
 	w := &kafka.Writer{Addr: kafka.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, kafka.Message{Value: good("a")}, kafka.Message{Key: []byte("x"), Value: []byte(`{"v":1,"keys":`)},
-		kafka.Message{Value: []byte(`{"v":2}`)}, kafka.Message{Value: good("b")}); err != nil {
+		kafka.Message{Value: []byte(`{"v":0}`)}, kafka.Message{Value: good("b")}); err != nil {
 		t.Fatal(err)
 	}
 	m := metrics.New(nil)
@@ -329,6 +330,72 @@ func TestKafkaPoisonGoesToDLQ(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.KafkaDeadLettered.WithLabelValues("decode")); got != 1 {
 		t.Errorf("decode dead letters = %v, want 1", got)
+	}
+}
+
+// A message of a later format version (an upgraded publisher in a rolling
+// upgrade) is not poison: the consumer finishes what came before it, commits
+// up to it and no further, dead-letters nothing and stops with an error that
+// names the version it needs; an upgraded consumer then reads it.
+func TestKafkaNewerVersionIsNeitherDeadLetteredNorCommitted(t *testing.T) {
+	kt := newKafkaTest(t, []string{testenv.StartKafka(t)}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rdb := kt.redis.Client(t)
+	setKeys(t, rdb, []string{"a", "b"})
+	msg := func(key string) []byte {
+		v, err := kafkamsg.Encode(kafkamsg.Message{Source: "s", DB: "d", Table: "t", Op: event.OpDelete, Row: "d.t:" + key,
+			Pos: event.Position{File: "f", Pos: 4}, CommitTime: time.Now(), Keys: []string{key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, kafka.Message{Value: msg("a")}, kafka.Message{Value: []byte(`{"v":2,"keys":{"new":"shape"}}`)},
+		kafka.Message{Value: msg("b")}); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(nil)
+	c := NewConsumer(ConsumerConfig{Brokers: kt.brokers, Topic: kt.topic, Group: "g", DLQTopic: kt.dlq, CommitInterval: 50 * time.Millisecond},
+		testBackoff, zaptest.NewLogger(t), m)
+	d, _ := newTestDeleter(t, kt.redis.Addr, DeleterConfig{SecondDelay: 20 * time.Millisecond}, c)
+	delDone := make(chan error, 1)
+	go func() { delDone <- d.Run(ctx) }()
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(ctx, d) }()
+	var err error
+	select {
+	case err = <-runErr:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer did not stop at the newer message")
+	}
+	d.Close()
+	<-delDone
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	if cerr := c.Close(cctx); cerr != nil {
+		t.Fatal(cerr)
+	}
+	var ne *kafkamsg.NewerVersionError
+	if !errors.As(err, &ne) || ne.Got != 2 || !strings.Contains(err.Error(), "partition 0 offset 1") {
+		t.Fatalf("Run = %v, want a *NewerVersionError for version 2 naming partition 0 offset 1", err)
+	}
+	if n, _ := rdb.Exists(ctx, "a").Result(); n != 0 {
+		t.Error("the message before the newer one was not handled")
+	}
+	if n, _ := rdb.Exists(ctx, "b").Result(); n != 1 {
+		t.Error("a message after the newer one was handled: the consumer went past it")
+	}
+	if got := kt.committed(1); got != 1 {
+		t.Errorf("committed offset %d, want 1 (up to the newer message, not past it)", got)
+	}
+	if dlq := kt.topicMessages(kt.dlq, 1); len(dlq) != 0 {
+		t.Errorf("%d messages dead-lettered, want none", len(dlq))
+	}
+	if got := testutil.ToFloat64(m.KafkaNewerVersion); got != 1 {
+		t.Errorf("newer-version counter = %v, want 1", got)
 	}
 }
 

@@ -33,6 +33,19 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
+// NewerVersionError is a message of a format version newer than this
+// package reads: written by an upgraded publisher during a rolling upgrade.
+// Unlike a DecodeError it is not poison: a consumer that reads Version can
+// handle it, so it must be neither dead-lettered nor committed past.
+type NewerVersionError struct {
+	Got int64 // the message's "v"
+}
+
+func (e *NewerVersionError) Error() string {
+	return fmt.Sprintf("kafkamsg: message format version %d is newer than this consumer reads (version %d): "+
+		"run a cachesync release that reads version %d on this consumer group", e.Got, Version, e.Got)
+}
+
 func derr(field, format string, args ...any) *DecodeError {
 	return &DecodeError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
@@ -42,8 +55,10 @@ func derr(field, format string, args ...any) *DecodeError {
 // field must be present with its type; keys and row must come out byte for
 // byte as they were written (a \u escape of a lone surrogate, which other
 // decoders turn into U+FFFD, is refused). Fields it does not know are
-// ignored: later v1 publishers may add optional ones. Every failure is a
-// *DecodeError.
+// ignored: later v1 publishers may add optional ones. A message whose "v"
+// is greater than Version fails with *NewerVersionError (checked before any
+// other field: a later format may change them all); every other failure is
+// a *DecodeError.
 func Decode(b []byte) (Message, error) {
 	if !utf8.Valid(b) {
 		return Message{}, derr("", "not valid UTF-8; JSON text must be UTF-8 (a non-UTF-8 key is written as {\"b64\": ...})")
@@ -185,7 +200,7 @@ func skipValue(b []byte, i int) int {
 	return i
 }
 
-func checkVersion(fields map[string]json.RawMessage) *DecodeError {
+func checkVersion(fields map[string]json.RawMessage) error {
 	raw, ok := fields["v"]
 	if !ok {
 		return derr("v", "missing: not a cachesync message, or one older than v1")
@@ -196,6 +211,9 @@ func checkVersion(fields map[string]json.RawMessage) *DecodeError {
 	v, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
 		return derr("v", "must be an integer, got %s", raw)
+	}
+	if v > Version {
+		return &NewerVersionError{Got: v}
 	}
 	if v != Version {
 		return derr("v", "version %d is not supported: this consumer reads version %d only", v, Version)

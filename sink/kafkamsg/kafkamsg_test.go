@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -173,7 +174,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"invalid UTF-8", strings.Replace(string(valid), "users", "us\xffers", 1), "", "not valid UTF-8"},
 		{"duplicate", strings.Replace(string(valid), `"db":"shop"`, `"db":"shop","db":"other"`, 1), "db", "appears twice"},
 		{"no version", with("v", ""), "v", "missing"},
-		{"version 2", with("v", "2"), "v", "version 2 is not supported"},
+		{"version 0", with("v", "0"), "v", "version 0 is not supported"},
+		{"version negative", with("v", "-3"), "v", "version -3 is not supported"},
 		{"version string", with("v", `"1"`), "v", "must be a number, got a string"},
 		{"version float", with("v", "1.0"), "v", "must be an integer"},
 		{"no source", with("source", ""), "source", "missing"},
@@ -266,6 +268,23 @@ func TestRowIdentity(t *testing.T) {
 	} {
 		if got := RowIdentity(tc.db, tc.table, tc.pk...); got != tc.want {
 			t.Errorf("RowIdentity(%q, %q, %q) = %s, want %s", tc.db, tc.table, tc.pk, got, tc.want)
+		}
+	}
+}
+
+// A later format version is not poison: a consumer of a later release can
+// read it, so it is told apart from a DecodeError, whatever its other fields.
+func TestDecodeNewerVersion(t *testing.T) {
+	for _, in := range []string{`{"v":2}`, `{"v":2,"keys":"whatever v2 means"}`, `{"keys":[],"v":17}`} {
+		_, err := Decode([]byte(in))
+		var ne *NewerVersionError
+		var de *DecodeError
+		if !errors.As(err, &ne) || errors.As(err, &de) {
+			t.Errorf("Decode(%s) = %T %v, want only *NewerVersionError", in, err, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "newer than this consumer reads (version 1)") || !strings.Contains(msg, fmt.Sprintf("reads version %d", ne.Got)) {
+			t.Errorf("Decode(%s) error %q does not say which version is needed", in, msg)
 		}
 	}
 }
