@@ -8,3 +8,6 @@ INSERT INTO t VALUES (1,
   'medium', 'a,c', b'1000000101', '{"b": [1, 2.5, "x"], "a": null}');
 INSERT INTO t (id, vc, dec1, en, st, bt) VALUES (2, '', 0.00, 'small', '', b'0');
 INSERT INTO t (id) VALUES (3);
+INSERT INTO t (id, dec1, dec2) VALUES (4, 12.50, 0.0000000000);
+INSERT INTO t (id, dec1, dec2) VALUES (5, 0.00, -100.5000000000);
+INSERT INTO t (id, dec1, dec2) VALUES (6, -0.50, 1.0);
