@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"strings"
 	"sync"
 	"testing"
@@ -117,9 +118,16 @@ func TestDeleterWaitsOutRedisOutage(t *testing.T) {
 	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: keys, CommitTime: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // several failed attempts
+	// Wait for the deleter's own retry loop, not a fixed time: go-redis
+	// retries a failed dial on its own first, and an outage shorter than
+	// those retries never reaches the loop this test is about.
+	failed := d.m.RedisErrors.WithLabelValues("first")
+	waitFor(t, 30*time.Second, func() bool { return testutil.ToFloat64(failed) >= 3 || acks.count() > 0 })
 	if acks.count() != 0 {
 		t.Fatal("a batch was acknowledged while Redis was down")
+	}
+	if n := testutil.ToFloat64(d.m.Invalidated.WithLabelValues("first")); n != 0 {
+		t.Fatalf("%v keys counted as deleted while Redis was down", n)
 	}
 	r.Start(t)
 	c := r.Client(t)
