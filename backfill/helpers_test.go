@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -26,12 +27,19 @@ type collector struct {
 	mu      sync.Mutex
 	batches []*event.Batch
 	acker   event.Acker
+	maxRows int // > 0: more rows than this is an error (a scan that revisits rows ends)
+	rows    int
 }
 
 func (c *collector) Send(_ context.Context, b *event.Batch) error {
 	c.mu.Lock()
 	c.batches = append(c.batches, b)
+	c.rows += b.Rows
+	over := c.maxRows > 0 && c.rows > c.maxRows
 	c.mu.Unlock()
+	if over {
+		return fmt.Errorf("collector: %d rows handed over, more than the %d the table has: the scan revisits rows", c.rows, c.maxRows)
+	}
 	c.acker.Done(b.Seq)
 	return nil
 }
@@ -135,6 +143,13 @@ func tailKeys(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, start, en
 // backfillKeys runs a dry backfill of table through a collector.
 func backfillKeys(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, opts Options) ([]string, Stats) {
 	t.Helper()
+	return backfillKeysAtMost(t, db, rules, opts, 0)
+}
+
+// backfillKeysAtMost is backfillKeys failing the test, instead of running
+// on, once more than maxRows rows (0: no bound) are handed over.
+func backfillKeysAtMost(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, opts Options, maxRows int) ([]string, Stats) {
+	t.Helper()
 	opts.DryRun = true
 	ctx := context.Background()
 	j, err := Prepare(ctx, source(db), rules, opts, zaptest.NewLogger(t), metrics.New(nil), retry.Backoff{Initial: 10 * time.Millisecond, MaxElapsed: time.Second})
@@ -142,7 +157,7 @@ func backfillKeys(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, opts 
 		t.Fatalf("prepare: %v", err)
 	}
 	defer j.Close()
-	col := &collector{acker: j.Acker()}
+	col := &collector{acker: j.Acker(), maxRows: maxRows}
 	if err := j.Run(ctx, col); err != nil {
 		t.Fatalf("run: %v", err)
 	}
