@@ -62,6 +62,7 @@ type Deleter struct {
 	keys        *semaphore.Weighted // keys in flight, released on ack
 	guard       *redis.Script       // writebehind.GuardScript
 	guardLoaded atomic.Bool         // SCRIPT LOAD done (on every master of a cluster)
+	guardDenied atomic.Bool         // the Redis user may not run scripts: guarded keys deleted plainly
 }
 
 // group is batches deleted together in one round trip.
@@ -260,31 +261,34 @@ const multiKeyChunk = 128
 // plain keys. If Redis has lost the script (a restart, SCRIPT FLUSH), it is
 // loaded and the round trip repeated; deletes are idempotent.
 func (d *Deleter) deleteOnce(ctx context.Context, g group) (guardCounts, error) {
-	if !d.guardLoaded.Load() && hasGuarded(g) {
+	if !d.guardLoaded.Load() && !d.guardDenied.Load() && hasGuarded(g) {
 		// Loaded before the first use, so the first round trip does not
 		// delete the plain keys while its guarded ones meet NOSCRIPT.
-		if err := d.loadGuard(ctx); err != nil {
+		if err := d.loadGuard(ctx); err != nil && !d.denyGuard(err) {
 			return guardCounts{}, err
 		}
 	}
 	counts, err := d.pipelineOnce(ctx, g)
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err := d.loadGuard(ctx); err != nil {
+		if err := d.loadGuard(ctx); err != nil && !d.denyGuard(err) {
 			return counts, err
 		}
 		counts, err = d.pipelineOnce(ctx, g)
+	}
+	if d.denyGuard(err) {
+		counts, err = d.pipelineOnce(ctx, g) // guarded keys now plain
 	}
 	return counts, err
 }
 
 func (d *Deleter) pipelineOnce(ctx context.Context, g group) (guardCounts, error) {
-	cluster := isCluster(d.rdb)
+	cluster, off := isCluster(d.rdb), d.guardDenied.Load()
 	perCmd := multiKeyChunk
 	if cluster {
 		perCmd = 1
 	}
 	pipe := d.rdb.Pipeline()
-	guards := d.queueGuards(ctx, pipe, g, cluster)
+	guards := d.queueGuards(ctx, pipe, g, cluster, off)
 	args := make([]any, 0, perCmd+1)
 	flush := func() {
 		if len(args) > 1 {
@@ -294,7 +298,7 @@ func (d *Deleter) pipelineOnce(ctx context.Context, g group) (guardCounts, error
 	}
 	for _, b := range g.batches {
 		for i, k := range b.Keys {
-			if guardable(b, i, cluster) {
+			if guardable(b, i, cluster, off) {
 				continue
 			}
 			if len(args) == 0 {
@@ -307,10 +311,8 @@ func (d *Deleter) pipelineOnce(ctx context.Context, g group) (guardCounts, error
 		}
 	}
 	flush()
-	if _, err := pipe.Exec(ctx); err != nil {
-		return guardCounts{}, err
-	}
-	return countGuards(guards)
+	_, err := pipe.Exec(ctx)
+	return countGuards(guards, err)
 }
 
 func (d *Deleter) command() string {

@@ -36,7 +36,7 @@ func TestDeleterGuarded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.Set(ctx, "wb:changed", "4", 0)  // a reader's SET of an older row
+	c.Set(ctx, "wb:changed", "4", 0)   // a reader's SET of an older row
 	c.Set(ctx, "wb:unstamped", "5", 0) // written by old scripts: no stamp
 	b := &event.Batch{Seq: 1, CommitTime: time.Now()}
 	b.AddKey("other:1", false)
@@ -138,5 +138,41 @@ func TestHashTagged(t *testing.T) {
 		if got := hashTagged(k); got != want {
 			t.Errorf("hashTagged(%q) = %v, want %v", k, got, want)
 		}
+	}
+}
+
+// A Redis user that may not run scripts must not stall invalidations: the
+// guarded keys are deleted plainly (safe) instead of retried forever.
+func TestDeleterGuardScriptsRefused(t *testing.T) {
+	r := testenv.StartRedis(t)
+	c := r.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Do(ctx, "ACL", "SETUSER", "noscripts", "on", ">pw-1", "~*", "+@all", "-@scripting").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writebehind.New(c, "wb:items").Set(ctx, "wb:1", "5", 0, wbRow, map[string]any{"qty": 5}); err != nil {
+		t.Fatal(err)
+	}
+	rc := config.Default().Redis
+	rc.Addrs, rc.Username, rc.Password = []string{r.Addr}, "noscripts", "pw-1"
+	rdb := newRedis(t, rc)
+	t.Cleanup(func() { rdb.Close() })
+	acks := &ackLog{}
+	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	b := &event.Batch{Seq: 1, CommitTime: time.Now()}
+	b.AddKey("wb:1", true)
+	b.AddKey("other", false)
+	if err := d.Send(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c.Exists(ctx, "wb:1").Val() != 0 || acks.count() != 1 {
+		t.Fatalf("wb:1 exists = %d, acks = %d; want it deleted plainly and the batch done", c.Exists(ctx, "wb:1").Val(), acks.count())
 	}
 }
