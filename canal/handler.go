@@ -37,9 +37,10 @@ type handler struct {
 	idBuf     []byte
 	batch     *event.Batch
 	// flushed holds the write-behind streams whose flusher wrote the current
-	// transaction (its cachesync_wb_offsets row comes first); reset at each
-	// transaction boundary.
-	flushed map[string]struct{}
+	// transaction (its cachesync_wb_offsets row comes first), guardSeen the
+	// guarded keys it emitted; reset at each transaction boundary.
+	flushed   map[string]struct{}
+	guardSeen map[string]struct{}
 	// up is set by the first event of a connection, or once it has run a
 	// moment without failing (see Tailer.OnState).
 	up atomic.Bool
@@ -67,7 +68,7 @@ func (h *handler) reset() {
 	clear(h.mapTables)
 	h.seen = make(map[string]struct{})
 	h.curFile = h.boundary.File
-	clear(h.flushed)
+	h.endFlush()
 	h.up.Store(false)
 	h.xa.current = "" // the open prepares stay: a group read again is recognised by its GTID
 }
@@ -88,6 +89,7 @@ func (h *handler) tableFor(t *schema.Table) *tableKeys {
 		return nil
 	}
 	tk := compileTable(t, rules, tableMetrics{h.t.metrics})
+	h.logNotOwnable(tk)
 	for _, m := range tk.missingColumn {
 		h.t.log.Error("key template names a column the table does not have; its keys are NOT invalidated until the rule is fixed (the rule's other keys still are)",
 			zap.String("table", name), zap.String("template", m.template), zap.String("column", m.column),
@@ -296,7 +298,7 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 	h.boundary = p
 	h.curFile = p.File
 	h.resetSeen()
-	clear(h.flushed)
+	h.endFlush()
 	h.t.tracker.Commit(p)
 	return nil
 }

@@ -28,6 +28,7 @@ type tableKeys struct {
 	schemaMismatch  prometheus.Counter
 	missingColumn   []*missing // templates that cannot render any more
 	unknownCharsets []string   // template columns whose charset cannot be converted to UTF-8
+	notOwnable      []string   // owned templates on columns outside the primary key: deleted plainly
 	recorded        bool       // its schema is in the SchemaHistory
 }
 
@@ -47,7 +48,7 @@ type compiledTemplate struct {
 	raw     string
 	parts   []part
 	broken  *missing // non-nil: a column is gone; counted, never rendered
-	owned   bool     // in write_behind.keys: not rendered for the flusher's own writes
+	owned   bool     // in write_behind.keys (primary key columns only): guarded for the flusher's own writes
 	nulls   prometheus.Counter
 	empties prometheus.Counter
 }
@@ -93,6 +94,12 @@ func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableK
 		for ti, tpl := range r.Templates {
 			ct := compiledTemplate{raw: tpl.Raw, nulls: m.nulls(name, tpl.Raw), empties: m.empties(name, tpl.Raw),
 				owned: slices.Contains(r.WriteBehind.Owned, ti)}
+			if ct.owned && !primaryKeyOnly(t, tpl.Columns()) {
+				// Checked at start; a DDL since may have changed the key:
+				// a plain delete is always safe.
+				ct.owned = false
+				tk.notOwnable = append(tk.notOwnable, tpl.Raw)
+			}
 			for _, p := range tpl.Parts {
 				if p.Column == "" {
 					ct.parts = append(ct.parts, part{lit: p.Literal, col: -1})
@@ -140,10 +147,11 @@ func compileTable(t *schema.Table, rules []*config.Rule, m tableMetrics) *tableK
 // keySink receives rendered keys; it de-duplicates and collects them.
 type keySink interface {
 	add(key []byte)
-	// echo reports whether the row change being rendered was written by the
-	// write-behind flusher of stream (see handler.flushRow): then the keys the
-	// cache owns are not rendered, since the cache holds the newer value.
+	// echo reports whether the row change being rendered is an insert or
+	// update the write-behind flusher of stream wrote (see handler.flushRow):
+	// then the keys the cache owns get the guarded delete (addGuarded).
 	echo(stream string) bool
+	addGuarded(key []byte)
 }
 
 // renderRow renders every template of every rule for one row image.
@@ -156,9 +164,7 @@ func (tk *tableKeys) renderRow(row []any, rules []int, scratch []byte, out keySi
 				ct.broken.counter.Inc()
 				continue
 			}
-			if ct.owned && out.echo(tk.rules[ri].wbStream) {
-				continue
-			}
+			guarded := ct.owned && out.echo(tk.rules[ri].wbStream)
 			key, ok := ct.render(tk.table, row, scratch[:0])
 			scratch = key
 			switch {
@@ -166,6 +172,8 @@ func (tk *tableKeys) renderRow(row []any, rules []int, scratch []byte, out keySi
 				ct.nulls.Inc()
 			case len(key) == 0:
 				ct.empties.Inc()
+			case guarded:
+				out.addGuarded(key)
 			default:
 				out.add(key)
 			}

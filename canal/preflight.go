@@ -151,16 +151,19 @@ func checkRule(conn *client.Conn, src config.SourceConfig, r *config.Rule, rep *
 		return
 	}
 	for _, tbl := range tables {
-		cols, err := conn.Execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", r.DB, tbl)
+		cols, err := conn.Execute("SELECT COLUMN_NAME, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", r.DB, tbl)
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): reading columns of %s.%s: %w", r.Table, r.Line, r.DB, tbl, err))
 			continue
 		}
-		have := map[string]bool{}
+		have, pk := map[string]bool{}, map[string]bool{}
 		for i := 0; i < cols.RowNumber(); i++ {
 			c, _ := cols.GetString(i, 0)
+			key, _ := cols.GetString(i, 1)
 			have[strings.ToLower(c)] = true
+			pk[strings.ToLower(c)] = key == "PRI"
 		}
+		checkOwnedPK(r, tbl, have, pk, rep)
 		for _, tpl := range r.Templates {
 			for _, c := range tpl.Columns() {
 				if !have[strings.ToLower(c)] {
@@ -171,6 +174,28 @@ func checkRule(conn *client.Conn, src config.SourceConfig, r *config.Rule, rep *
 		for _, w := range r.Watch {
 			if !have[strings.ToLower(w)] {
 				rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): watch column %q does not exist in %s.%s", r.Table, r.Line, w, r.DB, tbl))
+			}
+		}
+	}
+}
+
+// checkOwnedPK refuses a write_behind.keys template on a column outside the
+// primary key: a flush that changes that column would move the row to
+// another key while the cache keeps the old one (see canal/writebehind.go).
+func checkOwnedPK(r *config.Rule, tbl string, have, pk map[string]bool, rep *SchemaReport) {
+	anyPK := false
+	for _, v := range pk {
+		anyPK = anyPK || v
+	}
+	for _, ti := range r.WriteBehind.Owned {
+		tpl := r.Templates[ti]
+		if !anyPK {
+			rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): write_behind.keys template %q: %s.%s has no primary key, and the cache can own only keys made of primary key columns: give the table a primary key, or move %q out of write_behind.keys (its keys are then invalidated like the rule's other keys)", r.Table, r.Line, tpl.Raw, r.DB, tbl, tpl.Raw))
+			continue
+		}
+		for _, c := range tpl.Columns() {
+			if have[strings.ToLower(c)] && !pk[strings.ToLower(c)] {
+				rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): write_behind.keys template %q names column %q, which is not in the primary key of %s.%s: the cache can own only keys made of primary key columns (a row never moves away from those); move %q out of write_behind.keys (its keys are then invalidated like the rule's other keys)", r.Table, r.Line, tpl.Raw, c, r.DB, tbl, tpl.Raw))
 			}
 		}
 	}

@@ -3,21 +3,30 @@ package canal
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
+	"github.com/go-mysql-org/go-mysql/schema"
+	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
 )
 
-// Echo suppression for write-behind rules. The flusher applies a batch in
-// one transaction whose FIRST row change is its cachesync_wb_offsets row
+// Echo guarding for write-behind rules. The flusher applies a batch in one
+// transaction whose FIRST row change is its cachesync_wb_offsets row
 // (stream → last applied entry ID). Rows events arrive in binlog order, so
 // by the time the flushed rows stream past, the handler knows the
-// transaction is the flusher's: for it, the templates in write_behind.keys
-// of that stream's rule are not rendered (the cache already holds those
-// values, possibly newer ones), while the rule's other keys are. The mark
-// is dropped at the transaction boundary (OnPosSynced) and on reconnect.
-// A write to the same table from anything else invalidates as usual.
+// transaction is the flusher's: for its inserted and updated rows, the keys
+// of the templates in write_behind.keys of that stream's rule go out as
+// guarded deletes (event.Batch.Guarded; the deleter keeps such a key only
+// while it holds exactly the value the write-behind scripts stamped on it,
+// see sink/guard.go), while the rule's other keys, and every key of a
+// deleted row, are plain deletes. Owned templates name only primary key
+// columns (checked at start, see CheckSchema), so a flushed row never
+// moves away from its owned key. The mark is dropped at the transaction
+// boundary (OnPosSynced) and on reconnect. A write to the same table from
+// anything else invalidates as usual.
 
 // offsetsTableRegexes adds the offsets table of each database holding a
 // write-behind table to canal's table filter.
@@ -71,17 +80,61 @@ func (h *handler) wbDatabase(db string) bool {
 	return false
 }
 
-// echo implements keySink: whether the current transaction is the flush of
-// stream. Suppressed keys are counted per table.
+// echo implements keySink: whether the row change being rendered is an
+// insert or update of the current transaction, the flush of stream. A
+// deleted row's keys are never guarded: a reader may have refilled the
+// row's old value after the write-behind delete.
 func (h *handler) echo(stream string) bool {
-	if stream == "" || len(h.flushed) == 0 {
+	if stream == "" || len(h.flushed) == 0 || h.batch == nil || h.batch.Op == event.OpDelete {
 		return false
 	}
-	if _, ok := h.flushed[stream]; !ok {
-		return false
+	_, ok := h.flushed[stream]
+	return ok
+}
+
+// addGuarded implements keySink: a key to delete unless the cache holds
+// exactly write-behind's value. De-duplicated within the transaction apart
+// from the plain keys: a plain delete of the same key (h.seen) wins, and a
+// plain delete that comes after a guarded one goes out again, plainly.
+func (h *handler) addGuarded(key []byte) {
+	if _, dup := h.seen[string(key)]; dup {
+		return
 	}
-	if h.batch != nil {
-		h.t.metrics.WBEchoSuppressed.WithLabelValues(h.batch.DB + "." + h.batch.Table).Inc()
+	if _, dup := h.guardSeen[string(key)]; dup {
+		return
 	}
-	return true
+	if h.guardSeen == nil || len(h.guardSeen) >= h.t.DedupLimit {
+		h.guardSeen = make(map[string]struct{})
+	}
+	k := string(key)
+	h.guardSeen[k] = struct{}{}
+	h.batch.AddKey(k, true)
+	h.t.metrics.WBEchoGuarded.WithLabelValues(h.batch.DB + "." + h.batch.Table).Inc()
+}
+
+// endFlush forgets the flush marks at a transaction boundary or reconnect.
+func (h *handler) endFlush() {
+	clear(h.flushed)
+	clear(h.guardSeen)
+}
+
+// primaryKeyOnly reports whether every column of an owned template is in
+// t's primary key (a table without one has no ownable template).
+func primaryKeyOnly(t *schema.Table, cols []string) bool {
+	for _, c := range cols {
+		i := columnIndex(t, c)
+		if i < 0 || !slices.Contains(t.PKColumns, i) {
+			return false
+		}
+	}
+	return len(t.PKColumns) > 0
+}
+
+// logNotOwnable says, once per compiled schema, which owned templates are
+// deleted plainly because they name a column outside the primary key.
+func (h *handler) logNotOwnable(tk *tableKeys) {
+	for _, raw := range tk.notOwnable {
+		h.t.log.Error("write_behind.keys template names a column outside the table's primary key (a DDL since start?): its keys get plain deletes; move it out of write_behind.keys",
+			zap.String("table", tk.name), zap.String("template", raw), zap.Stringer("position", h.boundary))
+	}
 }

@@ -8,7 +8,7 @@ import (
 // OffsetsTable is cachesync's own table, one in each database that holds
 // write-behind tables: stream → last applied entry ID. The flusher writes its
 // row first in every transaction; the tailer recognises the flusher's own
-// transactions by it (echo suppression).
+// transactions by it (echo guarding, canal/writebehind.go).
 const OffsetsTable = "cachesync_wb_offsets"
 
 // WriteBehindConfig turns a rule into a write-behind rule: the application
@@ -20,10 +20,13 @@ type WriteBehindConfig struct {
 	// Stream is the Redis stream the application's writes are queued on;
 	// required, and one stream per rule.
 	Stream string `yaml:"stream"`
-	// Keys are the rule's key templates the cache owns: a flush does not
-	// invalidate them (their cached values are newer than the flushed row or
-	// equal to it). Each must be one of the rule's keys; the rule's other
-	// keys (lists, aggregates) are invalidated as usual.
+	// Keys are the rule's key templates the cache owns: for a row the
+	// flusher inserts or updates, their keys get the guarded delete, which
+	// keeps a key holding exactly the value the write-behind scripts wrote
+	// (stamped) and deletes anything else. Each must be one of the rule's
+	// keys and name only primary key columns (checked against the live
+	// schema at start); the rule's other keys (lists, aggregates) are
+	// invalidated as usual.
 	Keys []string `yaml:"keys"`
 	// Batch caps the stream entries applied in one MySQL transaction; default 500.
 	Batch int `yaml:"batch"`
@@ -132,7 +135,7 @@ func firstKey(r *Rule) string {
 
 // checkStreamsUnique refuses two rules on one stream: the flusher's
 // exactly-once bookkeeping (one last-applied ID per stream) and the echo
-// suppression both name a stream's one rule.
+// guarding both name a stream's one rule.
 func (k *checker) checkStreamsUnique(rules []Rule) {
 	first := map[string]int{}
 	for i := range rules {

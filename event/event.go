@@ -70,17 +70,56 @@ type Batch struct {
 	// keys all went out with earlier rows of its transaction has no entry.
 	RowIDs  []string
 	RowEnds []int
+
+	// Guarded marks the keys to delete only if the cache does not provably
+	// hold write-behind's own value (the owned keys of the flusher's own row
+	// writes; see writebehind.GuardScript): key i is guarded when
+	// i < len(Guarded) && Guarded[i]. Keys past its end, and every key of a
+	// batch whose Guarded is nil, are plain deletes, so a stage that ignores
+	// Guarded deletes more, never less.
+	Guarded []bool
 }
 
-// RowKeys calls fn for each row of b that has keys, with its identity and
-// keys. Without row identities the whole batch is one row named db.table.
-func (b *Batch) RowKeys(fn func(id string, keys []string) error) error {
+// IsGuarded reports whether key i gets the guarded delete.
+func (b *Batch) IsGuarded(i int) bool { return i < len(b.Guarded) && b.Guarded[i] }
+
+// AddKey appends a key, guarded or plain.
+func (b *Batch) AddKey(k string, guarded bool) {
+	if guarded {
+		for len(b.Guarded) < len(b.Keys) {
+			b.Guarded = append(b.Guarded, false)
+		}
+		b.Guarded = append(b.Guarded, true)
+	}
+	b.Keys = append(b.Keys, k)
+}
+
+// guardOf returns the Guarded flags of Keys[start:end], nil when none is set.
+func (b *Batch) guardOf(start, end int) []bool {
+	if start >= len(b.Guarded) {
+		return nil
+	}
+	g := b.Guarded[start:min(end, len(b.Guarded))]
+	for _, v := range g {
+		if v {
+			return g
+		}
+	}
+	return nil
+}
+
+// RowKeys calls fn for each row of b that has keys, with its identity, keys
+// and their Guarded flags (nil when none is guarded; may be shorter than
+// keys, see Guarded). Without row identities the whole batch is one row
+// named db.table.
+func (b *Batch) RowKeys(fn func(id string, keys []string, guarded []bool) error) error {
 	if len(b.RowIDs) == 0 {
-		return fn(b.DB+"."+b.Table, b.Keys)
+		return fn(b.DB+"."+b.Table, b.Keys, b.guardOf(0, len(b.Keys)))
 	}
 	start := 0
 	for i, id := range b.RowIDs {
-		if err := fn(id, b.Keys[start:b.RowEnds[i]:b.RowEnds[i]]); err != nil {
+		end := b.RowEnds[i]
+		if err := fn(id, b.Keys[start:end:end], b.guardOf(start, end)); err != nil {
 			return err
 		}
 		start = b.RowEnds[i]

@@ -41,7 +41,8 @@ type Metrics struct {
 	WBFlushSeconds   *prometheus.HistogramVec // stream
 	WBPending        *prometheus.GaugeVec     // stream: entries not yet flushed
 	WBOldestAge      *prometheus.GaugeVec     // stream
-	WBEchoSuppressed *prometheus.CounterVec   // table: owned keys not invalidated for a flush's own transaction
+	WBEchoGuarded    *prometheus.CounterVec   // table: owned keys of the flusher's own row writes, sent as guarded deletes
+	WBGuardedDeletes *prometheus.CounterVec   // phase, result (kept|deleted): what the guarded deletes did
 
 	// Kafka transport.
 	KafkaPublished      prometheus.Counter     // messages acknowledged by the broker
@@ -113,7 +114,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
-			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
+			m.WBPending, m.WBOldestAge, m.WBEchoGuarded, m.WBGuardedDeletes,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,
 			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered, m.KafkaNewerVersion)
 	}
@@ -138,6 +139,8 @@ func (m *Metrics) newWriteBehind() {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"stream"})
 	m.WBPending = gauge("cachesync_writebehind_pending_entries", "Stream entries not yet flushed: delivered and unacknowledged, plus not yet delivered.")
 	m.WBOldestAge = gauge("cachesync_writebehind_oldest_pending_age_seconds", "Age of the oldest stream entry not yet flushed (0 when none).")
-	m.WBEchoSuppressed = counter("cachesync_writebehind_echo_suppressed_keys_total",
-		"Owned keys not invalidated because the row change is the flusher's own write.", "table")
+	m.WBEchoGuarded = counter("cachesync_writebehind_echo_guarded_keys_total",
+		"Owned keys of rows the flusher itself inserted or updated, sent as guarded deletes (kept while the cache holds exactly the stamped write-behind value).", "table")
+	m.WBGuardedDeletes = counter("cachesync_writebehind_guarded_deletes_total",
+		"Guarded deletes by phase (first, second) and result: kept (the key holds exactly its stamped write-behind value) or deleted.", "phase", "result")
 }

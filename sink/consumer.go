@@ -313,7 +313,9 @@ func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchS
 		} else if dm.CommitTime.Before(b.CommitTime) {
 			b.CommitTime = dm.CommitTime // the latency metric counts from the oldest commit
 		}
-		b.Keys = append(b.Keys, dm.Keys...)
+		for i, k := range dm.Keys {
+			b.AddKey(k, i < len(dm.Guarded) && dm.Guarded[i])
+		}
 		b.Rows++
 		fs = append(fs, f)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,6 +15,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/writebehind"
 )
 
 // DeleterConfig shapes the deleter; the zero value of each field has a default.
@@ -54,10 +56,13 @@ type Deleter struct {
 	m       *metrics.Metrics
 	now     func() time.Time
 
-	in        chan *event.Batch
-	second    chan group
-	closeOnce sync.Once
-	keys      *semaphore.Weighted // keys in flight, released on ack
+	in          chan *event.Batch
+	second      chan group
+	closeOnce   sync.Once
+	keys        *semaphore.Weighted // keys in flight, released on ack
+	guard       *redis.Script       // writebehind.GuardScript
+	guardLoaded atomic.Bool         // SCRIPT LOAD done (on every master of a cluster)
+	guardDenied atomic.Bool         // the Redis user may not run scripts: guarded keys deleted plainly
 }
 
 // group is batches deleted together in one round trip.
@@ -70,7 +75,7 @@ type group struct {
 func NewDeleter(rdb redis.UniversalClient, cfg DeleterConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Deleter {
 	return &Deleter{rdb: rdb, cfg: cfg, acker: acker, backoff: backoff, log: log, m: m, now: time.Now,
 		in: make(chan *event.Batch, cfg.queueSize()), second: make(chan group, cfg.secondQueue()),
-		keys: semaphore.NewWeighted(int64(cfg.maxKeys()))}
+		keys: semaphore.NewWeighted(int64(cfg.maxKeys())), guard: redis.NewScript(writebehind.GuardScript())}
 }
 
 // weight is what a batch holds of the in-flight budget; a batch larger than
@@ -222,7 +227,11 @@ func countKeys(g group) int {
 func (d *Deleter) deleteGroup(ctx context.Context, phase string, g group) error {
 	errs, retries := d.m.RedisErrors.WithLabelValues(phase), d.m.RedisRetries.WithLabelValues(phase)
 	first := g.batches[0]
-	err := d.backoff.Do(ctx, func(ctx context.Context) error { return d.deleteOnce(ctx, g) },
+	var counts guardCounts
+	err := d.backoff.Do(ctx, func(ctx context.Context) (err error) {
+		counts, err = d.deleteOnce(ctx, g)
+		return err
+	},
 		func(attempt int, err error, wait time.Duration) {
 			errs.Inc()
 			retries.Inc()
@@ -236,6 +245,10 @@ func (d *Deleter) deleteGroup(ctx context.Context, phase string, g group) error 
 		return fmt.Errorf("%s delete of %d keys from %s.%s at %s: %w", phase, countKeys(g), first.DB, first.Table, first.Pos, err)
 	}
 	d.m.Invalidated.WithLabelValues(phase).Add(float64(countKeys(g)))
+	if counts.kept+counts.deleted > 0 {
+		d.m.WBGuardedDeletes.WithLabelValues(phase, "kept").Add(float64(counts.kept))
+		d.m.WBGuardedDeletes.WithLabelValues(phase, "deleted").Add(float64(counts.deleted))
+	}
 	return nil
 }
 
@@ -243,12 +256,39 @@ func (d *Deleter) deleteGroup(ctx context.Context, phase string, g group) error 
 // every command carries one key so go-redis can route it to its slot.
 const multiKeyChunk = 128
 
-func (d *Deleter) deleteOnce(ctx context.Context, g group) error {
+// deleteOnce deletes every key of g in one pipelined round trip: the
+// guarded keys first, each with the guard script (see guard.go), then the
+// plain keys. If Redis has lost the script (a restart, SCRIPT FLUSH), it is
+// loaded and the round trip repeated; deletes are idempotent.
+func (d *Deleter) deleteOnce(ctx context.Context, g group) (guardCounts, error) {
+	if !d.guardLoaded.Load() && !d.guardDenied.Load() && hasGuarded(g) {
+		// Loaded before the first use, so the first round trip does not
+		// delete the plain keys while its guarded ones meet NOSCRIPT.
+		if err := d.loadGuard(ctx); err != nil && !d.denyGuard(err) {
+			return guardCounts{}, err
+		}
+	}
+	counts, err := d.pipelineOnce(ctx, g)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := d.loadGuard(ctx); err != nil && !d.denyGuard(err) {
+			return counts, err
+		}
+		counts, err = d.pipelineOnce(ctx, g)
+	}
+	if d.denyGuard(err) {
+		counts, err = d.pipelineOnce(ctx, g) // guarded keys now plain
+	}
+	return counts, err
+}
+
+func (d *Deleter) pipelineOnce(ctx context.Context, g group) (guardCounts, error) {
+	cluster, off := isCluster(d.rdb), d.guardDenied.Load()
 	perCmd := multiKeyChunk
-	if isCluster(d.rdb) {
+	if cluster {
 		perCmd = 1
 	}
 	pipe := d.rdb.Pipeline()
+	guards := d.queueGuards(ctx, pipe, g, cluster, off)
 	args := make([]any, 0, perCmd+1)
 	flush := func() {
 		if len(args) > 1 {
@@ -257,7 +297,10 @@ func (d *Deleter) deleteOnce(ctx context.Context, g group) error {
 		args = make([]any, 0, perCmd+1)
 	}
 	for _, b := range g.batches {
-		for _, k := range b.Keys {
+		for i, k := range b.Keys {
+			if guardable(b, i, cluster, off) {
+				continue
+			}
 			if len(args) == 0 {
 				args = append(args, d.command())
 			}
@@ -269,7 +312,7 @@ func (d *Deleter) deleteOnce(ctx context.Context, g group) error {
 	}
 	flush()
 	_, err := pipe.Exec(ctx)
-	return err
+	return countGuards(guards, err)
 }
 
 func (d *Deleter) command() string {

@@ -41,7 +41,7 @@ func BenchmarkDeleteRoundTrip(b *testing.B) {
 					}
 					b.StartTimer()
 					start := time.Now()
-					if err := d.deleteOnce(ctx, g); err != nil {
+					if _, err := d.deleteOnce(ctx, g); err != nil {
 						b.Fatal(err)
 					}
 					elapsed += time.Since(start)

@@ -105,9 +105,9 @@ func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff,
 func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 	msgs := make([]kafka.Message, 0, max(1, len(b.RowIDs)))
 	pb := &pendingBatch{seq: b.Seq, table: b.DB + "." + b.Table, pos: b.Pos, keys: len(b.Keys)}
-	err := b.RowKeys(func(id string, keys []string) error {
+	err := b.RowKeys(func(id string, keys []string, guarded []bool) error {
 		parts, err := kafkamsg.Split(kafkamsg.Message{Source: p.cfg.Source, DB: b.DB, Table: b.Table, Op: b.Op,
-			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys}, p.cfg.MaxBytes)
+			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys, Guarded: guarded}, p.cfg.MaxBytes)
 		if err != nil {
 			return err
 		}

@@ -67,8 +67,8 @@ func New(rdb redis.Scripter, stream string) *Client {
 // Stream is the stream the client queues on.
 func (c *Client) Stream() string { return c.stream }
 
-// Set caches value at key (ttl 0: no expiry) and queues an upsert of cols
-// into the row. It returns the stream entry ID.
+// Set caches value at key (ttl 0: no expiry), stamps it (see StampKey) and
+// queues an upsert of cols into the row. It returns the stream entry ID.
 func (c *Client) Set(ctx context.Context, key, value string, ttl time.Duration, row Row, cols map[string]any) (string, error) {
 	pk, err := encodeRow(row)
 	if err != nil {
@@ -78,20 +78,20 @@ func (c *Client) Set(ctx context.Context, key, value string, ttl time.Duration, 
 	if err != nil {
 		return "", fmt.Errorf("writebehind set %s: columns of %s: %w", key, row.Table, err)
 	}
-	id, err := c.set.Run(ctx, c.rdb, []string{key, c.stream}, value, ttl.Milliseconds(), row.Table, pk, string(colsJSON)).Text()
+	id, err := c.set.Run(ctx, c.rdb, []string{key, c.stream, StampKey(key)}, value, ttl.Milliseconds(), row.Table, pk, string(colsJSON)).Text()
 	if err != nil {
 		return "", fmt.Errorf("writebehind set %s (stream %s): %w", key, c.stream, err)
 	}
 	return id, nil
 }
 
-// Delete removes key from the cache and queues the row's deletion.
+// Delete removes key and its stamp from the cache and queues the row's deletion.
 func (c *Client) Delete(ctx context.Context, key string, row Row) (string, error) {
 	pk, err := encodeRow(row)
 	if err != nil {
 		return "", fmt.Errorf("writebehind delete %s: %w", key, err)
 	}
-	id, err := c.del.Run(ctx, c.rdb, []string{key, c.stream}, row.Table, pk).Text()
+	id, err := c.del.Run(ctx, c.rdb, []string{key, c.stream, StampKey(key)}, row.Table, pk).Text()
 	if err != nil {
 		return "", fmt.Errorf("writebehind delete %s (stream %s): %w", key, c.stream, err)
 	}
@@ -113,7 +113,7 @@ func (c *Client) IncrBy(ctx context.Context, key string, delta, floor int64, row
 	if err != nil {
 		return IncrResult{}, fmt.Errorf("writebehind incrby %s: %w", key, err)
 	}
-	res, err := c.incr.Run(ctx, c.rdb, []string{key, c.stream}, delta, floor, row.Table, pk, column).Slice()
+	res, err := c.incr.Run(ctx, c.rdb, []string{key, c.stream, StampKey(key)}, delta, floor, row.Table, pk, column).Slice()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "NOKEY") {
 			return IncrResult{}, fmt.Errorf("writebehind incrby %s: %w: load it from MySQL first", key, ErrNotCached)

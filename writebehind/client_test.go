@@ -60,7 +60,8 @@ func TestScripts(t *testing.T) {
 }
 
 // TestEvalSHA calls the scripts the way applications in other languages do:
-// SCRIPT LOAD once, then EVALSHA with the documented KEYS and ARGV.
+// SCRIPT LOAD once, then EVALSHA with the documented KEYS (the stamp key
+// written out, as the README documents it) and ARGV.
 func TestEvalSHA(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client(t)
 	ctx := context.Background()
@@ -69,23 +70,23 @@ func TestEvalSHA(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb.Set(ctx, "stock:1", "1", 0)
-	res, err := rdb.EvalSha(ctx, sha, []string{"stock:1", "wb:s"}, -1, 0, "shop.stock", `{"id":1}`, "qty").Slice()
+	res, err := rdb.EvalSha(ctx, sha, []string{"stock:1", "wb:s", "stock:1#cachesync-stamp"}, -1, 0, "shop.stock", `{"id":1}`, "qty").Slice()
 	if err != nil || len(res) != 3 || res[0].(int64) != 1 || res[1].(string) != "0" {
 		t.Fatalf("EVALSHA incrby: %v %v", res, err)
 	}
-	res, err = rdb.EvalSha(ctx, sha, []string{"stock:1", "wb:s"}, -1, 0, "shop.stock", `{"id":1}`, "qty").Slice()
+	res, err = rdb.EvalSha(ctx, sha, []string{"stock:1", "wb:s", "stock:1#cachesync-stamp"}, -1, 0, "shop.stock", `{"id":1}`, "qty").Slice()
 	if err != nil || res[0].(int64) != 0 {
 		t.Fatalf("sold out must be refused: %v %v", res, err)
 	}
 	setSHA, _ := rdb.ScriptLoad(ctx, SetScript()).Result()
-	if _, err := rdb.EvalSha(ctx, setSHA, []string{"user:1", "wb:u"}, `{"name":"A"}`, 60000, "shop.users", `{"id":1}`, `{"name":"A"}`).Text(); err != nil {
+	if _, err := rdb.EvalSha(ctx, setSHA, []string{"user:1", "wb:u", "user:1#cachesync-stamp"}, `{"name":"A"}`, 60000, "shop.users", `{"id":1}`, `{"name":"A"}`).Text(); err != nil {
 		t.Fatal(err)
 	}
 	if ttl, _ := rdb.PTTL(ctx, "user:1").Result(); ttl <= 0 {
 		t.Errorf("TTL %v, want about 60s", ttl)
 	}
 	delSHA, _ := rdb.ScriptLoad(ctx, DeleteScript()).Result()
-	if _, err := rdb.EvalSha(ctx, delSHA, []string{"user:1", "wb:u"}, "shop.users", `{"id":1}`).Text(); err != nil {
+	if _, err := rdb.EvalSha(ctx, delSHA, []string{"user:1", "wb:u", "user:1#cachesync-stamp"}, "shop.users", `{"id":1}`).Text(); err != nil {
 		t.Fatal(err)
 	}
 }

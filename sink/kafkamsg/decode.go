@@ -82,6 +82,7 @@ func Decode(b []byte) (Message, error) {
 	m.Pos.GTID = d.str("gtid", false)
 	m.CommitTime = d.ts()
 	m.Keys = d.keys()
+	m.Guarded = d.guarded(len(m.Keys))
 	if d.err != nil {
 		return Message{}, d.err
 	}
@@ -329,6 +330,39 @@ func (d *decoder) keys() []string {
 		keys[i] = k
 	}
 	return keys
+}
+
+// guarded reads the optional "guarded": indexes into keys, ascending, each
+// at most once. Refusing a malformed one (rather than ignoring it) keeps the
+// decoder strict; a message without it deletes every key plainly.
+func (d *decoder) guarded(nkeys int) []bool {
+	raw, ok := d.get("guarded", false)
+	if !ok || d.err != nil {
+		return nil
+	}
+	if raw[0] != '[' {
+		d.fail(derr("guarded", "must be an array of key indexes, got %s", jsonKind(raw)))
+		return nil
+	}
+	var out []bool
+	prev := -1
+	for _, e := range elements(raw) {
+		i, err := strconv.Atoi(string(e))
+		switch {
+		case err != nil:
+			d.fail(derr("guarded", "must hold integer indexes into keys, got %s", shorten(e)))
+			return nil
+		case i <= prev || i >= nkeys:
+			d.fail(derr("guarded", "index %d must be below %d (the number of keys) and above the one before it", i, nkeys))
+			return nil
+		}
+		if out == nil {
+			out = make([]bool, nkeys)
+		}
+		out[i] = true
+		prev = i
+	}
+	return out
 }
 
 var strictBase64 = base64.StdEncoding.Strict()

@@ -33,6 +33,11 @@ type Message struct {
 	Pos        event.Position // binlog position of the rows event; GTID when the source has one
 	CommitTime time.Time      // the transaction's commit time; written in UTC
 	Keys       []string       // cache keys to delete; any bytes, never empty
+	// Guarded marks the keys whose delete is guarded (see event.Batch):
+	// Keys[i] is guarded when i < len(Guarded) && Guarded[i]. Written as the
+	// optional field "guarded", the indexes of those keys; a consumer that
+	// does not know the field deletes them plainly, which is safe.
+	Guarded []bool
 }
 
 // RowIdentity returns the Kafka message key of a row: see event.AppendRowID.
@@ -54,7 +59,7 @@ func Encode(m Message) ([]byte, error) {
 	for _, k := range m.Keys {
 		size += len(k) + 4
 	}
-	return m.appendJSON(make([]byte, 0, size), m.Keys), nil
+	return m.appendJSON(make([]byte, 0, size), m.Keys, m.Guarded), nil
 }
 
 // validate names the first field that breaks the format's rules, the same
@@ -96,13 +101,17 @@ func (m *Message) validate() (field, reason string) {
 			return fmt.Sprintf("keys[%d]", i), "empty key"
 		}
 	}
+	if len(m.Guarded) > len(m.Keys) {
+		return "guarded", fmt.Sprintf("%d flags for %d keys", len(m.Guarded), len(m.Keys))
+	}
 	return "", ""
 }
 
-// appendJSON writes m with the given keys (m.Keys or a chunk of them). The
-// field order is fixed, keys last, so a message is readable when cut short
-// in a log; consumers must not depend on the order.
-func (m *Message) appendJSON(b []byte, keys []string) []byte {
+// appendJSON writes m with the given keys (m.Keys or a chunk of them) and
+// their guarded flags. The field order is fixed, keys and then the optional
+// guarded last, so a message is readable when cut short in a log; consumers
+// must not depend on the order.
+func (m *Message) appendJSON(b []byte, keys []string, guarded []bool) []byte {
 	b = append(b, `{"v":1,"source":`...)
 	b = appendString(b, m.Source)
 	b = append(b, `,"db":`...)
@@ -130,7 +139,24 @@ func (m *Message) appendJSON(b []byte, keys []string) []byte {
 		}
 		b = appendBytes(b, k)
 	}
-	return append(b, "]}"...)
+	b = append(b, ']')
+	first := true
+	for i, g := range guarded {
+		if !g || i >= len(keys) {
+			continue
+		}
+		if first {
+			b = append(b, `,"guarded":[`...)
+			first = false
+		} else {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(i), 10)
+	}
+	if !first {
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 // appendBytes writes a byte string: a JSON string when it is valid UTF-8,

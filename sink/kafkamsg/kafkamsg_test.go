@@ -57,6 +57,9 @@ func TestGolden(t *testing.T) {
 	binary.CommitTime = time.Date(2026, 11, 26, 10, 0, 1, 0, time.FixedZone("CET", 3600)) // written in UTC
 	rawRow := binary
 	rawRow.Row = "shop.sessions:\xff\x00\xfe" // a publisher may use raw bytes
+	flush := sample()                         // the write-behind flusher's own write: its owned key is guarded
+	flush.Table, flush.Row = "stock", RowIdentity("shop", "stock", "tee-42")
+	flush.Keys, flush.Guarded = []string{"stock:tee-42", "product:tee-42:page"}, []bool{true, false}
 	for _, tc := range []struct {
 		name string
 		m    Message
@@ -65,6 +68,7 @@ func TestGolden(t *testing.T) {
 		{"insert_gtid", gtid},
 		{"delete_binary_keys", binary},
 		{"binary_row", rawRow},
+		{"update_guarded", flush},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.name+".json")

@@ -1,6 +1,10 @@
 package kafkamsg
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
 
 // DefaultMaxBytes is the default limit on one Kafka record: 1 MiB, which is
 // kafka-go's Writer.BatchBytes default and, with RecordOverhead to spare,
@@ -30,7 +34,10 @@ func Split(m Message, maxBytes int) ([]Message, error) {
 	// The encoded size is the size with no keys plus each key's element
 	// plus the commas between them; appendJSON and appendBytes are the
 	// very functions Encode uses, so the arithmetic cannot drift.
-	fixed := len(m.appendJSON(nil, nil)) + len(m.Row) + RecordOverhead
+	fixed := len(m.appendJSON(nil, nil, nil)) + len(m.Row) + RecordOverhead
+	if slices.Contains(m.Guarded, true) {
+		fixed += len(`,"guarded":[]`)
+	}
 	budget := maxBytes - fixed
 	var (
 		out     []Message
@@ -41,6 +48,11 @@ func Split(m Message, maxBytes int) ([]Message, error) {
 	for i, k := range m.Keys {
 		scratch = appendBytes(scratch[:0], k)
 		n := len(scratch)
+		if i < len(m.Guarded) && m.Guarded[i] {
+			// Its index in the chunk, at most i, and a comma: counted as
+			// if the chunk started at 0, which can only overestimate.
+			n += len(strconv.Itoa(i)) + 1
+		}
 		if n > budget {
 			return nil, fmt.Errorf("kafkamsg: split %s.%s at %s: key %d (%d bytes, %d encoded) cannot fit in a message of at most %d bytes (%d taken by the other fields, the row key and the record framing); a key is never split",
 				m.DB, m.Table, m.Pos, i, len(k), n, maxBytes, fixed)
@@ -49,7 +61,7 @@ func Split(m Message, maxBytes int) ([]Message, error) {
 			n++ // the comma
 		}
 		if used+n > budget {
-			out = append(out, m.withKeys(m.Keys[start:i:i]))
+			out = append(out, m.withKeys(start, i))
 			start, n = i, n-1
 			used = 0
 		}
@@ -58,10 +70,17 @@ func Split(m Message, maxBytes int) ([]Message, error) {
 	if start == 0 {
 		return []Message{m}, nil
 	}
-	return append(out, m.withKeys(m.Keys[start:len(m.Keys):len(m.Keys)])), nil
+	return append(out, m.withKeys(start, len(m.Keys))), nil
 }
 
-func (m Message) withKeys(keys []string) Message {
-	m.Keys = keys
+// withKeys returns m with Keys[start:end] and their guarded flags.
+func (m Message) withKeys(start, end int) Message {
+	m.Keys = m.Keys[start:end:end]
+	if start < len(m.Guarded) {
+		g := m.Guarded[start:min(end, len(m.Guarded))]
+		m.Guarded = g[:len(g):len(g)]
+	} else {
+		m.Guarded = nil
+	}
 	return m
 }

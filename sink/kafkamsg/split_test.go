@@ -24,6 +24,7 @@ func manyKeys(n, size int) []string {
 func checkChunks(t *testing.T, m Message, chunks []Message, limit int) {
 	t.Helper()
 	var all []string
+	var guarded []bool
 	for i, c := range chunks {
 		b, err := Encode(c)
 		if err != nil {
@@ -32,16 +33,24 @@ func checkChunks(t *testing.T, m Message, chunks []Message, limit int) {
 		if n := len(b) + len(c.Row) + RecordOverhead; n > limit {
 			t.Fatalf("chunk %d: %d bytes with key and overhead, limit %d", i, n, limit)
 		}
-		c.Keys = nil
+		c.Keys, c.Guarded = nil, nil
 		want := m
-		want.Keys = nil
+		want.Keys, want.Guarded = nil, nil
 		if !reflect.DeepEqual(c, want) {
 			t.Fatalf("chunk %d changed other fields: %#v", i, c)
 		}
 		all = append(all, chunks[i].Keys...)
+		for j := range chunks[i].Keys {
+			guarded = append(guarded, j < len(chunks[i].Guarded) && chunks[i].Guarded[j])
+		}
 	}
 	if !reflect.DeepEqual(all, m.Keys) {
 		t.Fatalf("chunks hold %d keys, want the %d keys in order", len(all), len(m.Keys))
+	}
+	for i, g := range guarded {
+		if g != (i < len(m.Guarded) && m.Guarded[i]) {
+			t.Fatalf("key %d: guarded %v after the split, want %v", i, g, !g)
+		}
 	}
 }
 
