@@ -79,7 +79,7 @@ func (h *SchemaHistory) At(table string, pos event.Position) *schema.Table {
 	defer h.mu.Unlock()
 	var found *schema.Table
 	for _, v := range h.data[table] {
-		if comparePos(v.Since, pos) <= 0 {
+		if v.Since.Compare(pos) <= 0 {
 			found = v.Schema
 		}
 	}
@@ -170,20 +170,4 @@ func sameColumns(a, b *schema.Table) bool {
 		}
 	}
 	return true
-}
-
-// comparePos orders positions of one server: binlog file names share a
-// prefix and a zero-padded sequence number, so they sort as strings.
-func comparePos(a, b event.Position) int {
-	switch {
-	case a.File < b.File:
-		return -1
-	case a.File > b.File:
-		return 1
-	case a.Pos < b.Pos:
-		return -1
-	case a.Pos > b.Pos:
-		return 1
-	}
-	return 0
 }

@@ -85,3 +85,23 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Versions are ordered by binlog position with the file's number, not its
+// name as a string: after bin.999999 comes bin.1000000.
+func TestSchemaHistoryFileNumberOrder(t *testing.T) {
+	h, _ := LoadSchemaHistory(filepath.Join(t.TempDir(), "h"))
+	must(t, h.Record(t.Context(), "db.t", at("bin.999999", 100), tbl("id")))
+	must(t, h.Record(t.Context(), "db.t", at("bin.1000000", 50), tbl("pre", "id")))
+	for _, c := range []struct {
+		pos  event.Position
+		cols int
+	}{
+		{at("bin.999999", 200), 1},
+		{at("bin.1000000", 49), 1},
+		{at("bin.1000000", 50), 2},
+	} {
+		if got := h.At("db.t", c.pos); got == nil || len(got.Columns) != c.cols {
+			t.Errorf("At(%v) = %v, want %d columns", c.pos, got, c.cols)
+		}
+	}
+}
