@@ -30,7 +30,7 @@ type handler struct {
 	mapTables map[*replication.TableMapEvent]*schema.Table
 	boundary  event.Position      // last transaction boundary seen
 	curFile   string              // binlog file being read, for error positions
-	seen      map[string]struct{} // keys already emitted in this transaction
+	seen      map[string]struct{} // keys already emitted in this event group (reset at its GTID and at boundaries)
 	scratch   []byte
 	ruleBuf   []int
 	pkVals    [][]byte // markRow's scratch
