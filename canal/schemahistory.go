@@ -70,6 +70,9 @@ func OpenSchemaHistory(ctx context.Context, store Blob) (*SchemaHistory, error) 
 	if err := json.Unmarshal(raw, &h.data); err != nil {
 		return nil, fmt.Errorf("schema history %s is corrupt: %v (delete it: rows older than a recent DDL may then be decoded with the current schema)", store, err)
 	}
+	for _, vs := range h.data { // older versions of cachesync kept them in arrival order
+		slices.SortStableFunc(vs, func(a, b schemaVersion) int { return a.Since.Compare(b.Since) })
+	}
 	return h, nil
 }
 
@@ -78,10 +81,11 @@ func (h *SchemaHistory) At(table string, pos event.Position) *schema.Table {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var found *schema.Table
-	for _, v := range h.data[table] {
-		if v.Since.Compare(pos) <= 0 {
-			found = v.Schema
+	for _, v := range h.data[table] { // in position order
+		if v.Since.Compare(pos) > 0 {
+			break
 		}
+		found = v.Schema
 	}
 	return found
 }
@@ -98,16 +102,29 @@ func (h *SchemaHistory) Tables() []string {
 	return out
 }
 
-// Record notes that t applies from since on, unless it equals the latest
-// version already recorded, and saves the history.
+// Record notes that t applies from since on (until the next recorded
+// version), and saves the history. Versions are kept in position order
+// whatever order they are recorded in (a restart from an older checkpoint
+// records again); one recorded at a position already known replaces it, and
+// one equal to the version in force before it adds nothing.
 func (h *SchemaHistory) Record(ctx context.Context, table string, since event.Position, t *schema.Table) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	vs := h.data[table]
-	if n := len(vs); n > 0 && sameColumns(vs[n-1].Schema, t) {
+	i, found := slices.BinarySearchFunc(vs, since, func(v schemaVersion, p event.Position) int { return v.Since.Compare(p) })
+	switch {
+	case found && sameColumns(vs[i].Schema, t):
 		return nil
+	case found:
+		vs[i].Schema = t
+	case i > 0 && sameColumns(vs[i-1].Schema, t):
+		return nil
+	default:
+		vs = slices.Insert(vs, i, schemaVersion{Since: since, Schema: t})
 	}
-	vs = append(vs, schemaVersion{Since: since, Schema: t})
+	if i+1 < len(vs) && sameColumns(vs[i+1].Schema, t) {
+		vs = slices.Delete(vs, i+1, i+2) // it applies from here on already
+	}
 	if len(vs) > historyDepth {
 		vs = vs[len(vs)-historyDepth:]
 	}

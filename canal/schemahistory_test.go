@@ -105,3 +105,37 @@ func TestSchemaHistoryFileNumberOrder(t *testing.T) {
 		}
 	}
 }
+
+// Versions recorded out of position order (a restart from an older
+// checkpoint, a DDL recorded when read and a row decoded later) are kept in
+// position order, and one recorded again at a known position replaces it.
+func TestSchemaHistoryOrderedByPosition(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h")
+	h, _ := LoadSchemaHistory(path)
+	must(t, h.Record(t.Context(), "db.t", at("bin.000002", 50), tbl("b", "a")))      // the DDL, read first
+	must(t, h.Record(t.Context(), "db.t", at("bin.000001", 100), tbl("a", "b")))     // then an older row (restart)
+	must(t, h.Record(t.Context(), "db.t", at("bin.000003", 10), tbl("c", "b", "a"))) // a later DDL
+	must(t, h.Record(t.Context(), "db.t", at("bin.000003", 10), tbl("c", "a", "b"))) // the same position again: replaced
+	h2, _ := LoadSchemaHistory(path)
+	for _, c := range []struct {
+		pos  event.Position
+		cols string
+	}{
+		{at("bin.000001", 100), "a,b"},
+		{at("bin.000002", 49), "a,b"},
+		{at("bin.000002", 50), "b,a"},
+		{at("bin.000003", 9), "b,a"},
+		{at("bin.000003", 10), "c,a,b"},
+	} {
+		got := h2.At("db.t", c.pos)
+		var names []string
+		if got != nil {
+			for _, col := range got.Columns {
+				names = append(names, col.Name)
+			}
+		}
+		if strings.Join(names, ",") != c.cols {
+			t.Errorf("At(%v) = %v, want columns %s", c.pos, names, c.cols)
+		}
+	}
+}
