@@ -90,6 +90,16 @@ func (h *SchemaHistory) At(table string, pos event.Position) *schema.Table {
 	return found
 }
 
+// Latest returns the newest recorded schema of table, nil if none.
+func (h *SchemaHistory) Latest(table string) *schema.Table {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if vs := h.data[table]; len(vs) > 0 {
+		return vs[len(vs)-1].Schema
+	}
+	return nil
+}
+
 // Tables lists the tables with a recorded schema.
 func (h *SchemaHistory) Tables() []string {
 	h.mu.Lock()

@@ -125,6 +125,7 @@ func (h *handler) OnGTID(hdr *replication.EventHeader, e mysql.BinlogGTIDEvent) 
 	if !ok {
 		return nil
 	}
+	h.ddlGTID(hdr, g)
 	id := g.GTID.String()
 	switch {
 	case g.Flags&flPreparedXA != 0:

@@ -235,3 +235,67 @@ func TestRunDDLWhileBehindIsDetected(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// A DDL that keeps the column count (a reorder), with no row of the table
+// after it before a restart, or in a syntax go-mysql's parser cannot read:
+// the schema history must know the new layout from the DDL's position on,
+// and the tailer must notice a DDL it could not parse, or rows written after
+// it render keys from the wrong columns (after the restart, and for the
+// unparsed DDL already before it).
+func TestRunDDLReorderThenRestart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, ddl string
+		live      bool // a row after the DDL before the restart
+	}{
+		{"parsed", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", false},
+		{"alter_online", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", false},
+		{"algorithm_nocopy", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST, ALGORITHM=NOCOPY", false},
+		{"alter_online_live", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema, pingsSchema}, usersRules+pingsRules, "")
+			p := e.start()
+			e.setKeys("user:1", "user:email:a@x.io")
+			e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann')") // the tailer records this layout
+			e.waitGone(10*time.Second, "user:1", "user:email:a@x.io")
+
+			e.exec(tc.ddl) // (name, id, email, visits)
+			e.ping(1)      // an unrelated write: the checkpoint passes the DDL
+			e.waitCheckpoint(30*time.Second, masterPos(t, e.db))
+			decoys := []string{"user:Ann", "user:email:1"} // what the old layout renders
+			e.setKeys(decoys...)
+			old := "a@x.io"
+			if tc.live {
+				e.updateAfterReorder(2, old, "a2@x.io", decoys)
+				old = "a2@x.io"
+			}
+			if code := p.stop(t); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM", code)
+			}
+
+			p = e.start()
+			e.updateAfterReorder(3, old, "a3@x.io", decoys)
+			if code := p.stop(t); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM", code)
+			}
+		})
+	}
+}
+
+// updateAfterReorder changes user 1's email from old to email and fails if a key of
+// the row survived or a key the pre-reorder layout renders was deleted.
+func (e *env) updateAfterReorder(ping int, old, email string, decoys []string) {
+	e.t.Helper()
+	keys := []string{"user:1", "user:email:" + old, "user:email:" + email}
+	e.setKeys(keys...)
+	e.exec("UPDATE DB.users SET email = '" + email + "' WHERE id = 1")
+	e.ping(ping)
+	if left := e.exists(keys...); len(left) > 0 {
+		e.t.Errorf("keys of the row updated after the reorder survived: %q; decoys deleted instead: %q", left, missing(e, decoys))
+	}
+	if left := e.exists(decoys...); len(left) != len(decoys) {
+		e.t.Errorf("keys rendered from the old layout were deleted: present %q of %q", left, decoys)
+	}
+}
