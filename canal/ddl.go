@@ -27,11 +27,14 @@ func (h *handler) mapped(db, table string) bool {
 }
 
 // recordDDL reads the table's schema after a DDL at pos and records it. A
-// table the DDL removed has none to record.
+// table the DDL removed has none to record. In GTID mode the version is
+// placed at the GTID set of the boundary before the DDL: no row lies
+// between the two.
 func (h *handler) recordDDL(db, table string, pos event.Position) {
 	if h.t.History == nil || h.canal == nil {
 		return
 	}
+	pos.GTID = h.boundary.GTID
 	t, err := h.canal.GetTable(db, table)
 	if err != nil {
 		return // dropped or renamed away; its next row (if any) says more

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/schema"
 
 	"github.com/cachesync/cachesync/event"
@@ -71,7 +73,7 @@ func OpenSchemaHistory(ctx context.Context, store Blob) (*SchemaHistory, error) 
 		return nil, fmt.Errorf("schema history %s is corrupt: %v (delete it: rows older than a recent DDL may then be decoded with the current schema)", store, err)
 	}
 	for _, vs := range h.data { // older versions of cachesync kept them in arrival order
-		slices.SortStableFunc(vs, func(a, b schemaVersion) int { return a.Since.Compare(b.Since) })
+		slices.SortStableFunc(vs, func(a, b schemaVersion) int { return compareSince(a.Since, b.Since) })
 	}
 	return h, nil
 }
@@ -82,10 +84,9 @@ func (h *SchemaHistory) At(table string, pos event.Position) *schema.Table {
 	defer h.mu.Unlock()
 	var found *schema.Table
 	for _, v := range h.data[table] { // in position order
-		if v.Since.Compare(pos) > 0 {
-			break
+		if compareSince(v.Since, pos) <= 0 {
+			found = v.Schema
 		}
-		found = v.Schema
 	}
 	return found
 }
@@ -121,7 +122,14 @@ func (h *SchemaHistory) Record(ctx context.Context, table string, since event.Po
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	vs := h.data[table]
-	i, found := slices.BinarySearchFunc(vs, since, func(v schemaVersion, p event.Position) int { return v.Since.Compare(p) })
+	i := len(vs) // a handful of versions: a linear search, which tolerates GTID sets no order relates
+	for i > 0 && compareSince(vs[i-1].Since, since) > 0 {
+		i--
+	}
+	found := i > 0 && compareSince(vs[i-1].Since, since) == 0
+	if found {
+		i--
+	}
 	switch {
 	case found && sameColumns(vs[i].Schema, t):
 		return nil
@@ -197,4 +205,42 @@ func sameColumns(a, b *schema.Table) bool {
 		}
 	}
 	return true
+}
+
+// compareSince orders history positions. With GTID sets on both (a tailer
+// in GTID mode) the sets decide: they stay comparable across a failover,
+// where the file/offset of the old and the new primary are not. Otherwise,
+// or when neither set contains the other, file and offset decide.
+func compareSince(a, b event.Position) int {
+	if a.GTID != "" && b.GTID != "" {
+		if c, ok := compareGTIDSets(a.GTID, b.GTID); ok {
+			return c
+		}
+	}
+	return a.Compare(b)
+}
+
+func compareGTIDSets(a, b string) (int, bool) {
+	flavor := mysql.MariaDBFlavor
+	if strings.Contains(a, ":") {
+		flavor = mysql.MySQLFlavor
+	}
+	sa, err := mysql.ParseGTIDSet(flavor, a)
+	if err != nil {
+		return 0, false
+	}
+	sb, err := mysql.ParseGTIDSet(flavor, b)
+	if err != nil {
+		return 0, false
+	}
+	aInB, bInA := sb.Contain(sa), sa.Contain(sb)
+	switch {
+	case aInB && bInA:
+		return 0, true
+	case aInB:
+		return -1, true
+	case bInA:
+		return 1, true
+	}
+	return 0, false
 }

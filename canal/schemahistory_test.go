@@ -139,3 +139,28 @@ func TestSchemaHistoryOrderedByPosition(t *testing.T) {
 		}
 	}
 }
+
+// In GTID mode the GTID sets order the versions: after a failover the new
+// primary's file/offset say nothing about the old one's.
+func TestSchemaHistoryGTIDAcrossFailover(t *testing.T) {
+	h, _ := LoadSchemaHistory(filepath.Join(t.TempDir(), "h"))
+	g := func(file string, pos uint32, gtid string) event.Position {
+		return event.Position{File: file, Pos: pos, GTID: gtid}
+	}
+	must(t, h.Record(t.Context(), "db.t", g("bin.000050", 100, "0-1-10"), tbl("a")))           // old primary
+	must(t, h.Record(t.Context(), "db.t", g("bin.000060", 100, "0-1-20"), tbl("a", "b")))      // old primary
+	must(t, h.Record(t.Context(), "db.t", g("bin.000003", 400, "0-2-30"), tbl("c", "a", "b"))) // new primary, lower files
+	for _, c := range []struct {
+		pos  event.Position
+		cols int
+	}{
+		{g("bin.000055", 4, "0-1-15"), 1}, // the old primary
+		{g("bin.000061", 4, "0-1-25"), 2},
+		{g("bin.000055", 4, "0-2-31"), 3}, // the new primary: its file number sits between the old ones
+		{g("bin.000002", 4, "0-2-31"), 3},
+	} {
+		if got := h.At("db.t", c.pos); got == nil || len(got.Columns) != c.cols {
+			t.Errorf("At(%v) = %v, want %d columns", c.pos, got, c.cols)
+		}
+	}
+}

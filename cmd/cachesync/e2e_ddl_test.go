@@ -245,17 +245,21 @@ func TestRunDDLWhileBehindIsDetected(t *testing.T) {
 func TestRunDDLReorderThenRestart(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, ddl string
-		live      bool // a row after the DDL before the restart
+		name, ddl  string
+		live, gtid bool // a row after the DDL before the restart; GTID mode
 	}{
-		{"parsed", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", false},
-		{"alter_online", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", false},
-		{"algorithm_nocopy", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST, ALGORITHM=NOCOPY", false},
-		{"alter_online_live", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", true},
+		{"parsed", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", false, false},
+		{"parsed_gtid", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", false, true},
+		{"alter_online", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", false, false},
+		{"algorithm_nocopy", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST, ALGORITHM=NOCOPY", false, false},
+		{"alter_online_live", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema, pingsSchema}, usersRules+pingsRules, "")
+			if tc.gtid {
+				e.rewriteConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, gtid: true}")
+			}
 			p := e.start()
 			e.setKeys("user:1", "user:email:a@x.io")
 			e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann')") // the tailer records this layout
