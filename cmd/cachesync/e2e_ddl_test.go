@@ -244,15 +244,21 @@ func TestRunDDLWhileBehindIsDetected(t *testing.T) {
 // unparsed DDL already before it).
 func TestRunDDLReorderThenRestart(t *testing.T) {
 	t.Parallel()
+	first := []string{"user:Ann", "user:email:1"} // what the old layout renders after name moved first
+	swapped := []string{"user:email:Ann"}         // ... after name moved before email: same types
 	for _, tc := range []struct {
 		name, ddl  string
+		decoys     []string
 		live, gtid bool // a row after the DDL before the restart; GTID mode
 	}{
-		{"parsed", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", false, false},
-		{"parsed_gtid", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", false, true},
-		{"alter_online", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", false, false},
-		{"algorithm_nocopy", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST, ALGORITHM=NOCOPY", false, false},
-		{"alter_online_live", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", true, false},
+		{"parsed", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", first, false, false},
+		{"parsed_gtid", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST", first, false, true},
+		{"parsed_same_types", "ALTER TABLE DB.users MODIFY name VARCHAR(100) AFTER id", swapped, false, false},
+		{"alter_online", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", first, false, false},
+		{"algorithm_nocopy", "ALTER TABLE DB.users MODIFY name VARCHAR(100) FIRST, ALGORITHM=NOCOPY", first, false, false},
+		{"alter_online_live", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) FIRST", first, true, false},
+		{"alter_online_same_types", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) AFTER id", swapped, false, false},
+		{"alter_online_same_types_live", "ALTER ONLINE TABLE DB.users MODIFY name VARCHAR(100) AFTER id", swapped, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -265,10 +271,10 @@ func TestRunDDLReorderThenRestart(t *testing.T) {
 			e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann')") // the tailer records this layout
 			e.waitGone(10*time.Second, "user:1", "user:email:a@x.io")
 
-			e.exec(tc.ddl) // (name, id, email, visits)
-			e.ping(1)      // an unrelated write: the checkpoint passes the DDL
+			e.exec(tc.ddl)
+			e.ping(1) // an unrelated write: the checkpoint passes the DDL
 			e.waitCheckpoint(30*time.Second, masterPos(t, e.db))
-			decoys := []string{"user:Ann", "user:email:1"} // what the old layout renders
+			decoys := tc.decoys
 			e.setKeys(decoys...)
 			old := "a@x.io"
 			if tc.live {
