@@ -82,7 +82,7 @@ func (h *handler) unparsedDDL(pos event.Position) {
 	if len(tables) == 0 {
 		return
 	}
-	h.t.log.Warn("a DDL the binlog parser could not read (MariaDB syntax such as ALTER ONLINE TABLE or ALGORITHM=NOCOPY); re-reading the schemas of the mapped tables",
+	h.t.log.Warn("a DDL statement the binlog parser could not read (MariaDB syntax such as ALTER ONLINE TABLE or ALGORITHM=NOCOPY, or one such as CREATE TRIGGER); re-reading the schemas of the mapped tables",
 		zap.Int("tables", len(tables)), zap.Stringer("position", pos))
 	for _, t := range tables {
 		h.canal.ClearTableCache([]byte(t.db), []byte(t.table))
