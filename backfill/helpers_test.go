@@ -122,7 +122,7 @@ func tailKeys(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, start, en
 	errc := make(chan error, 1)
 	go func() { errc <- tl.Run(ctx, start) }()
 	for {
-		if p, ok := tracker.Safe(); ok && canal.ComparePositions(p, end) >= 0 {
+		if p, ok := tracker.Safe(); ok && p.Compare(end) >= 0 {
 			break
 		}
 		select {

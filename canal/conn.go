@@ -161,6 +161,10 @@ func masterPosition(conn *client.Conn, src config.SourceConfig) (event.Position,
 	return pos, nil
 }
 
+// positionGoneText is how mysql.MyError prints error 1236
+// (ER_MASTER_FATAL_ERROR_READING_BINLOG): "ERROR 1236 (HY000): ...".
+const positionGoneText = "ERROR 1236 ("
+
 // classify returns nil for errors worth reconnecting after, and a clear
 // permanent error otherwise.
 func classify(err error, at event.Position, src config.SourceConfig) error {
@@ -168,9 +172,11 @@ func classify(err error, at event.Position, src config.SourceConfig) error {
 		return nil
 	}
 	code := mysqlCode(err)
-	msg := err.Error()
-	// canal formats some server errors into text; fall back to the code in it.
-	if code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG || strings.Contains(msg, "ERROR 1236") || strings.Contains(msg, "1236") && strings.Contains(msg, "binlog") {
+	// The stream hands the server's error packet on as a *mysql.MyError;
+	// only where canal formats one into text (errors.Errorf("... %v")) is
+	// the code looked for there, in the server error's own format. A file
+	// name or offset holding 1236 in a network error is not that error.
+	if code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG || strings.Contains(err.Error(), positionGoneText) {
 		hint := ""
 		if at.GTID != "" {
 			hint = ". With a GTID checkpoint this also happens after a failover to a replica that had not received every transaction cachesync had read from the old primary: way (1) applies"

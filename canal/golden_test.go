@@ -64,7 +64,7 @@ func tailRange(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, start, e
 	errc := make(chan error, 1)
 	go func() { errc <- tl.Run(ctx, start) }()
 	for {
-		if p, ok := tracker.Safe(); ok && p.File == end.File && p.Pos >= end.Pos {
+		if p, ok := tracker.Safe(); ok && p.Compare(end) >= 0 {
 			break
 		}
 		select {

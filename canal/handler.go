@@ -30,7 +30,7 @@ type handler struct {
 	mapTables map[*replication.TableMapEvent]*schema.Table
 	boundary  event.Position      // last transaction boundary seen
 	curFile   string              // binlog file being read, for error positions
-	seen      map[string]struct{} // keys already emitted in this transaction
+	seen      map[string]struct{} // keys already emitted in this event group (reset at its GTID and at boundaries)
 	scratch   []byte
 	ruleBuf   []int
 	pkVals    [][]byte // markRow's scratch
@@ -45,6 +45,9 @@ type handler struct {
 	// moment without failing (see Tailer.OnState).
 	up atomic.Bool
 	xa xaState // see xa.go
+	// ddlGroup is set by the GTID event of a DDL (MariaDB's FL_DDL) and
+	// cleared by the boundary canal reports when it could parse the DDL.
+	ddlGroup bool
 }
 
 // streaming notes that the server is sending events on this connection.
@@ -71,6 +74,7 @@ func (h *handler) reset() {
 	h.endFlush()
 	h.up.Store(false)
 	h.xa.current = "" // the open prepares stay: a group read again is recognised by its GTID
+	h.ddlGroup = false
 }
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
@@ -104,12 +108,18 @@ func (h *handler) tableFor(t *schema.Table) *tableKeys {
 }
 
 // OnTableChanged drops the compiled rules; canal re-reads the schema next.
-func (h *handler) OnTableChanged(_ *replication.EventHeader, db, table string) error {
+// The schema after the DDL goes into the history at the DDL's position
+// now, not when a row is next decoded: a restart (or reconnect) between
+// the two would seed the schema from before the DDL.
+func (h *handler) OnTableChanged(hdr *replication.EventHeader, db, table string) error {
 	name := db + "." + table
 	if tk, ok := h.tables[name]; ok && tk != nil {
 		h.t.log.Info("mapped table changed (DDL); recompiling its rules", zap.String("table", name), zap.Stringer("position", h.boundary))
 	}
 	delete(h.tables, name)
+	if hdr != nil && h.mapped(db, table) {
+		h.recordDDL(db, table, h.rowPos(hdr))
+	}
 	return nil
 }
 
@@ -167,7 +177,6 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	if tk == nil {
 		return nil
 	}
-	h.recordSchema(tk)
 	var op event.Op
 	switch e.Action {
 	case gocanal.InsertAction:
@@ -179,22 +188,36 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	default:
 		return nil
 	}
-	if len(e.Rows) > 0 && len(e.Rows[0]) != len(e.Table.Columns) {
-		// canal skips DDL its parser cannot read (MariaDB's ALGORITHM=NOCOPY,
-		// ALTER ONLINE, CREATE OR REPLACE...), keeping a stale schema: re-read it.
-		if fresh := h.refreshSchema(e.Table); fresh != nil && len(fresh.Columns) == len(e.Rows[0]) {
-			tk = h.tableFor(fresh)
-			h.recordSchema(tk)
-			return h.handleRows(tk, op, e.Rows, e.Header)
-		}
-		// Still different: these rows were written with another schema than
-		// the current one (we lag behind a DDL), so positions may be shifted.
-		h.t.log.Error("row image and current table schema differ in column count (DDL since this row was written); keys may be wrong: run backfill for this table after catching up",
-			zap.String("table", tk.name), zap.Int("rows", len(e.Rows)), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
-			zap.Stringer("position", h.boundary))
-		tk.schemaMismatch.Inc()
+	fits := true
+	if col := misfit(e.Table, e.Rows); col >= 0 {
+		tk, fits = h.refit(tk, e, col)
+	}
+	if fits { // a schema the rows do not fit is not history
+		h.recordSchema(tk)
 	}
 	return h.handleRows(tk, op, e.Rows, e.Header)
+}
+
+// refit is called when e's rows cannot have been decoded with the schema
+// canal used (other column count or column types: a DDL canal skipped, or
+// a seed that is stale): it re-reads the schema from the server and uses it
+// if the rows fit it. Otherwise the rows were written with another schema
+// than today's (we lag behind a DDL) and keys may be wrong: said loudly.
+func (h *handler) refit(tk *tableKeys, e *gocanal.RowsEvent, col int) (*tableKeys, bool) {
+	if fresh := h.refreshSchema(e.Table); fresh != nil && misfit(fresh, e.Rows) < 0 {
+		h.t.log.Warn("rows did not fit the cached table schema (a DDL the binlog parser skipped, or a stale saved schema); re-read it from the server",
+			zap.String("table", tk.name), zap.Int("column", col), zap.Stringer("position", h.rowPos(e.Header)))
+		return h.tableFor(fresh), true
+	}
+	h.t.log.Error("row image and current table schema differ (column count or types; DDL since this row was written); keys may be wrong: run backfill for this table after catching up",
+		zap.String("table", tk.name), zap.Int("rows", len(e.Rows)), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
+		zap.Int("first_column_differing", col), zap.Stringer("position", h.rowPos(e.Header)))
+	tk.schemaMismatch.Inc()
+	return tk, false
+}
+
+func (h *handler) rowPos(hdr *replication.EventHeader) event.Position {
+	return event.Position{File: h.curFile, Pos: hdr.LogPos}
 }
 
 func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
@@ -297,6 +320,9 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 	}
 	h.boundary = p
 	h.curFile = p.File
+	if hdr.EventType == replication.QUERY_EVENT {
+		h.ddlGroup = false // a statement canal could parse (a rotate is no end of a group)
+	}
 	h.resetSeen()
 	h.endFlush()
 	h.t.tracker.Commit(p)

@@ -33,10 +33,22 @@ func appendValue(dst []byte, col *schema.TableColumn, v any) (out []byte, ok boo
 	case []byte:
 		return append(dst, x...), true
 	case int8:
+		if isUnsigned(col) {
+			return strconv.AppendUint(dst, uint64(uint8(x)), 10), true
+		}
 		return appendInt(dst, col, int64(x)), true
 	case int16:
+		if isUnsigned(col) {
+			return strconv.AppendUint(dst, uint64(uint16(x)), 10), true
+		}
 		return appendInt(dst, col, int64(x)), true
 	case int32:
+		if isUnsigned(col) && col.Type == schema.TYPE_MEDIUM_INT {
+			return strconv.AppendUint(dst, uint64(uint32(x)&0xffffff), 10), true
+		}
+		if isUnsigned(col) {
+			return strconv.AppendUint(dst, uint64(uint32(x)), 10), true
+		}
 		return appendInt(dst, col, int64(x)), true
 	case int64:
 		return appendInt(dst, col, x), true
@@ -60,6 +72,14 @@ func appendValue(dst []byte, col *schema.TableColumn, v any) (out []byte, ok boo
 		return append(dst, x.String()...), true
 	}
 	return fmt.Appendf(dst, "%v", v), true
+}
+
+// isUnsigned reports an unsigned integer column whose values may still come
+// signed at their own width: rows decoded from a table map (a dropped
+// table) do not pass canal's unsigned conversion. Sign-extending them
+// first would print 255 as 18446744073709551615.
+func isUnsigned(col *schema.TableColumn) bool {
+	return col != nil && col.IsUnsigned && col.Type != schema.TYPE_ENUM && col.Type != schema.TYPE_SET && col.Type != schema.TYPE_BIT
 }
 
 // appendInt handles the integer encodings that are not plain numbers:

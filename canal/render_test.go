@@ -24,6 +24,13 @@ func TestAppendValue(t *testing.T) {
 		{"int64 min", num, int64(-9223372036854775808), "-9223372036854775808", false},
 		{"uint64 max", unsigned, uint64(18446744073709551615), "18446744073709551615", false},
 		{"unsigned seen as negative int64", unsigned, int64(-1), "18446744073709551615", false},
+		// A table map's rows (dropped table) may come without canal's
+		// unsigned conversion: the column's own width decides.
+		{"unsigned tinyint as int8", unsigned, int8(-1), "255", false},
+		{"unsigned smallint as int16", unsigned, int16(-1), "65535", false},
+		{"unsigned int as int32", unsigned, int32(-1), "4294967295", false},
+		{"unsigned mediumint as int32", &schema.TableColumn{Type: schema.TYPE_MEDIUM_INT, IsUnsigned: true}, int32(-1), "16777215", false},
+		{"signed mediumint", &schema.TableColumn{Type: schema.TYPE_MEDIUM_INT}, int32(-1), "-1", false},
 		{"decimal string kept exact", num, "-1234567890.05", "-1234567890.05", false},
 		{"float32 shortest", num, float32(0.1), "0.1", false},
 		{"float64 no exponent", num, 1e20, "100000000000000000000", false},

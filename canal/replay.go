@@ -177,7 +177,7 @@ func (r *Replayer) reachedEnd(ctx context.Context, from, end event.Position) boo
 	}
 	defer conn.Close()
 	for hop := 0; hop < 4; hop++ { // a few rotations at most
-		if ComparePositions(from, end) >= 0 {
+		if from.Compare(end) >= 0 {
 			return true
 		}
 		const page = 16
@@ -188,7 +188,7 @@ func (r *Replayer) reachedEnd(ctx context.Context, from, end event.Position) boo
 		}
 		next := ""
 		for _, ev := range evs {
-			if ComparePositions(event.Position{File: from.File, Pos: ev.pos}, end) >= 0 {
+			if (event.Position{File: from.File, Pos: ev.pos}).Compare(end) >= 0 {
 				return true
 			}
 			switch {
@@ -239,7 +239,7 @@ func (rh *replayHandler) lastBoundary() event.Position {
 
 func (rh *replayHandler) pastEnd(hdr *replication.EventHeader) bool {
 	start := event.Position{File: rh.curFile, Pos: hdr.LogPos - hdr.EventSize}
-	return rh.done.Load() || ComparePositions(start, rh.end) >= 0
+	return rh.done.Load() || start.Compare(rh.end) >= 0
 }
 
 func (rh *replayHandler) OnRow(e *gocanal.RowsEvent) error {
@@ -278,7 +278,7 @@ func (rh *replayHandler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Pos
 	}
 	rh.events.Add(1)
 	p := event.Position{File: pos.Name, Pos: pos.Pos}
-	c := ComparePositions(p, rh.end)
+	c := p.Compare(rh.end)
 	if rh.done.Load() || c > 0 {
 		rh.done.Store(true)
 		return context.Canceled

@@ -28,16 +28,16 @@ type Range struct {
 func (r Range) String() string { return fmt.Sprintf("[%s, %s)", r.From, r.To) }
 
 // Empty reports whether the range holds nothing.
-func (r Range) Empty() bool { return ComparePositions(r.From, r.To) >= 0 }
+func (r Range) Empty() bool { return r.From.Compare(r.To) >= 0 }
 
 // Bytes is the size of the range in binlog bytes, and how much of it lies
 // before p: the progress of a replay that has reached p.
 func (r Range) Bytes(p event.Position) (done, total int64) {
 	total = r.span(r.From, r.To)
-	if p.IsZero() || ComparePositions(p, r.From) <= 0 {
+	if p.IsZero() || p.Compare(r.From) <= 0 {
 		return 0, total
 	}
-	if ComparePositions(p, r.To) >= 0 {
+	if p.Compare(r.To) >= 0 {
 		return total, total
 	}
 	return r.span(r.From, p), total
@@ -47,7 +47,7 @@ func (r Range) span(a, b event.Position) int64 {
 	var n int64
 	for _, f := range r.files {
 		lo, hi := int64(0), f.size
-		if cmpFiles(f.name, a.File) < 0 || cmpFiles(f.name, b.File) > 0 {
+		if f.before(a.File) || (event.Position{File: b.File}).Compare(event.Position{File: f.name}) < 0 {
 			continue
 		}
 		if f.name == a.File {
@@ -69,44 +69,9 @@ type binlogFile struct {
 	size int64
 }
 
-// ComparePositions orders two file/offset positions (GTIDs are ignored):
-// -1, 0 or 1. Binlog files are base.NNNNNN; the number decides, so
-// base.999999 sorts before base.1000000.
-func ComparePositions(a, b event.Position) int {
-	if c := cmpFiles(a.File, b.File); c != 0 {
-		return c
-	}
-	switch {
-	case a.Pos < b.Pos:
-		return -1
-	case a.Pos > b.Pos:
-		return 1
-	}
-	return 0
-}
-
-func cmpFiles(a, b string) int {
-	ab, an, aok := splitBinlogName(a)
-	bb, bn, bok := splitBinlogName(b)
-	if aok && bok && ab == bb {
-		switch {
-		case an < bn:
-			return -1
-		case an > bn:
-			return 1
-		}
-		return 0
-	}
-	return strings.Compare(a, b)
-}
-
-func splitBinlogName(s string) (base string, n uint64, ok bool) {
-	i := strings.LastIndexByte(s, '.')
-	if i < 0 {
-		return s, 0, false
-	}
-	n, err := strconv.ParseUint(s[i+1:], 10, 64)
-	return s[:i], n, err == nil
+// before reports whether f comes before the binlog file named file.
+func (f binlogFile) before(file string) bool {
+	return (event.Position{File: f.name}).Compare(event.Position{File: file}) < 0
 }
 
 type pointKind int
@@ -209,7 +174,7 @@ func ResolveRange(ctx context.Context, src config.SourceConfig, from, to string,
 			return Range{}, err
 		}
 	}
-	if ComparePositions(rng.To, rng.From) < 0 {
+	if rng.To.Compare(rng.From) < 0 {
 		return Range{}, fmt.Errorf("--to %s (binlog %s) is before --from %s (binlog %s): swap them", tp.raw, rng.To, fp.raw, rng.From)
 	}
 	return rng, nil
@@ -270,7 +235,7 @@ func (r *resolver) file(name string) (binlogFile, error) {
 		}
 	}
 	oldest, newest := r.files[0].name, r.files[len(r.files)-1].name
-	if cmpFiles(name, oldest) < 0 && !strings.HasSuffix(oldest, ".000001") {
+	if (event.Position{File: name}).Compare(event.Position{File: oldest}) < 0 && !strings.HasSuffix(oldest, ".000001") {
 		return binlogFile{}, fmt.Errorf("binlog file %s is no longer on the server (purged; the oldest is %s): "+
 			"that part of the binlog cannot be replayed; run `cachesync backfill` for the affected tables instead", name, oldest)
 	}

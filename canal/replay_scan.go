@@ -152,7 +152,7 @@ func isHeartbeat(t replication.EventType) bool {
 // clamp keeps a resolved position at or before the primary's position when
 // the replay started: anything after it happened after the replay began.
 func (r *resolver) clamp(p event.Position) event.Position {
-	if ComparePositions(p, r.end) > 0 {
+	if p.Compare(r.end) > 0 {
 		return r.end
 	}
 	return p
@@ -241,7 +241,7 @@ func (r *resolver) scanForTime(ctx context.Context, file string, want int64) (ev
 			return r.end, nil
 		}
 		start := event.Position{File: file, Pos: ev.Header.LogPos - ev.Header.EventSize}
-		if ComparePositions(start, r.end) >= 0 {
+		if start.Compare(r.end) >= 0 {
 			return r.end, nil
 		}
 		if g.starts(ev) && int64(ev.Header.Timestamp) >= want {

@@ -53,24 +53,6 @@ func TestReplayParsePoint(t *testing.T) {
 	}
 }
 
-func TestReplayComparePositions(t *testing.T) {
-	pos := func(f string, p uint32) event.Position { return event.Position{File: f, Pos: p} }
-	for _, c := range []struct {
-		a, b event.Position
-		want int
-	}{
-		{pos("b.000001", 4), pos("b.000001", 4), 0},
-		{pos("b.000001", 400), pos("b.000002", 4), -1},
-		{pos("b.999999", 4), pos("b.1000000", 4), -1}, // numbers, not strings
-		{pos("b.000002", 4), pos("b.000001", 900), 1},
-		{pos("b.000001", 5), pos("b.000001", 4), 1},
-	} {
-		if got := ComparePositions(c.a, c.b); got != c.want {
-			t.Errorf("ComparePositions(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 func TestReplayRangeBytes(t *testing.T) {
 	r := Range{
 		From:  event.Position{File: "b.000001", Pos: 100},
@@ -177,7 +159,7 @@ func TestReplayRunInProcess(t *testing.T) {
 	if !slices.Equal(sink.keys, want) {
 		t.Errorf("keys %q, want %q", sink.keys, want)
 	}
-	if p, _ := tracker.Safe(); ComparePositions(p, rng.To) > 0 {
+	if p, _ := tracker.Safe(); p.Compare(rng.To) > 0 {
 		t.Errorf("safe position %v is past the end %v", p, rng.To)
 	}
 }

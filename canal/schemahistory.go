@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/schema"
 
 	"github.com/cachesync/cachesync/event"
@@ -70,6 +72,9 @@ func OpenSchemaHistory(ctx context.Context, store Blob) (*SchemaHistory, error) 
 	if err := json.Unmarshal(raw, &h.data); err != nil {
 		return nil, fmt.Errorf("schema history %s is corrupt: %v (delete it: rows older than a recent DDL may then be decoded with the current schema)", store, err)
 	}
+	for _, vs := range h.data { // older versions of cachesync kept them in arrival order
+		slices.SortStableFunc(vs, func(a, b schemaVersion) int { return compareSince(a.Since, b.Since) })
+	}
 	return h, nil
 }
 
@@ -78,12 +83,22 @@ func (h *SchemaHistory) At(table string, pos event.Position) *schema.Table {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var found *schema.Table
-	for _, v := range h.data[table] {
-		if comparePos(v.Since, pos) <= 0 {
+	for _, v := range h.data[table] { // in position order
+		if compareSince(v.Since, pos) <= 0 {
 			found = v.Schema
 		}
 	}
 	return found
+}
+
+// Latest returns the newest recorded schema of table, nil if none.
+func (h *SchemaHistory) Latest(table string) *schema.Table {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if vs := h.data[table]; len(vs) > 0 {
+		return vs[len(vs)-1].Schema
+	}
+	return nil
 }
 
 // Tables lists the tables with a recorded schema.
@@ -98,16 +113,36 @@ func (h *SchemaHistory) Tables() []string {
 	return out
 }
 
-// Record notes that t applies from since on, unless it equals the latest
-// version already recorded, and saves the history.
+// Record notes that t applies from since on (until the next recorded
+// version), and saves the history. Versions are kept in position order
+// whatever order they are recorded in (a restart from an older checkpoint
+// records again); one recorded at a position already known replaces it, and
+// one equal to the version in force before it adds nothing.
 func (h *SchemaHistory) Record(ctx context.Context, table string, since event.Position, t *schema.Table) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	vs := h.data[table]
-	if n := len(vs); n > 0 && sameColumns(vs[n-1].Schema, t) {
-		return nil
+	i := len(vs) // a handful of versions: a linear search, which tolerates GTID sets no order relates
+	for i > 0 && compareSince(vs[i-1].Since, since) > 0 {
+		i--
 	}
-	vs = append(vs, schemaVersion{Since: since, Schema: t})
+	found := i > 0 && compareSince(vs[i-1].Since, since) == 0
+	if found {
+		i--
+	}
+	switch {
+	case found && sameColumns(vs[i].Schema, t):
+		return nil
+	case found:
+		vs[i].Schema = t
+	case i > 0 && sameColumns(vs[i-1].Schema, t):
+		return nil
+	default:
+		vs = slices.Insert(vs, i, schemaVersion{Since: since, Schema: t})
+	}
+	if i+1 < len(vs) && sameColumns(vs[i+1].Schema, t) {
+		vs = slices.Delete(vs, i+1, i+2) // it applies from here on already
+	}
 	if len(vs) > historyDepth {
 		vs = vs[len(vs)-historyDepth:]
 	}
@@ -172,18 +207,40 @@ func sameColumns(a, b *schema.Table) bool {
 	return true
 }
 
-// comparePos orders positions of one server: binlog file names share a
-// prefix and a zero-padded sequence number, so they sort as strings.
-func comparePos(a, b event.Position) int {
-	switch {
-	case a.File < b.File:
-		return -1
-	case a.File > b.File:
-		return 1
-	case a.Pos < b.Pos:
-		return -1
-	case a.Pos > b.Pos:
-		return 1
+// compareSince orders history positions. With GTID sets on both (a tailer
+// in GTID mode) the sets decide: they stay comparable across a failover,
+// where the file/offset of the old and the new primary are not. Otherwise,
+// or when neither set contains the other, file and offset decide.
+func compareSince(a, b event.Position) int {
+	if a.GTID != "" && b.GTID != "" {
+		if c, ok := compareGTIDSets(a.GTID, b.GTID); ok {
+			return c
+		}
 	}
-	return 0
+	return a.Compare(b)
+}
+
+func compareGTIDSets(a, b string) (int, bool) {
+	flavor := mysql.MariaDBFlavor
+	if strings.Contains(a, ":") {
+		flavor = mysql.MySQLFlavor
+	}
+	sa, err := mysql.ParseGTIDSet(flavor, a)
+	if err != nil {
+		return 0, false
+	}
+	sb, err := mysql.ParseGTIDSet(flavor, b)
+	if err != nil {
+		return 0, false
+	}
+	aInB, bInA := sb.Contain(sa), sa.Contain(sb)
+	switch {
+	case aInB && bInA:
+		return 0, true
+	case aInB:
+		return -1, true
+	case bInA:
+		return 1, true
+	}
+	return 0, false
 }

@@ -30,12 +30,24 @@ func tableFromMap(m *replication.TableMapEvent) *schema.Table {
 			c.Type, c.SetValues = schema.TYPE_SET, sets[i]
 		case m.ColumnType[i] == mysql.MYSQL_TYPE_BIT:
 			c.Type = schema.TYPE_BIT
+		case m.ColumnType[i] == mysql.MYSQL_TYPE_INT24:
+			c.Type = schema.TYPE_MEDIUM_INT // 3 bytes: its unsigned values need their own width
+		case isIntType(m.ColumnType[i]):
+			c.Type = schema.TYPE_NUMBER
 		case m.ColumnType[i] == mysql.MYSQL_TYPE_STRING && m.ColumnMeta[i] < 256 && !m.IsCharacterColumn(i):
 			c.RawType = fmt.Sprintf("binary(%d)", m.ColumnMeta[i])
 		}
 		t.Columns = append(t.Columns, c)
 	}
 	return t
+}
+
+func isIntType(t byte) bool {
+	switch t {
+	case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONGLONG:
+		return true
+	}
+	return false
 }
 
 func opOf(t replication.EventType) (event.Op, bool) {

@@ -114,13 +114,18 @@ func (h *handler) saveXA(ctx context.Context) error {
 	return nil
 }
 
-// OnGTID notes XA prepare and completion groups (MariaDB only).
+// OnGTID starts an event group: a new de-duplication set (XA PREPARE and
+// XA COMMIT groups end with no boundary canal reports, so the set of one
+// must not outlive it), and notes XA prepare and completion groups
+// (MariaDB only).
 func (h *handler) OnGTID(hdr *replication.EventHeader, e mysql.BinlogGTIDEvent) error {
+	h.resetSeen()
 	h.xa.current = ""
 	g, ok := e.(*replication.MariadbGTIDEvent)
 	if !ok {
 		return nil
 	}
+	h.ddlGTID(hdr, g)
 	id := g.GTID.String()
 	switch {
 	case g.Flags&flPreparedXA != 0:

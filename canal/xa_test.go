@@ -136,3 +136,29 @@ func TestXAStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("after the completion the saved state is %+v, %v; want empty", st, err)
 	}
 }
+
+// The de-duplication set lives for one transaction. XA PREPARE and XA
+// COMMIT groups end with no boundary canal reports (its parser rejects XA
+// statements), so each group's GTID event starts a new set: a key of an XA
+// transaction is not taken for a duplicate in the next transaction.
+func TestDedupSetEndsAtEachGroup(t *testing.T) {
+	r := newXARig(t, 100, nil, zap.NewNop())
+	emit := func(keys ...string) []string {
+		b := &event.Batch{}
+		r.h.batch = b
+		for _, k := range keys {
+			r.h.add([]byte(k))
+		}
+		r.h.batch = nil
+		return b.Keys
+	}
+	r.gtid(1, flPreparedXA)
+	if got := emit("user:1", "user:1"); !slices.Equal(got, []string{"user:1"}) {
+		t.Fatalf("XA prepare group emitted %q, want user:1 once", got)
+	}
+	r.gtid(2, flCompletedXA)
+	r.gtid(3, 0) // an ordinary transaction updating the same row
+	if got := emit("user:1"); !slices.Equal(got, []string{"user:1"}) {
+		t.Fatalf("the transaction after an XA commit emitted %q, want user:1 (dropped as a duplicate of the XA group's)", got)
+	}
+}

@@ -4,8 +4,10 @@
 package event
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,6 +48,38 @@ func (p Position) String() string {
 		return fmt.Sprintf("%s:%d (gtid %s)", p.File, p.Pos, p.GTID)
 	}
 	return fmt.Sprintf("%s:%d", p.File, p.Pos)
+}
+
+// Compare orders two positions of one server by file, then offset: -1, 0
+// or 1; GTIDs are ignored. Binlog files are base.NNNNNN and the number
+// decides, so mysql-bin.999999 comes before mysql-bin.1000000 (as in
+// go-mysql's mysql.Position.Compare). Names without a numeric suffix, or
+// with different bases, compare as strings; no file comes before any file.
+// Positions of different servers (after a failover) are not ordered by
+// this: compare their GTIDs instead.
+func (p Position) Compare(o Position) int {
+	if c := compareFiles(p.File, o.File); c != 0 {
+		return c
+	}
+	return cmp.Compare(p.Pos, o.Pos)
+}
+
+func compareFiles(a, b string) int {
+	ab, an, aok := splitFile(a)
+	bb, bn, bok := splitFile(b)
+	if aok && bok && ab == bb {
+		return cmp.Compare(an, bn)
+	}
+	return strings.Compare(a, b)
+}
+
+func splitFile(s string) (base string, n uint64, ok bool) {
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 {
+		return s, 0, false
+	}
+	n, err := strconv.ParseUint(s[i+1:], 10, 64)
+	return s[:i], n, err == nil
 }
 
 // Batch is the unit of work between stages: the de-duplicated cache keys fed

@@ -13,14 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
 )
 
 // Helpers shared by the scenario tests (e2e_*_test.go). They extend the
 // harness in harness_test.go without changing it.
 
-// binPos is a binlog coordinate. Files are named base.NNNNNN, so comparing
-// the names as strings orders them.
+// binPos is a binlog coordinate.
 type binPos struct {
 	File string `json:"file"`
 	Pos  uint32 `json:"pos"`
@@ -28,19 +28,9 @@ type binPos struct {
 
 func (p binPos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Pos) }
 
-// cmp orders two positions: -1, 0 or 1.
+// cmp orders two positions: -1, 0 or 1 (event.Position.Compare).
 func (p binPos) cmp(q binPos) int {
-	switch {
-	case p.File < q.File:
-		return -1
-	case p.File > q.File:
-		return 1
-	case p.Pos < q.Pos:
-		return -1
-	case p.Pos > q.Pos:
-		return 1
-	}
-	return 0
+	return event.Position{File: p.File, Pos: p.Pos}.Compare(event.Position{File: q.File, Pos: q.Pos})
 }
 
 // masterPos is the end of everything the server has committed so far.
