@@ -396,6 +396,7 @@ func TestConfigCheckPrintsWarnings(t *testing.T) {
 	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
 	e.editConfig("heartbeat_period: 1s}", "heartbeat_period: 0s}")
 	e.editConfig("redis: {addrs: [", "redis: {tls: {insecure_skip_verify: true}, addrs: [")
+	e.editConfig("watch: [id, email, name]", "watch: [email, name]")
 	r := runCLI(t, exitLimit, nil, "config", "check", "--config", e.cfg)
 	if r.code != 0 {
 		t.Fatalf("unsafe but valid settings failed the check:\n%v", r)

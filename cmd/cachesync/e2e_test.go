@@ -16,7 +16,7 @@ const usersSchema = "CREATE TABLE DB.users (id BIGINT UNSIGNED PRIMARY KEY, emai
 
 const usersRules = `  - table: DB.users
     keys: ["user:{id}", "user:email:{email}"]
-    watch: [email, name]
+    watch: [id, email, name]
 `
 
 func TestRunInvalidatesInsertUpdateDelete(t *testing.T) {
