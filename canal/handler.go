@@ -42,8 +42,9 @@ type handler struct {
 	flushed map[string]struct{}
 	// up is set by the first event of a connection, or once it has run a
 	// moment without failing (see Tailer.OnState).
-	up atomic.Bool
-	xa xaState // see xa.go
+	up   atomic.Bool
+	xa   xaState    // see xa.go
+	mode binlogMode // see binlogmode.go
 }
 
 // streaming notes that the server is sending events on this connection.
@@ -196,6 +197,9 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 }
 
 func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
+	if err := h.checkRowImage(tk, rows, hdr); err != nil {
+		return err
+	}
 	b := &event.Batch{DB: tk.table.Schema, Table: tk.table.Name, Op: op,
 		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0)}
 	h.batch = b
@@ -279,9 +283,14 @@ func (h *handler) add(key []byte) {
 
 // OnPosSynced marks a transaction boundary (XID, DDL, rotate). canal also
 // calls it from Close with a nil header; that position is one we have seen.
-func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, set mysql.GTIDSet, _ bool) error {
+func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, set mysql.GTIDSet, force bool) error {
 	if hdr == nil {
 		return nil
+	}
+	if !force { // a query event that is not DDL may be DML as a statement
+		if err := h.checkStatement(hdr, pos.Name); err != nil {
+			return err
+		}
 	}
 	h.streaming()
 	h.t.observeLag(hdr.Timestamp)

@@ -29,6 +29,7 @@ type tableKeys struct {
 	missingColumn   []*missing // templates that cannot render any more
 	unknownCharsets []string   // template columns whose charset cannot be converted to UTF-8
 	recorded        bool       // its schema is in the SchemaHistory
+	used            []int      // columns templates and watch lists read (rowimage.go)
 }
 
 type missing struct {
@@ -163,7 +164,9 @@ func (tk *tableKeys) renderRow(row []any, rules []int, scratch []byte, out keySi
 			scratch = key
 			switch {
 			case !ok:
-				ct.nulls.Inc()
+				if !ct.hasAbsent(row) { // absent: handled by checkRowImage, not a NULL
+					ct.nulls.Inc()
+				}
 			case len(key) == 0:
 				ct.empties.Inc()
 			default:
@@ -182,6 +185,9 @@ func (ct *compiledTemplate) render(t *schema.Table, row []any, dst []byte) ([]by
 		}
 		if p.col >= len(row) {
 			return dst, false // row image shorter than the schema: treat as NULL
+		}
+		if _, gone := row[p.col].(absentColumn); gone {
+			return dst, false // not in this row image (binlog_row_image MINIMAL/NOBLOB)
 		}
 		var ok bool
 		n := len(dst)

@@ -58,6 +58,8 @@ type Tailer struct {
 	// RowIdentity makes every batch say which row each key came from
 	// (event.Batch.RowIDs), for a transport that keys messages by row.
 	RowIdentity bool
+	// Backfill, if set, serves source.on_statement_dml: backfill (binlogmode.go).
+	Backfill Backfill
 	// OnState, if set, hears when the binlog stream is up (err nil: the
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
@@ -138,12 +140,16 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		return err
 	}
 	h.xa = xa
+	defer h.closeSQL()
 	attempt := 0
 	for {
 		began := time.Now()
 		err := t.runOnce(ctx, h, h.boundary)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if isUnsafe(err) {
+			return err
 		}
 		if perm := classify(err, h.boundary, t.cfg); perm != nil {
 			return perm
@@ -174,6 +180,10 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	c, err := gocanal.NewCanal(cc)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
+	}
+	if err := markAbsentColumns(c); err != nil {
+		c.Close()
+		return fmt.Errorf("%w (%w): this build's go-mysql differs from the one cachesync was tested with", errNoRowImageHook, err)
 	}
 	h.reset()
 	t.seedSchemas(c, pos)
