@@ -64,8 +64,9 @@ type Tailer struct {
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
 
-	lag     atomic.Int64 // see Lag
-	lagPeak atomic.Int64 // see TakeLagPeak
+	loc     *time.Location // TIMESTAMP keys render in it; see resolveTimeZone
+	lag     atomic.Int64   // see Lag
+	lagPeak atomic.Int64   // see TakeLagPeak
 }
 
 // observeLag notes the commit time of the event just read (0: an event
@@ -132,6 +133,9 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		t.log.Info("resuming from checkpoint", zap.Stringer("position", start))
 	}
 	t.tracker.Commit(start)
+	if err := t.resolveTimeZone(ctx); err != nil {
+		return err
+	}
 
 	h := newHandler(t)
 	h.boundary = start
@@ -247,6 +251,9 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	// same speed.
 	cc.EventCacheCount = 128
 	cc.TimestampStringLocation = time.UTC
+	if t.loc != nil {
+		cc.TimestampStringLocation = t.loc // as the application's SELECT shows them
+	}
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
 	cc.Dialer = guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
 	for _, r := range t.rules {
