@@ -197,7 +197,7 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 }
 
 func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
-	if err := h.checkRowImage(tk, rows, hdr); err != nil {
+	if err := h.checkRowImage(tk, op, rows, hdr); err != nil {
 		return err
 	}
 	b := &event.Batch{DB: tk.table.Schema, Table: tk.table.Name, Op: op,

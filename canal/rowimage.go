@@ -110,7 +110,10 @@ func (tk *tableKeys) absentUsed(rows [][]any) []string {
 // checkRowImage applies source.on_statement_dml to a rows event whose
 // images lack a column the rules read. With backfill the rows are then
 // rendered as far as they can be: a key whose column is absent is skipped.
-func (h *handler) checkRowImage(tk *tableKeys, rows [][]any, hdr *replication.EventHeader) error {
+func (h *handler) checkRowImage(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
+	if op == event.OpUpdate {
+		fillUnchanged(tk.usedColumns(), rows)
+	}
 	absent := tk.absentUsed(rows)
 	if len(absent) == 0 {
 		return nil
@@ -119,6 +122,22 @@ func (h *handler) checkRowImage(tk *tableKeys, rows [][]any, hdr *replication.Ev
 	what := fmt.Sprintf("a row image without the columns %v that key templates or watch lists read (binlog_row_image MINIMAL or NOBLOB in the writing session), "+
 		"so the keys of the old values cannot be rendered: SET GLOBAL binlog_row_image=FULL (and in my.cnf; sessions opened since the change keep theirs until they reconnect)", absent)
 	return h.unsafeChange([]string{tk.name}, event.Position{File: h.curFile, Pos: hdr.LogPos}, what)
+}
+
+// fillUnchanged copies into each UPDATE after image the columns it leaves
+// out and its before image has: a partial after image carries the columns
+// the statement set (MINIMAL) or all but unchanged BLOBs (NOBLOB), so an
+// absent one kept its value. A column absent from the before image stays
+// unknown.
+func fillUnchanged(cols []int, rows [][]any) {
+	for i := 0; i+1 < len(rows); i += 2 {
+		before, after := rows[i], rows[i+1]
+		for _, c := range cols {
+			if c < len(before) && c < len(after) && after[c] == (absentColumn{}) {
+				after[c] = before[c]
+			}
+		}
+	}
 }
 
 // hasAbsent reports whether a template part of ct reads an absent column of

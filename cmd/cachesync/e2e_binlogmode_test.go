@@ -112,3 +112,41 @@ func TestRunMinimalRowImageFails(t *testing.T) {
 		t.Errorf("absent columns counted as NULL:\n%s", p.out.String())
 	}
 }
+
+// binlog_row_image=NOBLOB leaves out only BLOB/TEXT columns that did not
+// change: rules that read none of them lose nothing, and run goes on.
+func TestRunNoblobRowImageWithoutBlobTemplates(t *testing.T) {
+	t.Parallel()
+	e, p := binlogModeEnv(t, "")
+	e.exec("ALTER TABLE DB.users ADD COLUMN bio TEXT")
+	e.db.Exec(t, "SET GLOBAL binlog_row_image = 'NOBLOB'")
+	e.setKeys("user:1", "user:email:a@x.io", "user:email:b@x.io")
+	e.exec("UPDATE DB.users SET email = 'b@x.io' WHERE id = 1")
+	e.waitGone(10*time.Second, "user:1", "user:email:a@x.io", "user:email:b@x.io")
+	e.setKeys("user:2")
+	e.exec("DELETE FROM DB.users WHERE id = 2")
+	e.waitGone(10*time.Second, "user:2")
+	p.alive(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// A MINIMAL UPDATE's after image lacks the unchanged columns; those come
+// from the before image. Only what the before image lacks is an error: a
+// rule reading the primary key alone loses nothing.
+func TestRunMinimalRowImagePrimaryKeyTemplate(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
+	e := newEnv(t, db, []string{usersSchema}, "  - table: DB.users\n    keys: [\"user:{id}\"]\n", "")
+	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
+	p := e.start()
+	e.db.Exec(t, "SET GLOBAL binlog_row_image = 'MINIMAL'")
+	e.setKeys("user:1")
+	e.exec("UPDATE DB.users SET email = 'b@x.io' WHERE id = 1")
+	e.waitGone(10*time.Second, "user:1")
+	p.alive(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
