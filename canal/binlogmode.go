@@ -31,7 +31,7 @@ type UnsafeBinlogError struct {
 }
 
 func (e *UnsafeBinlogError) Error() string {
-	return fmt.Sprintf("%s at %s (tables %s): %s. The checkpoint stays before it. "+
+	return fmt.Sprintf("%s, in the binlog event ending at %s (tables %s): %s. The checkpoint stays before it. "+
 		"Way out: set it back for good (SET GLOBAL and my.cnf) and restart; then run `cachesync backfill --table T` for each table named, "+
 		"since these changes' keys were not invalidated — or set source.on_statement_dml: backfill to do that automatically",
 		"a change cachesync cannot turn into keys", e.Pos, strings.Join(e.Tables, ", "), e.What)

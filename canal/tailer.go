@@ -217,7 +217,9 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 		// The stream is dead: say so now, and close in the background.
 		// Closing kills the old session over a new connection, which on a
 		// frozen server waits out the read timeout; the reconnect need not.
-		t.state(false, err)
+		if !isUnsafe(err) { // that one ends Run: there is no reconnect to announce
+			t.state(false, err)
+		}
 		go c.Close()
 	case <-ctx.Done():
 		c.Close()
