@@ -42,7 +42,7 @@ func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer) []
 	case note != "":
 		fmt.Fprintf(stdout, "warning: %s\n", note)
 	case loc != time.UTC:
-		fmt.Fprintf(stdout, "note: TIMESTAMP columns in key templates render in time zone %s (%s), as the application's SELECT shows them there; an application whose sessions use another zone builds other keys: then set source.time_zone to its zone\n",
+		fmt.Fprintf(stdout, "warning: TIMESTAMP columns in key templates render in time zone %s (%s), as the application's SELECT shows them there; an application whose sessions use another zone builds other keys: then set source.time_zone to its zone\n",
 			loc, zoneSource(cfg.Source))
 	}
 	return errs
