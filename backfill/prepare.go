@@ -159,13 +159,23 @@ func (j *Job) loadState() error {
 	return nil
 }
 
-// connect opens the scan connection: UTC so TIMESTAMP renders as the
-// tailer renders it, read-only so a --where cannot write.
+// connect opens the scan connection, read-only so a --where cannot write.
+// TIMESTAMP is read in UTC and rendered in Go in the zone the application
+// sees (canal.TimeZone, read first), exactly as the tailer's decoder does.
 func (j *Job) connect(ctx context.Context) (*client.Conn, error) {
 	conn, err := canal.Connect(ctx, j.src)
 	if err != nil {
 		return nil, err
 	}
+	loc, note, err := canal.TimeZoneOn(conn, j.src)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if note != "" {
+		j.log.Warn(note)
+	}
+	j.loc = loc
 	for _, q := range []string{"SET time_zone = '+00:00'", "SET SESSION TRANSACTION READ ONLY"} {
 		if _, err := conn.Execute(q); err != nil {
 			conn.Close()
@@ -189,6 +199,7 @@ func (j *Job) compile(conn *client.Conn, rules []*config.Rule, m *metrics.Metric
 		return fmt.Errorf("--table %s: %w", j.opts.Table, err)
 	}
 	j.scan = newScan(t, keys, j.opts.Where, j.opts.chunk())
+	j.scan.loc = j.loc
 	if len(j.cursor) != 0 && len(j.cursor) != len(t.PKColumns) {
 		return fmt.Errorf("state file %s has a %d-column cursor, but %s's primary key has %d columns now: delete it to start over",
 			j.opts.StatePath, len(j.cursor), j.opts.Table, len(t.PKColumns))

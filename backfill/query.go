@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/schema"
@@ -26,8 +27,9 @@ import (
 //	                         named by the same schema the tailer uses
 //	BIT                      as is: big-endian bytes → the unsigned integer
 //	DATE, DATETIME, TIMESTAMP, TIME  CAST(col AS CHAR): the column's fractional
-//	                         digits (the binary protocol drops them); the session
-//	                         time zone is UTC, as the tailer's TIMESTAMP rendering;
+//	                         digits (the binary protocol drops them); TIMESTAMP is
+//	                         read in UTC and rendered in the zone the application
+//	                         sees, by the Go code the binlog decoder uses (inZone);
 //	                         a TIME whose fraction is all zeros loses it, as in
 //	                         the binlog decoder (binlogTime)
 //	CHAR … BLOB, BINARY, JSON, GEOMETRY  CAST(col AS BINARY): the stored bytes, never
@@ -46,6 +48,7 @@ type scan struct {
 	next   string // every later chunk: after the cursor
 	nPK    int
 	pkCols []int
+	loc    *time.Location // TIMESTAMP: read in UTC, rendered in this zone
 }
 
 func newScan(t *schema.Table, keys *canal.RowKeys, where string, chunk int) *scan {
@@ -142,6 +145,11 @@ func keysetArgs(cursor []any) []any {
 func (s *scan) row(vals []mysql.FieldValue, image []any) (cursor []any) {
 	for i := range s.table.Columns {
 		image[i] = binlogValue(&s.table.Columns[i], &vals[i])
+		if s.table.Columns[i].Type == schema.TYPE_TIMESTAMP {
+			if b, ok := image[i].([]byte); ok {
+				image[i] = inZone(b, s.loc)
+			}
+		}
 	}
 	cursor = make([]any, s.nPK)
 	for i := range cursor {

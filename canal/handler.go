@@ -48,6 +48,7 @@ type handler struct {
 	// ddlGroup is set by the GTID event of a DDL (MariaDB's FL_DDL) and
 	// cleared by the boundary canal reports when it could parse the DDL.
 	ddlGroup bool
+	mode     binlogMode // see binlogmode.go
 }
 
 // streaming notes that the server is sending events on this connection.
@@ -221,6 +222,9 @@ func (h *handler) rowPos(hdr *replication.EventHeader) event.Position {
 }
 
 func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
+	if err := h.checkRowImage(tk, op, rows, hdr); err != nil {
+		return err
+	}
 	b := &event.Batch{DB: tk.table.Schema, Table: tk.table.Name, Op: op,
 		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0)}
 	h.batch = b
@@ -304,9 +308,14 @@ func (h *handler) add(key []byte) {
 
 // OnPosSynced marks a transaction boundary (XID, DDL, rotate). canal also
 // calls it from Close with a nil header; that position is one we have seen.
-func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, set mysql.GTIDSet, _ bool) error {
+func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, set mysql.GTIDSet, force bool) error {
 	if hdr == nil {
 		return nil
+	}
+	if !force { // a query event that is not DDL may be DML as a statement
+		if err := h.checkStatement(hdr, pos.Name); err != nil {
+			return err
+		}
 	}
 	h.streaming()
 	h.t.observeLag(hdr.Timestamp)

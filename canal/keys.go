@@ -30,6 +30,7 @@ type tableKeys struct {
 	unknownCharsets []string   // template columns whose charset cannot be converted to UTF-8
 	notOwnable      []string   // owned templates on columns outside the primary key: deleted plainly
 	recorded        bool       // its schema is in the SchemaHistory
+	used            []int      // columns templates and watch lists read (rowimage.go)
 }
 
 type missing struct {
@@ -169,7 +170,9 @@ func (tk *tableKeys) renderRow(row []any, rules []int, scratch []byte, out keySi
 			scratch = key
 			switch {
 			case !ok:
-				ct.nulls.Inc()
+				if !ct.hasAbsent(row) { // absent: handled by checkRowImage, not a NULL
+					ct.nulls.Inc()
+				}
 			case len(key) == 0:
 				ct.empties.Inc()
 			case guarded:
@@ -190,6 +193,9 @@ func (ct *compiledTemplate) render(t *schema.Table, row []any, dst []byte) ([]by
 		}
 		if p.col >= len(row) {
 			return dst, false // row image shorter than the schema: treat as NULL
+		}
+		if _, gone := row[p.col].(absentColumn); gone {
+			return dst, false // not in this row image (binlog_row_image MINIMAL/NOBLOB)
 		}
 		var ok bool
 		n := len(dst)

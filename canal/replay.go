@@ -78,6 +78,9 @@ func (r *Replayer) Run(ctx context.Context, rng Range) error {
 	}
 	t := New(r.src, r.rules, r.sink, r.tracker, r.log, r.metrics, r.backoff)
 	t.RowIdentity = r.RowIdentity
+	if err := t.resolveTimeZone(ctx); err != nil {
+		return err
+	}
 	rh := &replayHandler{handler: newHandler(t), end: rng.To}
 	rh.boundary, rh.last = rng.From, rng.From
 	for attempt := 0; ; attempt++ {
@@ -128,6 +131,10 @@ func (r *Replayer) runOnce(ctx context.Context, t *Tailer, rh *replayHandler) er
 	c, err := gocanal.NewCanal(cc)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", r.src.Addr, err)
+	}
+	if err := markAbsentColumns(c); err != nil {
+		c.Close()
+		return fmt.Errorf("%w (%w)", errNoRowImageHook, err)
 	}
 	// The same wiring as Tailer.runOnce, with rh in front of the handler.
 	rh.boundary = rh.lastBoundary()

@@ -58,12 +58,15 @@ type Tailer struct {
 	// RowIdentity makes every batch say which row each key came from
 	// (event.Batch.RowIDs), for a transport that keys messages by row.
 	RowIdentity bool
+	// Backfill, if set, serves source.on_statement_dml: backfill (binlogmode.go).
+	Backfill Backfill
 	// OnState, if set, hears when the binlog stream is up (err nil: the
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
 
-	lag     atomic.Int64 // see Lag
-	lagPeak atomic.Int64 // see TakeLagPeak
+	loc     *time.Location // TIMESTAMP keys render in it; see resolveTimeZone
+	lag     atomic.Int64   // see Lag
+	lagPeak atomic.Int64   // see TakeLagPeak
 }
 
 // observeLag notes the commit time of the event just read (0: an event
@@ -130,6 +133,9 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		t.log.Info("resuming from checkpoint", zap.Stringer("position", start))
 	}
 	t.tracker.Commit(start)
+	if err := t.resolveTimeZone(ctx); err != nil {
+		return err
+	}
 
 	h := newHandler(t)
 	h.boundary = start
@@ -138,12 +144,16 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		return err
 	}
 	h.xa = xa
+	defer h.closeSQL()
 	attempt := 0
 	for {
 		began := time.Now()
 		err := t.runOnce(ctx, h, h.boundary)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if isUnsafe(err) {
+			return err
 		}
 		if perm := classify(err, h.boundary, t.cfg); perm != nil {
 			return perm
@@ -175,6 +185,10 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
+	if err := markAbsentColumns(c); err != nil {
+		c.Close()
+		return fmt.Errorf("%w (%w): this build's go-mysql differs from the one cachesync was tested with", errNoRowImageHook, err)
+	}
 	h.reset()
 	t.seedSchemas(c, pos)
 	c.SetEventHandler(h)
@@ -203,7 +217,9 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 		// The stream is dead: say so now, and close in the background.
 		// Closing kills the old session over a new connection, which on a
 		// frozen server waits out the read timeout; the reconnect need not.
-		t.state(false, err)
+		if !isUnsafe(err) { // that one ends Run: there is no reconnect to announce
+			t.state(false, err)
+		}
 		go c.Close()
 	case <-ctx.Done():
 		c.Close()
@@ -237,6 +253,9 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	// same speed.
 	cc.EventCacheCount = 128
 	cc.TimestampStringLocation = time.UTC
+	if t.loc != nil {
+		cc.TimestampStringLocation = t.loc // as the application's SELECT shows them
+	}
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
 	cc.Dialer = guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
 	for _, r := range t.rules {

@@ -46,6 +46,19 @@ type SourceConfig struct {
 	// the current position, invalidate every key of every rule by scanning
 	// the tables, then stream from the recorded position).
 	OnGap string `yaml:"on_gap"`
+	// OnStatementDML is what run does when the binlog holds a change of a
+	// mapped table it cannot turn into keys: a statement (binlog_format
+	// switched to STATEMENT or MIXED after start-up) or a row image without a
+	// template or watch column (binlog_row_image MINIMAL or NOBLOB): fail
+	// (default: exit before the checkpoint passes it, naming the table, the
+	// position and the fix) or backfill (invalidate every key of the table by
+	// scanning it, then stream on). Counted either way.
+	OnStatementDML string `yaml:"on_statement_dml"`
+	// TimeZone renders TIMESTAMP columns in key templates as SELECT shows
+	// them to the application: a zone name (Europe/Berlin), an offset
+	// (+02:00) or UTC; empty (default): the server's @@time_zone, with
+	// SYSTEM read as @@system_time_zone.
+	TimeZone string `yaml:"time_zone"`
 	// TLS to the source, for every connection cachesync makes to it (binlog,
 	// queries, write-behind, backfill); off unless enabled or a key is set.
 	TLS TLSConfig `yaml:"tls"`
@@ -248,6 +261,7 @@ func Default() Config {
 			Charset:         "utf8mb4",
 			HeartbeatPeriod: Duration(5 * time.Second),
 			OnGap:           "fail",
+			OnStatementDML:  "fail",
 			LagWarning:      Duration(30 * time.Second),
 		},
 		Checkpoint: CheckpointConfig{

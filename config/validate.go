@@ -138,6 +138,12 @@ func (s *SourceConfig) check(k *checker) {
 	k.notBoth("source", s.Password, s.PasswordFile)
 	k.oneOf("source.flavor", s.Flavor, "mysql", "mariadb")
 	k.oneOf("source.on_gap", s.OnGap, "fail", "backfill")
+	k.oneOf("source.on_statement_dml", s.OnStatementDML, "fail", "backfill")
+	if s.TimeZone != "" {
+		if _, err := ParseTimeZone(s.TimeZone); err != nil {
+			k.addf("source.time_zone", "%v", err)
+		}
+	}
 	k.notNegative("source.lag_warning", s.LagWarning, "no lag warning")
 	if s.ServerID == 0 {
 		k.addf("source.server_id", "must be above 0: pick an id no other replica of this primary uses (default 4201)")

@@ -28,8 +28,11 @@ type Metrics struct {
 	ReplicationLag   prometheus.Gauge
 	HeadroomFiles    prometheus.Gauge // binlog files the server keeps before the checkpoint's
 	HeadroomBytes    prometheus.Gauge
-	Leader           prometheus.Gauge // 1 while this process streams the binlog
-	BinlogBehind     prometheus.Gauge // binlog bytes written after the saved checkpoint
+	Leader           prometheus.Gauge       // 1 while this process streams the binlog
+	BinlogBehind     prometheus.Gauge       // binlog bytes written after the saved checkpoint
+	StatementDML     *prometheus.CounterVec // table: statement-format DML of a mapped table
+	PartialRowImage  *prometheus.CounterVec // table: rows events lacking a template or watch column
+	BinlogSettingsOK prometheus.Gauge       // 0 while the server's global binlog_format/binlog_row_image are not ROW/FULL
 
 	// Write-behind (stream label: the rule's Redis stream).
 	WBEntries        *prometheus.CounterVec   // stream: entries applied to MySQL
@@ -106,6 +109,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "1 while this process streams the binlog (the lease holder with checkpoint.store redis, the tailer with a file checkpoint); 0 for a standby, or a process that only consumes or flushes. Exactly one instance of a config should be 1."}),
 		HeadroomBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_bytes",
 			Help: "Total size of the binlog files older than the checkpoint's file that the server still keeps."}),
+		StatementDML: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_binlog_statement_dml_total",
+			Help: "Statement-format DML (binlog_format STATEMENT or MIXED) of a mapped table: its rows are not in the binlog, so source.on_statement_dml failed the run or backfilled the table."}, []string{"table"}),
+		PartialRowImage: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_binlog_partial_row_images_total",
+			Help: "Rows events of a mapped table whose image lacks a template or watch column (binlog_row_image MINIMAL or NOBLOB); handled by source.on_statement_dml."}, []string{"table"}),
+		BinlogSettingsOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_settings_ok",
+			Help: "1 while the source's global binlog_format is ROW and binlog_row_image FULL (checked every 30 s); 0: new sessions write binlog cachesync cannot turn into keys."}),
 	}
 	m.newWriteBehind()
 	m.newKafka()
@@ -113,6 +122,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
+			m.StatementDML, m.PartialRowImage, m.BinlogSettingsOK,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoGuarded, m.WBGuardedDeletes,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,

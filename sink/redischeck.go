@@ -29,7 +29,7 @@ func CheckRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCo
 	defer cancel()
 	err := rdb.Ping(cctx).Err()
 	if err == nil {
-		return nil
+		return checkWritable(cctx, rdb, c)
 	}
 	msg := err.Error()
 	refused := strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")

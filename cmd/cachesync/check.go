@@ -42,6 +42,7 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	errs := []error{err, checkRedisOnline(ctx, cfg.Redis)}
+	errs = append(errs, checkRunNeeds(ctx, cfg, stdout)...)
 	checked := "source settings, privileges and schema at " + cfg.Source.Addr + "; redis"
 	if cfg.Transport.Kind == "kafka" {
 		errs = append(errs, checkKafkaOnline(ctx, cfg.Transport.Kafka, stdout))

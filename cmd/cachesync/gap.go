@@ -84,3 +84,21 @@ func removeFile(path string) error {
 	}
 	return nil
 }
+
+// statementBackfill is source.on_statement_dml: backfill. The tailer calls
+// it, before the checkpoint passes a change it cannot turn into keys, with
+// the tables that change may have touched: each is invalidated by scanning
+// it (the rows as they are now, after the change; the keys of values the
+// change replaced are not known to anyone).
+func statementBackfill(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) canal.Backfill {
+	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	log = log.Named("on_statement_dml")
+	return func(ctx context.Context, tables []string) error {
+		for _, table := range tables {
+			if err := gapBackfillTable(ctx, cfg, table, backoff, log, m); err != nil {
+				return fmt.Errorf("backfill of %s: %w", table, err)
+			}
+		}
+		return nil
+	}
+}

@@ -21,6 +21,9 @@ import (
 // over.
 func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	if cfg.Checkpoint.Store != "redis" {
+		if err := checkCheckpointDir(cfg.Checkpoint); err != nil {
+			return err
+		}
 		return runPipeline(soft, hard, cfg, &checkpoint.FileStore{Path: cfg.Checkpoint.Path}, log, m, h)
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)

@@ -124,6 +124,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 		}
 	}
 	tailer.XAStore = besideCheckpoint(cfg, store, "xa")
+	tailer.Backfill = statementBackfill(cfg, log, m)
 	if tailer.History, err = canal.OpenSchemaHistory(soft, besideCheckpoint(cfg, store, "schemas")); err != nil {
 		return err
 	}
@@ -138,6 +139,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	defer stopWatch()
 	go watchStall(wctx, h, "invalidations", tracker.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
 	go watchRetention(wctx, cfg.Source, saver.Saved, h, m, log.Named("retention"), 30*time.Second)
+	go watchBinlogSettings(wctx, cfg.Source, m, log.Named("binlog settings"), 30*time.Second)
 	go watchLag(wctx, tailer.TakeLagPeak, cfg.Source.LagWarning.D(), log.Named("lag"), time.Second)
 	outDone := make(chan error, 1)
 	g.Go(func() error { err := out.Run(gctx); outDone <- err; return err })

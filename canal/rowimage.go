@@ -1,0 +1,152 @@
+package canal
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"unsafe"
+
+	gocanal "github.com/go-mysql-org/go-mysql/canal"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/cachesync/cachesync/event"
+)
+
+// absentColumn stands in a row image for a column the rows event does not
+// carry (binlog_row_image MINIMAL or NOBLOB), where go-mysql leaves nil as
+// for NULL. A NULL skips a key; an absent column is a key nobody can
+// render, which must not pass unnoticed.
+type absentColumn struct{}
+
+// markAbsentColumns makes c's binlog parser put absentColumn where a rows
+// event's column bitmap leaves a column out. canal keeps its parser to
+// itself (it sets RowsEventDecodeFunc for its table filter and hands the
+// handler only the rows), so the parser is reached by reflection and
+// canal's own decode function is wrapped, not replaced. Pinned to go-mysql
+// v1.16's field names; TestMarkAbsentColumnsInstalls fails when they change.
+func markAbsentColumns(c *gocanal.Canal) error {
+	syncer, ok := privateField(reflect.ValueOf(c).Elem(), "syncer").(*replication.BinlogSyncer)
+	if !ok || syncer == nil {
+		return errors.New("go-mysql canal has no syncer field")
+	}
+	parser, ok := privateField(reflect.ValueOf(syncer).Elem(), "parser").(*replication.BinlogParser)
+	if !ok || parser == nil {
+		return errors.New("go-mysql BinlogSyncer has no parser field")
+	}
+	decode, ok := privateField(reflect.ValueOf(parser).Elem(), "rowsEventDecodeFunc").(func(*replication.RowsEvent, []byte) error)
+	if !ok {
+		return errors.New("go-mysql BinlogParser has no rowsEventDecodeFunc field")
+	}
+	parser.SetRowsEventDecodeFunc(func(e *replication.RowsEvent, data []byte) error {
+		var err error
+		if decode != nil {
+			err = decode(e, data)
+		} else {
+			err = e.Decode(data)
+		}
+		if err != nil {
+			return err
+		}
+		for i, skips := range e.SkippedColumns {
+			for _, col := range skips {
+				if i < len(e.Rows) && col < len(e.Rows[i]) {
+					e.Rows[i][col] = absentColumn{}
+				}
+			}
+		}
+		return nil
+	})
+	return nil
+}
+
+// privateField returns the value of v's unexported field name, or nil.
+func privateField(v reflect.Value, name string) any {
+	f := v.FieldByName(name)
+	if !f.IsValid() {
+		return nil
+	}
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface()
+}
+
+// usedColumns are the columns a template or a watch list of tk reads.
+func (tk *tableKeys) usedColumns() []int {
+	if tk.used != nil {
+		return tk.used
+	}
+	used := []int{}
+	for _, r := range tk.rules {
+		for _, ct := range r.templates {
+			for _, p := range ct.parts {
+				if p.col >= 0 && !slices.Contains(used, p.col) {
+					used = append(used, p.col)
+				}
+			}
+		}
+		for _, c := range r.watch {
+			if !slices.Contains(used, c) {
+				used = append(used, c)
+			}
+		}
+	}
+	tk.used = used
+	return used
+}
+
+// absentUsed names the used columns some row image of rows lacks.
+func (tk *tableKeys) absentUsed(rows [][]any) []string {
+	var names []string
+	for _, c := range tk.usedColumns() {
+		for _, row := range rows {
+			if c < len(row) && row[c] == (absentColumn{}) {
+				names = append(names, tk.table.Columns[c].Name)
+				break
+			}
+		}
+	}
+	return names
+}
+
+// checkRowImage applies source.on_statement_dml to a rows event whose
+// images lack a column the rules read. With backfill the rows are then
+// rendered as far as they can be: a key whose column is absent is skipped.
+func (h *handler) checkRowImage(tk *tableKeys, op event.Op, rows [][]any, hdr *replication.EventHeader) error {
+	if op == event.OpUpdate {
+		fillUnchanged(tk.usedColumns(), rows)
+	}
+	absent := tk.absentUsed(rows)
+	if len(absent) == 0 {
+		return nil
+	}
+	h.t.metrics.PartialRowImage.WithLabelValues(tk.name).Inc()
+	what := fmt.Sprintf("a row image without the columns %v that key templates or watch lists read (binlog_row_image MINIMAL or NOBLOB in the writing session), "+
+		"so the keys of the old values cannot be rendered: SET GLOBAL binlog_row_image=FULL (and in my.cnf; sessions opened since the change keep theirs until they reconnect)", absent)
+	return h.unsafeChange([]string{tk.name}, event.Position{File: h.curFile, Pos: hdr.LogPos}, what)
+}
+
+// fillUnchanged copies into each UPDATE after image the columns it leaves
+// out and its before image has: a partial after image carries the columns
+// the statement set (MINIMAL) or all but unchanged BLOBs (NOBLOB), so an
+// absent one kept its value. A column absent from the before image stays
+// unknown.
+func fillUnchanged(cols []int, rows [][]any) {
+	for i := 0; i+1 < len(rows); i += 2 {
+		before, after := rows[i], rows[i+1]
+		for _, c := range cols {
+			if c < len(before) && c < len(after) && after[c] == (absentColumn{}) {
+				after[c] = before[c]
+			}
+		}
+	}
+}
+
+// hasAbsent reports whether a template part of ct reads an absent column of
+// row: that key is not rendered, and is not a NULL either.
+func (ct *compiledTemplate) hasAbsent(row []any) bool {
+	for _, p := range ct.parts {
+		if p.col >= 0 && p.col < len(row) && row[p.col] == (absentColumn{}) {
+			return true
+		}
+	}
+	return false
+}

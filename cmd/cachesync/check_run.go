@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/checkpoint"
+	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/sink"
+)
+
+// The online checks of what run needs beyond reachable servers, each of
+// which once passed `config check --online` and then failed run: the
+// checkpoint's directory, the checkpoint's binlog, the write-behind
+// privileges; and a note of the zone TIMESTAMP keys are rendered in.
+func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer) []error {
+	var errs []error
+	if cfg.Checkpoint.Store != "redis" {
+		errs = append(errs, checkCheckpointDir(cfg.Checkpoint))
+	}
+	errs = append(errs, checkCheckpointOnServer(ctx, cfg))
+	missing, roles, err := canal.CheckWriteBehindPrivileges(ctx, cfg.Source, rulePtrs(cfg))
+	errs = append(errs, err)
+	for _, m := range missing {
+		if roles {
+			fmt.Fprintf(stdout, "warning: %s (unless a role granted to the user gives it)\n", m)
+		} else {
+			errs = append(errs, errors.New(m))
+		}
+	}
+	loc, note, err := canal.TimeZone(ctx, cfg.Source)
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case note != "":
+		fmt.Fprintf(stdout, "warning: %s\n", note)
+	case loc != time.UTC:
+		fmt.Fprintf(stdout, "warning: TIMESTAMP columns in key templates render in time zone %s (%s), as the application's SELECT shows them there; an application whose sessions use another zone builds other keys: then set source.time_zone to its zone\n",
+			loc, zoneSource(cfg.Source))
+	}
+	return errs
+}
+
+func zoneSource(src config.SourceConfig) string {
+	if src.TimeZone != "" {
+		return "source.time_zone"
+	}
+	return "the server's time_zone"
+}
+
+// checkCheckpointDir makes sure the file checkpoint can be written: its
+// directory exists and takes a new file (the store writes a temp file and
+// renames it). Without this, run streams, fails every save and retries.
+func checkCheckpointDir(c config.CheckpointConfig) error {
+	dir := filepath.Dir(c.Path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("checkpoint.path %s: the directory %s does not exist: create it (writable by cachesync) or point checkpoint.path elsewhere", c.Path, dir)
+	case err != nil:
+		return fmt.Errorf("checkpoint.path %s: %w", c.Path, err)
+	case !st.IsDir():
+		return fmt.Errorf("checkpoint.path %s: %s is not a directory: point checkpoint.path into a directory", c.Path, dir)
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(c.Path)+".check-*")
+	if err != nil {
+		return fmt.Errorf("checkpoint.path %s: cannot create a file in %s (%v): make the directory writable by cachesync's user", c.Path, dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// checkCheckpointOnServer loads the checkpoint run would resume from and
+// checks that the source still has its binlog file.
+func checkCheckpointOnServer(ctx context.Context, cfg *config.Config) error {
+	var store checkpoint.Store = &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
+	if cfg.Checkpoint.Store == "redis" {
+		rdb, err := sink.NewRedis(cfg.Redis)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		store = &checkpoint.RedisStore{RDB: rdb, Keys: checkpoint.KeysFor(cfg.Checkpoint.Key)}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	pos, ok, err := store.Load(cctx)
+	if err != nil || !ok || pos.File == "" || cfg.Source.GTID {
+		return err // a GTID checkpoint is found by its set, which run checks
+	}
+	ret, err := canal.RetentionBefore(cctx, cfg.Source, pos)
+	if err != nil || ret.Found {
+		return err
+	}
+	if cfg.Source.OnGap == "backfill" {
+		return nil // run backfills every mapped table, then streams on
+	}
+	return fmt.Errorf("checkpoint %s: the source %s no longer has its binlog (purged, or another server), so run would refuse to start. "+
+		"Ways out: set source.on_gap: backfill; or delete the checkpoint and run `cachesync backfill` for every mapped table; or restore the binlog files", pos, cfg.Source.Addr)
+}
