@@ -71,6 +71,9 @@ func TestNoSecretInLogs(t *testing.T) {
 	cmd.Env = append(os.Environ(), env...)
 	p := e.spawn(cmd)
 	e.waitLog(p, `"msg":"consuming"`)
+	// The tailer takes its start position apart from the consumer: a write
+	// before it is before the start, and never read.
+	e.waitLog(p, "starting at the primary's current position")
 	e.setKeys("user:1")
 	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
 	e.waitGone(20*time.Second, "user:1")
