@@ -143,9 +143,9 @@ func mysqlDialer(src config.SourceConfig) sink.Dialer {
 		if err != nil {
 			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
 		}
-		if err := c.SetCharset(src.Charset); err != nil {
+		if err := canal.SetSessionCharset(c, src.Charset); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("flusher: charset %s: %w", src.Charset, err)
+			return nil, fmt.Errorf("flusher: %w", err)
 		}
 		return c, nil
 	}
