@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -33,6 +34,9 @@ type FlusherConfig struct {
 	DeadLetter  string        // poison entries go here; default "<stream>:dead"
 	LeaseTTL    time.Duration // one active flusher per stream holds the lease; default 10s
 	BacklogWarn int64         // warn when more entries than this wait; default 100000
+	// SecondDelay repeats the deletion of a dead-lettered entry's owned keys
+	// this much later (delete.second_delay); 0: deleted once.
+	SecondDelay time.Duration
 	// OnFailure, if set, hears every failed attempt (retried); OnSuccess
 	// every attempt that succeeded after retries or not: together they say
 	// how long the flusher has been failing (health).
@@ -112,6 +116,7 @@ type Flusher struct {
 	lastReport time.Time
 	lastWarn   time.Time
 	hooks      flusherHooks
+	later      sync.WaitGroup // second deletes of dead-lettered entries' keys
 }
 
 // flusherHooks let tests stop the flusher at the worst moments, as a crash
@@ -154,6 +159,7 @@ var errLeaseLost = errors.New("flusher lease lost to another flusher")
 // it. MySQL or Redis being down is waited out with backoff; entries stay
 // pending meanwhile and nothing is lost.
 func (f *Flusher) Run(ctx context.Context) error {
+	defer f.later.Wait()
 	defer f.db.close()
 	if err := f.retry(ctx, "redis", "create consumer group", f.ensureGroup); err != nil {
 		return ignoreCanceled(err)

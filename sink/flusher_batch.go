@@ -27,6 +27,7 @@ type item struct {
 type txResult struct {
 	applied, skipped, dead int
 	upserts, deletes       int
+	deadKeys               []string // owned keys of the dead entries, deleted once already
 }
 
 // processBatch applies msgs in one MySQL transaction (retried until it
@@ -62,6 +63,7 @@ func (f *Flusher) processBatch(ctx context.Context, msgs []redis.XMessage) error
 	}
 	f.m.flushTime.Observe(time.Since(began).Seconds())
 	f.count(res)
+	f.deleteLater(res.deadKeys)
 	// Acknowledge even when ctx ended meanwhile: the transaction committed.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -156,7 +158,8 @@ func (f *Flusher) applyFresh(ctx context.Context, c *client.Conn, fresh []*item,
 		}
 	}
 	res.dead = len(dead)
-	return f.deadLetter(ctx, dead)
+	res.deadKeys = f.keysOf(dead)
+	return f.deadLetter(ctx, dead, res.deadKeys)
 }
 
 // hook runs a test hook; its error is a simulated crash, never retried.
@@ -170,8 +173,9 @@ func (f *Flusher) hook(h func(int) error, n int) error {
 	return nil
 }
 
-// deadLetter copies poison entries, with their reason, to the dead-letter stream.
-func (f *Flusher) deadLetter(ctx context.Context, dead []*item) error {
+// deadLetter copies poison entries, with their reason, to the dead-letter
+// stream, and deletes their owned keys (which hold the refused value).
+func (f *Flusher) deadLetter(ctx context.Context, dead []*item, keys []string) error {
 	if len(dead) == 0 {
 		return nil
 	}
@@ -183,11 +187,12 @@ func (f *Flusher) deadLetter(ctx context.Context, dead []*item) error {
 			args = append(args, "entry."+k, v)
 		}
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: f.cfg.deadLetter(), Values: args})
-		f.log.Error("poison write-behind entry moved to the dead-letter stream; the rest of the batch is applied",
+		f.log.Error("poison write-behind entry moved to the dead-letter stream and its owned keys deleted; the rest of the batch is applied",
 			zap.String("entry_id", it.id), zap.String("dead_letter_stream", f.cfg.deadLetter()), zap.String("reason", it.poison))
 	}
+	queueDeletes(ctx, pipe, keys)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("writing %d poison entries to dead-letter stream %s: %w", len(dead), f.cfg.deadLetter(), err)
+		return fmt.Errorf("writing %d poison entries to dead-letter stream %s and deleting their owned keys %q: %w", len(dead), f.cfg.deadLetter(), keys, err)
 	}
 	return nil
 }
