@@ -112,6 +112,7 @@ type Flusher struct {
 	log      *zap.Logger
 	m        flusherMetrics
 	db       *flushDB
+	token    uint64 // the fencing token of the lease held (flusher_fence.go)
 
 	lastReport time.Time
 	lastWarn   time.Time
@@ -125,6 +126,21 @@ type Flusher struct {
 type flusherHooks struct {
 	beforeCommit func(entries int) error
 	afterCommit  func(entries int) error
+	// The ones below only watch or hold the flusher, as a paused process
+	// would be held: before each XREADGROUP, before each lease renewal,
+	// around each batch's transaction.
+	beforeRead     func()
+	beforeRenew    func()
+	beforeTransact func()
+	afterTransact  func(err error)
+	failRenew      func() bool // true: the renewal fails, as with Redis unreachable
+	standDown      func()      // the lease could not be renewed in time
+}
+
+func callHook(h func()) {
+	if h != nil {
+		h()
+	}
 }
 
 type flusherMetrics struct {
@@ -168,13 +184,20 @@ func (f *Flusher) Run(ctx context.Context) error {
 		return ignoreCanceled(err)
 	}
 	for ctx.Err() == nil {
-		if err := f.acquireLease(ctx); err != nil {
+		since, err := f.acquireLease(ctx)
+		if err != nil {
 			return ignoreCanceled(err)
 		}
 		lctx, cancel := context.WithCancelCause(ctx)
-		go f.keepLease(lctx, cancel)
-		err := f.serve(lctx)
-		lost := errors.Is(context.Cause(lctx), errLeaseLost)
+		go f.keepLease(lctx, cancel, since)
+		// Fence the earlier holders out before reading anything.
+		err = f.retry(lctx, "mysql", "recording the lease token in "+OffsetsTable, func(ctx context.Context) error {
+			return f.db.fence(ctx, f.cfg.stream(), f.token)
+		})
+		if err == nil {
+			err = f.serve(lctx)
+		}
+		lost := errors.Is(context.Cause(lctx), errLeaseLost) || errors.Is(err, errFenced)
 		cancel(nil)
 		if err != nil && !lost && !errors.Is(err, context.Canceled) {
 			return err // a hook's simulated crash: keep the lease, like a dead process
@@ -288,6 +311,7 @@ func (f *Flusher) readRetry(ctx context.Context, from string, block time.Duratio
 
 // read is one XREADGROUP; block < 0 does not block (block 0 would block forever).
 func (f *Flusher) read(ctx context.Context, from string, count int, block time.Duration) ([]redis.XMessage, error) {
+	callHook(f.hooks.beforeRead)
 	res, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: f.cfg.group(), Consumer: f.consumer,
 		Streams: []string{f.cfg.stream(), from}, Count: int64(count), Block: block}).Result()
 	if errors.Is(err, redis.Nil) {

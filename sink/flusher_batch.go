@@ -34,23 +34,14 @@ type txResult struct {
 // commits or ctx ends), then acknowledges them.
 func (f *Flusher) processBatch(ctx context.Context, msgs []redis.XMessage) error {
 	began := time.Now()
-	items := make([]*item, len(msgs))
-	for i, m := range msgs {
-		it := &item{id: m.ID, fields: m.Values}
-		e, err := writebehind.ParseEntry(m.ID, m.Values)
-		var pe *writebehind.PoisonError
-		switch {
-		case len(m.Values) == 0:
-			it.deleted = true
-		case errors.As(err, &pe):
-			it.poison = pe.Reason
-		default:
-			it.entry = e
-		}
-		items[i] = it
-	}
 	var res txResult
-	err := f.retry(ctx, "mysql", "applying a batch to MySQL", func(ctx context.Context) error {
+	callHook(f.hooks.beforeTransact)
+	msgs, err := f.adoptStrays(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	items := toItems(msgs)
+	err = f.retry(ctx, "mysql", "applying a batch to MySQL", func(ctx context.Context) error {
 		var err error
 		res, err = f.transact(ctx, items)
 		if err != nil {
@@ -58,6 +49,9 @@ func (f *Flusher) processBatch(ctx context.Context, msgs []redis.XMessage) error
 		}
 		return err
 	})
+	if f.hooks.afterTransact != nil {
+		f.hooks.afterTransact(err)
+	}
 	if err != nil {
 		return err
 	}
@@ -110,9 +104,15 @@ func (f *Flusher) transact(ctx context.Context, items []*item) (txResult, error)
 	if err := c.Begin(); err != nil {
 		return txResult{}, fmt.Errorf("BEGIN: %w", err)
 	}
-	stored, err := f.db.storedID(c, f.cfg.stream())
+	stored, token, err := f.db.offsets(c, f.cfg.stream())
 	if err != nil {
 		return txResult{}, err
+	}
+	if token > f.token {
+		// A newer flusher took the stream over while this one was paused:
+		// it may have applied later entries, or be about to apply earlier
+		// ones, so nothing of this batch may be written or acknowledged.
+		return txResult{}, fenced(c, f.cfg.stream(), f.token, token)
 	}
 	fresh := make([]*item, 0, len(items))
 	for _, it := range items {
@@ -142,7 +142,7 @@ func (f *Flusher) applyFresh(ctx context.Context, c *client.Conn, fresh []*item,
 	if err != nil {
 		return err
 	}
-	if err := f.db.saveID(c, f.cfg.stream(), last); err != nil {
+	if err := f.db.saveID(c, f.cfg.stream(), last, f.token); err != nil {
 		return err
 	}
 	if res.upserts, res.deletes, err = f.db.exec(c, ops); err != nil {
@@ -202,4 +202,24 @@ func rollback(c *client.Conn) error {
 		return fmt.Errorf("ROLLBACK: %w", err)
 	}
 	return nil
+}
+
+// toItems decodes the entries; a malformed one becomes poison.
+func toItems(msgs []redis.XMessage) []*item {
+	items := make([]*item, len(msgs))
+	for i, m := range msgs {
+		it := &item{id: m.ID, fields: m.Values}
+		e, err := writebehind.ParseEntry(m.ID, m.Values)
+		var pe *writebehind.PoisonError
+		switch {
+		case len(m.Values) == 0:
+			it.deleted = true
+		case errors.As(err, &pe):
+			it.poison = pe.Reason
+		default:
+			it.entry = e
+		}
+		items[i] = it
+	}
+	return items
 }
