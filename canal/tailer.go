@@ -175,6 +175,10 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
+	if err := canalCharset(c, t.cfg.Charset); err != nil {
+		c.Close()
+		return err
+	}
 	h.reset()
 	t.seedSchemas(c, pos)
 	c.SetEventHandler(h)
@@ -238,7 +242,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	cc.EventCacheCount = 128
 	cc.TimestampStringLocation = time.UTC
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
+	cc.Dialer = handshakeCharset(guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout), t.cfg.Charset)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}

@@ -90,3 +90,30 @@ func TestWriteBehindNonASCII(t *testing.T) {
 		t.Fatalf("backfill left %q: it rendered the keys from other bytes than the application's", left)
 	}
 }
+
+// TestTailerNonASCIISchema: on a latin1-default server, the tailer reads a
+// table's schema over go-mysql canal's own connection; ENUM members and
+// column names in it must come back as the application wrote them, or the
+// keys rendered from them are not the application's keys.
+func TestTailerNonASCIISchema(t *testing.T) {
+	db := latin1Server(t)
+	e := newEnv(t, db, nil, `  - table: DB.kinds
+    keys: ["kind:{id}:{größe}"]
+`, "")
+	conn := utf8Conn(t, db) // the test's statements are utf8mb4 too
+	table := "`" + e.name + "`.kinds"
+	for _, q := range []string{"CREATE TABLE " + table + " (id INT PRIMARY KEY, `größe` ENUM('klein', 'groß', '例え') NOT NULL) DEFAULT CHARSET=utf8mb4",
+		"INSERT INTO " + table + " VALUES (1, 'groß'), (2, '例え')"} {
+		if _, err := conn.Execute(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := e.start()
+	keys := []string{"kind:1:groß", "kind:2:例え", "kind:1:klein", "kind:2:klein"}
+	e.setKeys(keys...)
+	if _, err := conn.Execute("UPDATE " + table + " SET `größe` = 'klein'"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(30*time.Second, keys...)
+	p.stop(t)
+}
