@@ -204,7 +204,11 @@ func (f *Flusher) Run(ctx context.Context) error {
 		}
 		f.releaseLease()
 		if lost {
-			f.log.Warn("flusher lease lost (Redis unreachable for a lease period, or another flusher took over): standing by")
+			f.log.Warn("flusher lease lost (Redis unreachable for a lease period, or another flusher took over): standing by", zap.Error(err))
+		}
+		var fe *fencedError
+		if errors.As(err, &fe) {
+			f.raiseTokens(fe.stored)
 		}
 	}
 	return nil

@@ -169,12 +169,24 @@ func (d *flushDB) fenceOnce(ctx context.Context, stream string, token uint64) er
 	return nil
 }
 
+// fencedError is errFenced with the tokens compared.
+type fencedError struct {
+	stream       string
+	mine, stored uint64
+}
+
+func (e *fencedError) Error() string {
+	return fmt.Sprintf("%v: stream %s, this flusher's token %d, stored %d", errFenced, e.stream, e.mine, e.stored)
+}
+
+func (e *fencedError) Unwrap() error { return errFenced }
+
 // fenced rolls back and returns the permanent errFenced.
 func fenced(c *client.Conn, stream string, token, stored uint64) error {
 	if err := rollback(c); err != nil {
 		return err
 	}
-	return retry.MarkPermanent(fmt.Errorf("%w: stream %s, this flusher's token %d, stored %d", errFenced, stream, token, stored))
+	return retry.MarkPermanent(&fencedError{stream: stream, mine: token, stored: stored})
 }
 
 // schema returns a table's columns and primary key (nil when the table does

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -26,6 +27,22 @@ import (
 var errFenced = errors.New("a newer flusher has taken this stream over (its lease token is in " + OffsetsTable + "): this one stands by")
 
 func (f *Flusher) tokenKey() string { return f.cfg.stream() + ":lease:token" }
+
+var raiseCounter = redis.NewScript(`local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`)
+
+// raiseTokens makes the next token larger than stored. A stored token at or
+// above the counter means the counter was lost (a flushed or failed-over
+// Redis); counting up from where it is would fence every flusher out for
+// as many takeovers. Raising it is always safe: tokens only grow.
+func (f *Flusher) raiseTokens(stored uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := raiseCounter.Run(ctx, f.rdb, []string{f.tokenKey()}, stored).Err(); err != nil {
+		f.log.Warn("raising the lease token counter failed; the next takeover tries again", zap.String("key", f.tokenKey()), zap.Error(err))
+	}
+}
 
 // adoptStrays adds to a batch the entries pending to other consumers of the
 // group. Only the lease holder reads, so those were read by a flusher that

@@ -172,3 +172,21 @@ func TestWriteBehindOffsetsMigration(t *testing.T) {
 		t.Fatalf("lease_token %d after a flush, want the flusher's token", tok)
 	}
 }
+
+// TestWriteBehindTokenCounterLost: the Redis counter of lease tokens is
+// gone (a flushed or failed-over Redis) while MySQL holds a large token; the
+// next flusher must not be fenced out forever by tokens counting up from 1.
+func TestWriteBehindTokenCounterLost(t *testing.T) {
+	e := newWBEnv(t, testenv.SharedMariaDB(t))
+	e.queue(1, 1)
+	e.flushOnce()
+	e.exec("UPDATE DB.cachesync_wb_offsets SET lease_token = 1000000000")
+	if err := e.rdb.Del(context.Background(), "wb:items:lease:token").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.queue(2, 3)
+	e.flushOnce()
+	if got := e.mysqlQty(); len(got) != 3 {
+		t.Fatalf("rows %v, want 1..3", got)
+	}
+}
