@@ -88,6 +88,8 @@ func (f *Flusher) keepLease(ctx context.Context, cancel context.CancelCauseFunc,
 		case err == nil:
 			cancel(errLeaseLost)
 			return
+		default:
+			f.m.redisErrs.Inc() // retried at the next tick, until standDown
 		}
 	}
 }
