@@ -25,7 +25,7 @@ import (
 const queryReadTimeout = time.Minute
 
 // connect opens a plain SQL connection to the source (over TLS when
-// source.tls says so), with errors that say what to fix and never contain
+// source.tls says so), talking source.charset (SetSessionCharset), with errors that say what to fix and never contain
 // the password.
 func connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
 	tlsConf, err := SourceTLS(src)
@@ -38,6 +38,10 @@ func connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error)
 	conn, err := client.ConnectWithDialer(cctx, "", src.Addr, src.User, src.Password.Reveal(), "", dial, WithTLS(tlsConf))
 	if err != nil {
 		return nil, explainConnError(src, err)
+	}
+	if err := SetSessionCharset(conn, src.Charset); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return conn, nil
 }

@@ -185,6 +185,10 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
+	if err := canalCharset(c, t.cfg.Charset); err != nil {
+		c.Close()
+		return err
+	}
 	if err := markAbsentColumns(c); err != nil {
 		c.Close()
 		return fmt.Errorf("%w (%w): this build's go-mysql differs from the one cachesync was tested with", errNoRowImageHook, err)
@@ -257,7 +261,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 		cc.TimestampStringLocation = t.loc // as the application's SELECT shows them
 	}
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
+	cc.Dialer = handshakeCharset(guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout), t.cfg.Charset)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}

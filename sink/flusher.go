@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -33,6 +34,9 @@ type FlusherConfig struct {
 	DeadLetter  string        // poison entries go here; default "<stream>:dead"
 	LeaseTTL    time.Duration // one active flusher per stream holds the lease; default 10s
 	BacklogWarn int64         // warn when more entries than this wait; default 100000
+	// SecondDelay repeats the deletion of a dead-lettered entry's owned keys
+	// this much later (delete.second_delay); 0: deleted once.
+	SecondDelay time.Duration
 	// OnFailure, if set, hears every failed attempt (retried); OnSuccess
 	// every attempt that succeeded after retries or not: together they say
 	// how long the flusher has been failing (health).
@@ -108,10 +112,12 @@ type Flusher struct {
 	log      *zap.Logger
 	m        flusherMetrics
 	db       *flushDB
+	token    uint64 // the fencing token of the lease held (flusher_fence.go)
 
 	lastReport time.Time
 	lastWarn   time.Time
 	hooks      flusherHooks
+	later      sync.WaitGroup // second deletes of dead-lettered entries' keys
 }
 
 // flusherHooks let tests stop the flusher at the worst moments, as a crash
@@ -120,6 +126,21 @@ type Flusher struct {
 type flusherHooks struct {
 	beforeCommit func(entries int) error
 	afterCommit  func(entries int) error
+	// The ones below only watch or hold the flusher, as a paused process
+	// would be held: before each XREADGROUP, before each lease renewal,
+	// around each batch's transaction.
+	beforeRead     func()
+	beforeRenew    func()
+	beforeTransact func()
+	afterTransact  func(err error)
+	failRenew      func() bool // true: the renewal fails, as with Redis unreachable
+	standDown      func()      // the lease could not be renewed in time
+}
+
+func callHook(h func()) {
+	if h != nil {
+		h()
+	}
 }
 
 type flusherMetrics struct {
@@ -154,6 +175,7 @@ var errLeaseLost = errors.New("flusher lease lost to another flusher")
 // it. MySQL or Redis being down is waited out with backoff; entries stay
 // pending meanwhile and nothing is lost.
 func (f *Flusher) Run(ctx context.Context) error {
+	defer f.later.Wait()
 	defer f.db.close()
 	if err := f.retry(ctx, "redis", "create consumer group", f.ensureGroup); err != nil {
 		return ignoreCanceled(err)
@@ -162,20 +184,31 @@ func (f *Flusher) Run(ctx context.Context) error {
 		return ignoreCanceled(err)
 	}
 	for ctx.Err() == nil {
-		if err := f.acquireLease(ctx); err != nil {
+		since, err := f.acquireLease(ctx)
+		if err != nil {
 			return ignoreCanceled(err)
 		}
 		lctx, cancel := context.WithCancelCause(ctx)
-		go f.keepLease(lctx, cancel)
-		err := f.serve(lctx)
-		lost := errors.Is(context.Cause(lctx), errLeaseLost)
+		go f.keepLease(lctx, cancel, since)
+		// Fence the earlier holders out before reading anything.
+		err = f.retry(lctx, "mysql", "recording the lease token in "+OffsetsTable, func(ctx context.Context) error {
+			return f.db.fence(ctx, f.cfg.stream(), f.token)
+		})
+		if err == nil {
+			err = f.serve(lctx)
+		}
+		lost := errors.Is(context.Cause(lctx), errLeaseLost) || errors.Is(err, errFenced)
 		cancel(nil)
 		if err != nil && !lost && !errors.Is(err, context.Canceled) {
 			return err // a hook's simulated crash: keep the lease, like a dead process
 		}
 		f.releaseLease()
 		if lost {
-			f.log.Warn("flusher lease lost (Redis unreachable for a lease period, or another flusher took over): standing by")
+			f.log.Warn("flusher lease lost (Redis unreachable for a lease period, or another flusher took over): standing by", zap.Error(err))
+		}
+		var fe *fencedError
+		if errors.As(err, &fe) {
+			f.raiseTokens(fe.stored)
 		}
 	}
 	return nil
@@ -282,6 +315,7 @@ func (f *Flusher) readRetry(ctx context.Context, from string, block time.Duratio
 
 // read is one XREADGROUP; block < 0 does not block (block 0 would block forever).
 func (f *Flusher) read(ctx context.Context, from string, count int, block time.Duration) ([]redis.XMessage, error) {
+	callHook(f.hooks.beforeRead)
 	res, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: f.cfg.group(), Consumer: f.consumer,
 		Streams: []string{f.cfg.stream(), from}, Count: int64(count), Block: block}).Result()
 	if errors.Is(err, redis.Nil) {

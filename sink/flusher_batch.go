@@ -27,29 +27,21 @@ type item struct {
 type txResult struct {
 	applied, skipped, dead int
 	upserts, deletes       int
+	deadKeys               []string // owned keys of the dead entries, deleted once already
 }
 
 // processBatch applies msgs in one MySQL transaction (retried until it
 // commits or ctx ends), then acknowledges them.
 func (f *Flusher) processBatch(ctx context.Context, msgs []redis.XMessage) error {
 	began := time.Now()
-	items := make([]*item, len(msgs))
-	for i, m := range msgs {
-		it := &item{id: m.ID, fields: m.Values}
-		e, err := writebehind.ParseEntry(m.ID, m.Values)
-		var pe *writebehind.PoisonError
-		switch {
-		case len(m.Values) == 0:
-			it.deleted = true
-		case errors.As(err, &pe):
-			it.poison = pe.Reason
-		default:
-			it.entry = e
-		}
-		items[i] = it
-	}
 	var res txResult
-	err := f.retry(ctx, "mysql", "applying a batch to MySQL", func(ctx context.Context) error {
+	callHook(f.hooks.beforeTransact)
+	msgs, err := f.adoptStrays(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	items := toItems(msgs)
+	err = f.retry(ctx, "mysql", "applying a batch to MySQL", func(ctx context.Context) error {
 		var err error
 		res, err = f.transact(ctx, items)
 		if err != nil {
@@ -57,11 +49,15 @@ func (f *Flusher) processBatch(ctx context.Context, msgs []redis.XMessage) error
 		}
 		return err
 	})
+	if f.hooks.afterTransact != nil {
+		f.hooks.afterTransact(err)
+	}
 	if err != nil {
 		return err
 	}
 	f.m.flushTime.Observe(time.Since(began).Seconds())
 	f.count(res)
+	f.deleteLater(res.deadKeys)
 	// Acknowledge even when ctx ended meanwhile: the transaction committed.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -108,9 +104,15 @@ func (f *Flusher) transact(ctx context.Context, items []*item) (txResult, error)
 	if err := c.Begin(); err != nil {
 		return txResult{}, fmt.Errorf("BEGIN: %w", err)
 	}
-	stored, err := f.db.storedID(c, f.cfg.stream())
+	stored, token, err := f.db.offsets(c, f.cfg.stream())
 	if err != nil {
 		return txResult{}, err
+	}
+	if token > f.token {
+		// A newer flusher took the stream over while this one was paused:
+		// it may have applied later entries, or be about to apply earlier
+		// ones, so nothing of this batch may be written or acknowledged.
+		return txResult{}, fenced(c, f.cfg.stream(), f.token, token)
 	}
 	fresh := make([]*item, 0, len(items))
 	for _, it := range items {
@@ -140,7 +142,7 @@ func (f *Flusher) applyFresh(ctx context.Context, c *client.Conn, fresh []*item,
 	if err != nil {
 		return err
 	}
-	if err := f.db.saveID(c, f.cfg.stream(), last); err != nil {
+	if err := f.db.saveID(c, f.cfg.stream(), last, f.token); err != nil {
 		return err
 	}
 	if res.upserts, res.deletes, err = f.db.exec(c, ops); err != nil {
@@ -156,7 +158,8 @@ func (f *Flusher) applyFresh(ctx context.Context, c *client.Conn, fresh []*item,
 		}
 	}
 	res.dead = len(dead)
-	return f.deadLetter(ctx, dead)
+	res.deadKeys = f.keysOf(dead)
+	return f.deadLetter(ctx, dead, res.deadKeys)
 }
 
 // hook runs a test hook; its error is a simulated crash, never retried.
@@ -170,8 +173,9 @@ func (f *Flusher) hook(h func(int) error, n int) error {
 	return nil
 }
 
-// deadLetter copies poison entries, with their reason, to the dead-letter stream.
-func (f *Flusher) deadLetter(ctx context.Context, dead []*item) error {
+// deadLetter copies poison entries, with their reason, to the dead-letter
+// stream, and deletes their owned keys (which hold the refused value).
+func (f *Flusher) deadLetter(ctx context.Context, dead []*item, keys []string) error {
 	if len(dead) == 0 {
 		return nil
 	}
@@ -183,11 +187,12 @@ func (f *Flusher) deadLetter(ctx context.Context, dead []*item) error {
 			args = append(args, "entry."+k, v)
 		}
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: f.cfg.deadLetter(), Values: args})
-		f.log.Error("poison write-behind entry moved to the dead-letter stream; the rest of the batch is applied",
+		f.log.Error("poison write-behind entry moved to the dead-letter stream and its owned keys deleted; the rest of the batch is applied",
 			zap.String("entry_id", it.id), zap.String("dead_letter_stream", f.cfg.deadLetter()), zap.String("reason", it.poison))
 	}
+	queueDeletes(ctx, pipe, keys)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("writing %d poison entries to dead-letter stream %s: %w", len(dead), f.cfg.deadLetter(), err)
+		return fmt.Errorf("writing %d poison entries to dead-letter stream %s and deleting their owned keys %q: %w", len(dead), f.cfg.deadLetter(), keys, err)
 	}
 	return nil
 }
@@ -197,4 +202,24 @@ func rollback(c *client.Conn) error {
 		return fmt.Errorf("ROLLBACK: %w", err)
 	}
 	return nil
+}
+
+// toItems decodes the entries; a malformed one becomes poison.
+func toItems(msgs []redis.XMessage) []*item {
+	items := make([]*item, len(msgs))
+	for i, m := range msgs {
+		it := &item{id: m.ID, fields: m.Values}
+		e, err := writebehind.ParseEntry(m.ID, m.Values)
+		var pe *writebehind.PoisonError
+		switch {
+		case len(m.Values) == 0:
+			it.deleted = true
+		case errors.As(err, &pe):
+			it.poison = pe.Reason
+		default:
+			it.entry = e
+		}
+		items[i] = it
+	}
+	return items
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/retry"
 )
 
 // flushDB is the flusher's MySQL side: one connection, the offsets row and
@@ -69,7 +70,10 @@ func (d *flushDB) offsetsTable() string {
 	return quoteIdent(d.rule.DB) + "." + quoteIdent(OffsetsTable)
 }
 
-// ensureOffsetsTable creates the offsets table in the rule's database.
+const leaseTokenColumn = "lease_token BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'fencing token of the flusher that holds the stream'"
+
+// ensureOffsetsTable creates the offsets table in the rule's database, and
+// adds lease_token to one created by an older cachesync (ALTER, once).
 func (d *flushDB) ensureOffsetsTable(ctx context.Context) error {
 	c, err := d.get(ctx)
 	if err != nil {
@@ -78,34 +82,111 @@ func (d *flushDB) ensureOffsetsTable(ctx context.Context) error {
 	_, err = c.Execute("CREATE TABLE IF NOT EXISTS " + d.offsetsTable() + ` (
   stream VARBINARY(512) NOT NULL PRIMARY KEY COMMENT 'write_behind.stream',
   last_id VARCHAR(64) NOT NULL COMMENT 'last stream entry ID applied',
-  updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
+  updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+  ` + leaseTokenColumn + `
 ) ENGINE=InnoDB COMMENT='cachesync write-behind: written first in every flush transaction'`)
 	if err != nil {
 		d.reset()
 		return fmt.Errorf("creating %s (the flusher's user needs CREATE, SELECT, INSERT, UPDATE on it): %w", d.offsetsTable(), err)
 	}
+	r, err := c.Execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = 'lease_token'", d.rule.DB, OffsetsTable)
+	if err != nil {
+		d.reset()
+		return fmt.Errorf("reading the columns of %s: %w", d.offsetsTable(), err)
+	}
+	if n, _ := r.GetInt(0, 0); n > 0 {
+		return nil
+	}
+	// MySQL 8 has no ADD COLUMN IF NOT EXISTS; a flusher migrating at the
+	// same moment makes this one fail with a duplicate column, which is done.
+	_, err = c.Execute("ALTER TABLE " + d.offsetsTable() + " ADD COLUMN " + leaseTokenColumn)
+	if err != nil && mysqlCode(err) != mysql.ER_DUP_FIELDNAME {
+		d.reset()
+		return fmt.Errorf("adding column lease_token to %s, created by an older cachesync (grant ALTER on it once, or run ALTER TABLE %s ADD COLUMN %s): %w",
+			d.offsetsTable(), d.offsetsTable(), leaseTokenColumn, err)
+	}
 	return nil
 }
 
-// storedID reads the stream's last applied ID and locks its row until
-// COMMIT, so two flushers can never both apply one entry.
-func (d *flushDB) storedID(c *client.Conn, stream string) (string, error) {
-	r, err := c.Execute("SELECT last_id FROM "+d.offsetsTable()+" WHERE stream = ? FOR UPDATE", stream)
+// offsets reads the stream's last applied ID and the fencing token of the
+// flusher that wrote it, and locks the row until COMMIT, so two flushers can
+// never both apply one entry.
+func (d *flushDB) offsets(c *client.Conn, stream string) (id string, token uint64, err error) {
+	r, err := c.Execute("SELECT last_id, lease_token FROM "+d.offsetsTable()+" WHERE stream = ? FOR UPDATE", stream)
 	if err != nil {
-		return "", fmt.Errorf("reading the last applied ID of stream %s from %s: %w", stream, d.offsetsTable(), err)
+		return "", 0, fmt.Errorf("reading the last applied ID of stream %s from %s: %w", stream, d.offsetsTable(), err)
 	}
 	if r.RowNumber() == 0 {
-		return "0-0", nil
+		return "0-0", 0, nil
 	}
-	return r.GetString(0, 0)
+	id, _ = r.GetString(0, 0)
+	token, _ = r.GetUint(0, 1)
+	return id, token, nil
 }
 
-func (d *flushDB) saveID(c *client.Conn, stream, id string) error {
-	_, err := c.Execute("INSERT INTO "+d.offsetsTable()+" (stream, last_id) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_id = VALUES(last_id)", stream, id)
+func (d *flushDB) saveID(c *client.Conn, stream, id string, token uint64) error {
+	_, err := c.Execute("INSERT INTO "+d.offsetsTable()+" (stream, last_id, lease_token) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE last_id = VALUES(last_id), lease_token = VALUES(lease_token)",
+		stream, id, token)
 	if err != nil {
 		return fmt.Errorf("recording entry %s of stream %s in %s: %w", id, stream, d.offsetsTable(), err)
 	}
 	return nil
+}
+
+// fence records token in the stream's offsets row, so from its COMMIT on
+// every flush transaction of an older lease holder is refused. It fails with
+// errFenced when a newer holder's token is already there.
+func (d *flushDB) fence(ctx context.Context, stream string, token uint64) error {
+	err := d.fenceOnce(ctx, stream, token)
+	if err != nil {
+		d.reset() // a connection in an unknown state is not reused; the server rolls back
+	}
+	return err
+}
+
+func (d *flushDB) fenceOnce(ctx context.Context, stream string, token uint64) error {
+	c, err := d.get(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.Begin(); err != nil {
+		return fmt.Errorf("BEGIN: %w", err)
+	}
+	_, stored, err := d.offsets(c, stream)
+	if err != nil {
+		return err
+	}
+	if stored > token {
+		return fenced(c, stream, token, stored)
+	}
+	if _, err := c.Execute("INSERT INTO "+d.offsetsTable()+" (stream, last_id, lease_token) VALUES (?, '0-0', ?) ON DUPLICATE KEY UPDATE lease_token = VALUES(lease_token)",
+		stream, token); err != nil {
+		return fmt.Errorf("recording the lease token of stream %s in %s: %w", stream, d.offsetsTable(), err)
+	}
+	if err := c.Commit(); err != nil {
+		return fmt.Errorf("COMMIT of the lease token of stream %s: %w", stream, err)
+	}
+	return nil
+}
+
+// fencedError is errFenced with the tokens compared.
+type fencedError struct {
+	stream       string
+	mine, stored uint64
+}
+
+func (e *fencedError) Error() string {
+	return fmt.Sprintf("%v: stream %s, this flusher's token %d, stored %d", errFenced, e.stream, e.mine, e.stored)
+}
+
+func (e *fencedError) Unwrap() error { return errFenced }
+
+// fenced rolls back and returns the permanent errFenced.
+func fenced(c *client.Conn, stream string, token, stored uint64) error {
+	if err := rollback(c); err != nil {
+		return err
+	}
+	return retry.MarkPermanent(&fencedError{stream: stream, mine: token, stored: stored})
 }
 
 // schema returns a table's columns and primary key (nil when the table does

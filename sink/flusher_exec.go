@@ -14,7 +14,8 @@ const maxPlaceholders = 30000
 // exec writes the ops: every delete first (a row deleted and written again
 // in one batch is deleted, then inserted), then the upserts, each as
 // multi-row statements of rows with the same columns, in the order rows
-// first appeared. Values always travel as placeholders. A statement that
+// first appeared — or, on a table with a unique key besides the primary
+// key, row by row by primary key (upsertByKey). Values always travel as placeholders. A statement that
 // fails on a row's values is retried row by row; the failing rows' entries
 // become poison with the server's message, the others are applied.
 func (d *flushDB) exec(c *client.Conn, ops []*rowOp) (upserts, deletes int, err error) {
@@ -25,8 +26,22 @@ func (d *flushDB) exec(c *client.Conn, ops []*rowOp) (upserts, deletes int, err 
 		}
 		deletes += n
 	}
+	uniques := map[*tableSchema][]string{}
 	for _, g := range groupOps(ops, func(op *rowOp) bool { return op.upsert && !op.failed }, colSignature) {
-		n, err := d.runGroup(c, g, upsertSQL)
+		t := g[0].tbl
+		u, seen := uniques[t]
+		if !seen {
+			if u, err = secondaryUniques(c, t); err != nil {
+				return 0, 0, err
+			}
+			uniques[t] = u
+		}
+		var n int
+		if len(u) == 0 {
+			n, err = d.runGroup(c, g, upsertSQL) // a duplicate can only be the row's own key
+		} else {
+			n, err = d.upsertByKey(c, g)
+		}
 		if err != nil {
 			return 0, 0, err
 		}

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +17,10 @@ import (
 // group would apply different entries concurrently and out of order, and the
 // stored last-applied ID could then acknowledge an entry nobody applied.
 // The lease is a Redis key holding the active consumer's name with a TTL,
-// renewed at a third of it; a standby flusher takes over once it expires.
+// renewed every sixth of it; the holder stands down when it could not renew
+// for half of it, so it stops well before a standby can take over (which it
+// does once the key expires). The lease alone cannot stop a paused flusher:
+// see the fencing token (flusher_fence.go).
 
 var renewLease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
 
@@ -24,14 +28,21 @@ var dropLease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then r
 
 func (f *Flusher) leaseKey() string { return f.cfg.stream() + ":lease" }
 
-// acquireLease waits until this flusher holds the lease or ctx ends.
-func (f *Flusher) acquireLease(ctx context.Context) error {
+// acquireLease waits until this flusher holds the lease, with a fencing
+// token newer than every earlier holder's, or ctx ends. It returns when the
+// lease was requested: the lease is held at most a TTL from then.
+func (f *Flusher) acquireLease(ctx context.Context) (time.Time, error) {
 	ttl := f.cfg.leaseTTL()
 	logged := false
 	for {
+		sent := time.Now()
 		ok, err := f.rdb.SetNX(ctx, f.leaseKey(), f.consumer, ttl).Result()
 		if err == nil && ok {
-			return nil
+			if f.token, err = f.rdb.Incr(ctx, f.tokenKey()).Uint64(); err == nil {
+				return sent, nil
+			}
+			f.releaseLease() // no token, no writing: try again
+			err = fmt.Errorf("INCR %s (the lease's fencing token): %w", f.tokenKey(), err)
 		}
 		if err != nil {
 			f.m.redisErrs.Inc()
@@ -47,30 +58,51 @@ func (f *Flusher) acquireLease(ctx context.Context) error {
 			logged = true
 		}
 		if err := retry.SleepCtx(ctx, ttl/3); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
 }
 
-// keepLease renews the lease until ctx ends; it cancels ctx with
-// errLeaseLost when the lease is gone or could not be renewed for a whole
-// TTL (another flusher may have taken over by then).
-func (f *Flusher) keepLease(ctx context.Context, cancel context.CancelCauseFunc) {
+// keepLease renews the lease (requested at since) until ctx ends; it
+// cancels ctx with errLeaseLost when the lease is gone, or when it could not
+// be renewed and half a TTL is left before it may expire.
+func (f *Flusher) keepLease(ctx context.Context, cancel context.CancelCauseFunc, since time.Time) {
 	ttl := f.cfg.leaseTTL()
-	renewed := time.Now()
-	for retry.SleepCtx(ctx, ttl/3) == nil {
-		n, err := renewLease.Run(ctx, f.rdb, []string{f.leaseKey()}, f.consumer, ttl.Milliseconds()).Int()
-		switch {
-		case err == nil && n == 1:
-			renewed = time.Now()
-		case err == nil:
-			cancel(errLeaseLost)
+	standDown := since.Add(ttl - ttl/2)
+	for {
+		wait := min(ttl/6, time.Until(standDown))
+		if retry.SleepCtx(ctx, max(wait, 0)) != nil {
 			return
-		case time.Since(renewed) >= ttl-ttl/6:
+		}
+		callHook(f.hooks.beforeRenew)
+		if !time.Now().Before(standDown) {
+			callHook(f.hooks.standDown)
 			cancel(errLeaseLost)
 			return
 		}
+		sent := time.Now()
+		n, err := f.renew(ctx, standDown)
+		switch {
+		case err == nil && n == 1:
+			standDown = sent.Add(ttl - ttl/2)
+		case err == nil:
+			cancel(errLeaseLost)
+			return
+		default:
+			f.m.redisErrs.Inc() // retried at the next tick, until standDown
+		}
 	}
+}
+
+// renew extends the lease by a TTL; 1 when it did, 0 when the lease is
+// not this flusher's.
+func (f *Flusher) renew(ctx context.Context, deadline time.Time) (int, error) {
+	if f.hooks.failRenew != nil && f.hooks.failRenew() {
+		return 0, errors.New("renewal failed by a test hook")
+	}
+	rctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return renewLease.Run(rctx, f.rdb, []string{f.leaseKey()}, f.consumer, f.cfg.leaseTTL().Milliseconds()).Int()
 }
 
 func (f *Flusher) releaseLease() {

@@ -110,7 +110,7 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 		// failing (MySQL or Redis) for longer than http.stall_after.
 		fl := &failing{}
 		go watchFailing(gctx, h, "write-behind "+r.WriteBehind.Stream, fl, cfg.HTTP.StallAfter.D(), time.Second)
-		f := sink.NewFlusher(rdb, mysqlDialer(cfg.Source), sink.FlusherConfig{Rule: r, OnFailure: fl.fail, OnSuccess: fl.succeed},
+		f := sink.NewFlusher(rdb, mysqlDialer(cfg.Source), sink.FlusherConfig{Rule: r, SecondDelay: cfg.Delete.SecondDelay.D(), OnFailure: fl.fail, OnSuccess: fl.succeed},
 			backoff, log.Named("flusher"), m)
 		g.Go(func() error {
 			if err := f.Run(gctx); err != nil {
@@ -143,9 +143,9 @@ func mysqlDialer(src config.SourceConfig) sink.Dialer {
 		if err != nil {
 			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
 		}
-		if err := c.SetCharset(src.Charset); err != nil {
+		if err := canal.SetSessionCharset(c, src.Charset); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("flusher: charset %s: %w", src.Charset, err)
+			return nil, fmt.Errorf("flusher: %w", err)
 		}
 		return c, nil
 	}
