@@ -51,6 +51,7 @@ type Metrics struct {
 	KafkaDone           prometheus.Counter     // messages fully done (both deletes, or dead-lettered)
 	KafkaCommitErrors   prometheus.Counter     // failed offset commits, retried
 	KafkaDeadLettered   *prometheus.CounterVec // reason class
+	KafkaBypassed       *prometheus.CounterVec // reason (split|broker): changes deleted straight from Redis
 	KafkaConsumerLag    prometheus.Gauge       // messages behind the partition's end, as the reader last saw
 	KafkaRedelivered    prometheus.Counter     // messages at or below an offset this consumer already finished
 }
@@ -114,7 +115,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoSuppressed,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,
-			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered)
+			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered, m.KafkaBypassed)
 	}
 	return m
 }
