@@ -102,7 +102,7 @@ shutdown: {timeout: 2s}
 	if code := p.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit %d after a stop that timed out, want 1", code)
 	}
-	if !p.logHas("shutdown.timeout", "kafka") {
+	if !p.logHas("shutdown.timeout passed", "messages not acknowledged by kafka") {
 		t.Errorf("no line names the timeout and what was stuck:\n%.5000s", p.out.String())
 	}
 	after, _ := e.readCheckpoint()

@@ -38,7 +38,7 @@ func checkRole(role string) error {
 }
 
 // runRole runs what role names until soft (graceful) or hard ends.
-func runRole(soft, hard context.Context, role string, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
+func runRole(soft, hard context.Context, stopHard context.CancelCauseFunc, role string, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
 	wb := cfg.WriteBehindRules()
 	kafka := cfg.Transport.Kind == "kafka"
 	switch {
@@ -80,9 +80,15 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 			errs <- err
 		}()
 	}
+	done := make(chan struct{})
+	defer close(done)
+	go shutdownWatchdog(soft, done, stopHard, cfg.Shutdown.Timeout.D(), 10*time.Second, h, log)
 	var all []error
 	for range sides {
 		all = append(all, <-errs)
+	}
+	if errors.Is(context.Cause(hard), errShutdownTimeout) {
+		all = append(all, fmt.Errorf("stopped at once: the graceful stop took longer than shutdown.timeout (%s)", cfg.Shutdown.Timeout))
 	}
 	return errors.Join(all...)
 }

@@ -19,7 +19,8 @@ type health struct {
 	gauge prometheus.Gauge
 
 	mu       sync.Mutex
-	problems map[string]string // part → why it is not ready; absent: fine
+	problems map[string]string     // part → why it is not ready; absent: fine
+	work     map[string]func() int // what → how much of it is unfinished
 }
 
 func newHealth(log *zap.Logger, reg prometheus.Registerer) *health {
@@ -28,7 +29,41 @@ func newHealth(log *zap.Logger, reg prometheus.Registerer) *health {
 	if reg != nil {
 		reg.MustRegister(g)
 	}
-	return &health{log: log, gauge: g, problems: map[string]string{}}
+	return &health{log: log, gauge: g, problems: map[string]string{}, work: map[string]func() int{}}
+}
+
+// pending registers a count of unfinished work (what: its unit, such as
+// "kafka messages not acknowledged"), for the line that says what a stop
+// that overran shutdown.timeout was waiting for. The returned func removes it.
+func (h *health) pending(what string, n func() int) func() {
+	h.mu.Lock()
+	h.work[what] = n
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.work, what)
+		h.mu.Unlock()
+	}
+}
+
+// unfinished names the work not done and the parts not ready, sorted.
+func (h *health) unfinished() string {
+	h.mu.Lock()
+	var lines []string
+	for what, n := range h.work {
+		if c := n(); c > 0 {
+			lines = append(lines, fmt.Sprintf("%d %s", c, what))
+		}
+	}
+	for part, why := range h.problems {
+		lines = append(lines, part+": "+why)
+	}
+	h.mu.Unlock()
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return "nothing reported"
+	}
+	return strings.Join(lines, "; ")
 }
 
 // starting registers a part that is not ready until it says ok.

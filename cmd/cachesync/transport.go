@@ -187,6 +187,7 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	c := sink.NewConsumer(sink.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
 		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight, Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
 	finished := newLastDone()
+	defer h.pending("kafka messages fetched and not yet deleted twice", c.InFlight)()
 	del := sink.NewDeleter(rdb, deleterConfig(cfg), event.AckerFunc(func(seq uint64) {
 		c.Done(seq)
 		finished.done()
