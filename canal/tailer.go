@@ -171,6 +171,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return err
 	}
+	cc.Logger = slog.New(quietOnStop{Handler: cc.Logger.Handler(), stop: ctx})
 	c, err := gocanal.NewCanal(cc)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
@@ -238,7 +239,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	cc.EventCacheCount = 128
 	cc.TimestampStringLocation = time.UTC
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
+	cc.Dialer = guardedDialer((&net.Dialer{Timeout: t.cfg.DialTimeout(), KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}

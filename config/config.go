@@ -68,6 +68,15 @@ func (s SourceConfig) StreamReadTimeout() time.Duration {
 	return s.HeartbeatPeriod.D() * 3 / 2
 }
 
+// DialTimeout is connect_timeout, or its default when 0 (a Config built in
+// Go rather than loaded).
+func (s SourceConfig) DialTimeout() time.Duration {
+	if s.ConnectTimeout > 0 {
+		return s.ConnectTimeout.D()
+	}
+	return Default().Source.ConnectTimeout.D()
+}
+
 // Warnings lists settings that are valid but unsafe, for whoever connects to
 // log loudly at start-up; none for a safe config.
 func (s SourceConfig) Warnings() []string {
@@ -144,6 +153,15 @@ type KafkaConfig struct {
 	// message waits delete.second_delay, so a consumer's rate is at most
 	// this / second_delay.
 	ConsumerMaxInFlight int `yaml:"consumer_max_in_flight"`
+}
+
+// DialTimeout is connect_timeout, or its default when 0 (a Config built in
+// Go rather than loaded).
+func (c KafkaConfig) DialTimeout() time.Duration {
+	if c.ConnectTimeout > 0 {
+		return c.ConnectTimeout.D()
+	}
+	return Default().Transport.Kafka.ConnectTimeout.D()
 }
 
 // SASLConfig authenticates to Kafka. It is used when any key is set, and

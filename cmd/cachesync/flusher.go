@@ -87,10 +87,33 @@ func runRole(soft, hard context.Context, stopHard context.CancelCauseFunc, role 
 	for range sides {
 		all = append(all, <-errs)
 	}
+	if soft.Err() != nil && hard.Err() == nil {
+		// A stop that was asked for: the steps it interrupted report
+		// context.Canceled, which is no failure.
+		all = withoutCanceled(all)
+	}
 	if errors.Is(context.Cause(hard), errShutdownTimeout) {
 		all = append(all, fmt.Errorf("stopped at once: the graceful stop took longer than shutdown.timeout (%s)", cfg.Shutdown.Timeout))
 	}
 	return errors.Join(all...)
+}
+
+// withoutCanceled returns errs without the errors that are, or wrap,
+// context.Canceled, looking inside errors.Join.
+func withoutCanceled(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			if rest := withoutCanceled(j.Unwrap()); len(rest) > 0 {
+				out = append(out, errors.Join(rest...))
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			out = append(out, err)
+		}
+	}
+	return out
 }
 
 // warnUnsafe logs, at start and before anything connects, the settings
@@ -139,9 +162,9 @@ func mysqlDialer(src config.SourceConfig) sink.Dialer {
 		if err != nil {
 			return nil, fmt.Errorf("flusher: %w", err)
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, src.DialTimeout())
 		defer cancel()
-		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second,
+		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", src.DialTimeout(),
 			func(c *client.Conn) error {
 				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
 				return nil

@@ -81,17 +81,33 @@ func (h *health) ok(part string) {
 	}
 }
 
+// bad marks part not ready. Only the change of state is logged: a reason
+// that changes while the part stays not ready (it may hold an elapsed time,
+// a temp file's name) is what /readyz shows, not a new line.
 func (h *health) bad(part, why string) {
 	h.mu.Lock()
 	old, was := h.problems[part]
 	h.problems[part] = why
 	h.mu.Unlock()
-	if !was || old != why {
-		if why != "starting" {
-			h.log.Warn("not ready: "+part, zap.String("why", why))
-		}
-		h.set(false)
+	if was && old != "starting" {
+		return
 	}
+	if why != "starting" {
+		h.log.Warn("not ready: "+part, zap.String("why", why))
+	}
+	h.set(false)
+}
+
+// drop forgets parts that stopped running, without a line: a part that
+// ends is not thereby ready (a fatal error may be on its way out).
+func (h *health) drop(parts ...string) {
+	h.mu.Lock()
+	for _, p := range parts {
+		delete(h.problems, p)
+	}
+	ready := len(h.problems) == 0
+	h.mu.Unlock()
+	h.set(ready)
 }
 
 func (h *health) set(ready bool) {

@@ -110,9 +110,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	m.Leader.Set(1)
 	defer func() {
 		m.Leader.Set(0)
-		for _, part := range pipelineParts {
-			h.ok(part)
-		}
+		h.drop(pipelineParts...)
 	}()
 	warnings, err := canal.PreflightWarnings(soft, cfg.Source)
 	if err != nil {
@@ -215,6 +213,9 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	flushErr := saver.Flush(fctx)
+	if flushErr != nil {
+		flushErr = fmt.Errorf("the final checkpoint save failed; the next start replays from %s, which is harmless: %w", saver.Saved(), flushErr)
+	}
 	pos, _ := tracker.Safe()
 	log.Info("stopped", zap.Stringer("checkpoint", saver.Saved()), zap.Stringer("safe", pos), zap.Int("batches_unfinished", tracker.InFlight()))
 	if hard.Err() != nil && tracker.InFlight() > 0 {

@@ -143,7 +143,7 @@ func (t *kafkaTransport) Run(ctx context.Context) error {
 // topic it may not create is an error at once.
 func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn, backoff retry.Backoff, log *zap.Logger, specs ...sink.TopicSpec) error {
 	for attempt := 0; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
 		err := conn.EnsureTopics(cctx, specs...)
 		cancel()
 		var missing *sink.MissingTopicError
