@@ -21,7 +21,13 @@ import (
 // over.
 func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	if cfg.Checkpoint.Store != "redis" {
-		return runPipeline(soft, hard, cfg, &checkpoint.FileStore{Path: cfg.Checkpoint.Path}, log, m, h)
+		store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
+		release, err := store.Lock()
+		if err != nil {
+			return err
+		}
+		defer release()
+		return runPipeline(soft, hard, cfg, store, log, m, h)
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)
 	if err != nil {
