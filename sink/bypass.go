@@ -28,7 +28,8 @@ type Bypass interface {
 // SetBypass makes p delete the changes Kafka refuses for good through b
 // instead of retrying them forever: a key larger than a message (the split
 // refuses it) and a message the broker refuses as too large
-// (MESSAGE_TOO_LARGE). Without it such a change is an error (Send) or
+// (MESSAGE_TOO_LARGE refuses a whole produce request: its largest message
+// goes to the bypass, the others are written again). Without it such a change is an error (Send) or
 // retried forever (broker). Call it before Run and Send.
 func (p *Publisher) SetBypass(b Bypass) { p.bypass = b }
 
@@ -107,6 +108,18 @@ func (p *Publisher) bypassRefused(ctx context.Context, msgs []kafka.Message, why
 // the bypass should take: the broker's MESSAGE_TOO_LARGE, decided by type.
 func (p *Publisher) refusedForGood(err error) bool {
 	return p.bypass != nil && errors.Is(err, kafka.MessageSizeTooLarge)
+}
+
+// splitLargest returns the largest of msgs (value and key) and the others.
+func splitLargest(msgs []kafka.Message) (largest kafka.Message, rest []kafka.Message) {
+	at := 0
+	for i, m := range msgs {
+		if len(m.Value)+len(m.Key) > len(msgs[at].Value)+len(msgs[at].Key) {
+			at = i
+		}
+	}
+	rest = append(append(rest, msgs[:at]...), msgs[at+1:]...)
+	return msgs[at], rest
 }
 
 // keyPrefix is the start of a key, for a log line that must not hold

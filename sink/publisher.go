@@ -179,17 +179,23 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 func (p *Publisher) completed(msgs []kafka.Message, err error) {
 	if err != nil {
 		p.m.KafkaPublishErrors.Inc()
-		g := &retryGroup{msgs: append([]kafka.Message(nil), msgs...)}
+		msgs = append([]kafka.Message(nil), msgs...)
+		for i := range msgs {
+			msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
+		}
 		if p.refusedForGood(err) {
-			g.refused = err
-		} else {
-			p.logFailure("kafka did not acknowledge messages; retrying them", msgs, err)
+			// The broker refused the whole request: the largest message goes
+			// to the bypass, the others are written again (they may only
+			// have shared a request with it).
+			refused, rest := splitLargest(msgs)
+			p.requeue(&retryGroup{msgs: []kafka.Message{refused}, refused: err, due: time.Now()})
+			if len(rest) > 0 {
+				p.requeue(&retryGroup{msgs: rest, due: time.Now()})
+			}
+			return
 		}
-		for i := range g.msgs {
-			g.msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
-		}
-		g.due = time.Now().Add(p.backoff.Delay(0))
-		p.requeue(g)
+		p.logFailure("kafka did not acknowledge messages; retrying them", msgs, err)
+		p.requeue(&retryGroup{msgs: msgs, due: time.Now().Add(p.backoff.Delay(0))})
 		return
 	}
 	p.settled(msgs, true)
