@@ -87,10 +87,11 @@ func runRole(soft, hard context.Context, stopHard context.CancelCauseFunc, role 
 	for range sides {
 		all = append(all, <-errs)
 	}
-	if soft.Err() != nil && hard.Err() == nil {
-		// A stop that was asked for: the steps it interrupted report
-		// context.Canceled, which is no failure.
-		all = withoutCanceled(all)
+	if rest := withoutCanceled(all); hard.Err() == nil && (soft.Err() != nil || len(rest) > 0) {
+		// A stop that was asked for, or one side's failure, stops the
+		// others: the steps that interrupts report context.Canceled, which
+		// is no failure of theirs.
+		all = rest
 	}
 	if errors.Is(context.Cause(hard), errShutdownTimeout) {
 		all = append(all, fmt.Errorf("stopped at once: the graceful stop took longer than shutdown.timeout (%s)", cfg.Shutdown.Timeout))
