@@ -32,12 +32,23 @@ func connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	timeout := src.DialTimeout()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dial := guardedDialer((&net.Dialer{Timeout: 10 * time.Second}).DialContext, queryReadTimeout)
+	dial, abort := handshakeBound(guardedDialer((&net.Dialer{Timeout: timeout}).DialContext, queryReadTimeout))
+	stop := context.AfterFunc(cctx, abort)
 	conn, err := client.ConnectWithDialer(cctx, "", src.Addr, src.User, src.Password.Reveal(), "", dial, WithTLS(tlsConf))
+	if !stop() { // the bound passed (or ctx ended) during the handshake
+		if err == nil {
+			conn.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &ConnectError{Err: fmt.Errorf("source: MySQL at %s did not complete the handshake within source.connect_timeout (%s): is source.addr a MySQL server, and is it up?", src.Addr, timeout)}
+	}
 	if err != nil {
-		return nil, explainConnError(src, err)
+		return nil, &ConnectError{Err: explainConnError(src, err)}
 	}
 	if err := SetSessionCharset(conn, src.Charset); err != nil {
 		conn.Close()

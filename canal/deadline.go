@@ -3,6 +3,7 @@ package canal
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -70,3 +71,43 @@ func (c *guardedConn) SetDeadline(t time.Time) error {
 	}
 	return c.SetReadDeadline(t)
 }
+
+// handshakeBound wraps dial so that abort closes the connection it dialed:
+// go-mysql's handshake takes no context, and a server that accepts and never
+// answers would otherwise hold it for the read guard's whole timeout.
+func handshakeBound(dial dialFunc) (bounded dialFunc, abort func()) {
+	var mu sync.Mutex
+	var conn net.Conn
+	aborted := false
+	bounded = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if aborted {
+			c.Close()
+			return nil, net.ErrClosed
+		}
+		conn = c
+		return c, nil
+	}
+	abort = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		aborted = true
+		if conn != nil {
+			conn.Close()
+		}
+	}
+	return bounded, abort
+}
+
+// ConnectError is a failure to connect to the source at all (unreachable,
+// no handshake, credentials refused): a caller that runs several checks on
+// the source stops at the first one, instead of repeating the same error.
+type ConnectError struct{ Err error }
+
+func (e *ConnectError) Error() string { return e.Err.Error() }
+func (e *ConnectError) Unwrap() error { return e.Err }

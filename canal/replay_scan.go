@@ -95,7 +95,7 @@ func (r *resolver) syncer() *replication.BinlogSyncer {
 		HeartbeatPeriod: time.Second, DisableRetrySync: true, MaxReconnectAttempts: 1,
 		TimestampStringLocation: time.UTC, EventCacheCount: 64,
 		Logger:    logging.Slog(r.log, slog.LevelError+4),
-		Dialer:    (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		Dialer:    (&net.Dialer{Timeout: r.src.DialTimeout()}).DialContext,
 		TLSConfig: r.tls,
 		// Only headers matter here: skip decoding row images.
 		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {

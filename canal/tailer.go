@@ -158,6 +158,7 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		if perm := classify(err, h.boundary, t.cfg); perm != nil {
 			return perm
 		}
+		err = explainServerIDClash(err, t.cfg)
 		if time.Since(began) > time.Minute {
 			attempt = 0 // it ran fine for a while: start the backoff over
 		}
@@ -173,6 +174,23 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 	}
 }
 
+// erSlaveSameID is MariaDB's ER_SLAVE_SAME_ID (4052): another replica
+// connection registered with this server_id, and the server cut this one
+// off. MySQL reports the same as error 1236 with a message of its own.
+const erSlaveSameID = 4052
+
+// explainServerIDClash names the cause and the fix of a stream cut off
+// because another replica client uses the same server_id; other errors come
+// back as they are. It is retried like any broken stream: the other client
+// may be a cachesync that was just replaced.
+func explainServerIDClash(err error, src config.SourceConfig) error {
+	if mysqlCode(err) != erSlaveSameID {
+		return err
+	}
+	return fmt.Errorf("another replica client (a second cachesync, or a MySQL replica) uses source.server_id %d on %s, and the server lets only one connection per id stream: "+
+		"give every cachesync and every replica of this server its own source.server_id (%w)", src.ServerID, src.Addr, err)
+}
+
 // runOnce runs one canal from pos until it fails or ctx ends. Reconnecting
 // is ours, not the syncer's: go-mysql's own retry resumes from the last
 // event, possibly mid-transaction; we resume from the last boundary.
@@ -181,6 +199,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return err
 	}
+	cc.Logger = slog.New(quietOnStop{Handler: cc.Logger.Handler(), stop: ctx})
 	c, err := gocanal.NewCanal(cc)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
@@ -261,7 +280,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 		cc.TimestampStringLocation = t.loc // as the application's SELECT shows them
 	}
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = handshakeCharset(guardedDialer((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout), t.cfg.Charset)
+	cc.Dialer = handshakeCharset(guardedDialer((&net.Dialer{Timeout: t.cfg.DialTimeout(), KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout), t.cfg.Charset)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}

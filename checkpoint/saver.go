@@ -50,9 +50,18 @@ func (s *Saver) Run(ctx context.Context) error {
 	}
 }
 
-// Flush saves the current safe position if it is newer than the last save.
+// flushRetryFor bounds Flush's retries: at a stop, a save that keeps
+// failing (a missing directory, Redis down) is reported at once instead of
+// holding the exit; the position is replayed from the last save after a
+// restart, which is harmless.
+const flushRetryFor = time.Second
+
+// Flush saves the current safe position if it is newer than the last save,
+// retrying for about a second at most; its error is the save's own.
 func (s *Saver) Flush(ctx context.Context) error {
-	return s.saveLatest(ctx)
+	b := s.Backoff
+	b.MaxElapsed = flushRetryFor
+	return s.save(ctx, b)
 }
 
 // Saved returns the last position written to the store.
@@ -62,12 +71,14 @@ func (s *Saver) Saved() event.Position {
 	return s.saved
 }
 
-func (s *Saver) saveLatest(ctx context.Context) error {
+func (s *Saver) saveLatest(ctx context.Context) error { return s.save(ctx, s.Backoff) }
+
+func (s *Saver) save(ctx context.Context, backoff retry.Backoff) error {
 	pos, ok := s.Tracker.Safe()
 	if !ok || pos == s.Saved() {
 		return nil
 	}
-	err := s.Backoff.Do(ctx, func(ctx context.Context) error { return s.Store.Save(ctx, pos) },
+	err := backoff.Do(ctx, func(ctx context.Context) error { return s.Store.Save(ctx, pos) },
 		func(attempt int, err error, wait time.Duration) {
 			if s.OnFailed != nil {
 				s.OnFailed(err)

@@ -14,6 +14,7 @@ type Config struct {
 	Delete     DeleteConfig     `yaml:"delete"`
 	Retry      RetryConfig      `yaml:"retry"`
 	HTTP       HTTPConfig       `yaml:"http"`
+	Shutdown   ShutdownConfig   `yaml:"shutdown"`
 	Rules      []Rule           `yaml:"rules"`
 
 	// src is where each value was written (lines, values from the
@@ -32,6 +33,10 @@ type SourceConfig struct {
 	// GTID resumes by GTID set instead of file/position when true.
 	GTID    bool   `yaml:"gtid"`
 	Charset string `yaml:"charset"` // connection charset; default utf8mb4
+	// ConnectTimeout bounds each connection attempt to the source, TCP
+	// connect and MySQL handshake together: an address that accepts and never
+	// answers fails the attempt after this long; default 5s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// HeartbeatPeriod asks the primary for a heartbeat when idle; default 5s.
 	HeartbeatPeriod Duration `yaml:"heartbeat_period"`
 	// ReadTimeout declares a connection dead when nothing arrives for this
@@ -74,6 +79,15 @@ func (s SourceConfig) StreamReadTimeout() time.Duration {
 		return s.ReadTimeout.D()
 	}
 	return s.HeartbeatPeriod.D() * 3 / 2
+}
+
+// DialTimeout is connect_timeout, or its default when 0 (a Config built in
+// Go rather than loaded).
+func (s SourceConfig) DialTimeout() time.Duration {
+	if s.ConnectTimeout > 0 {
+		return s.ConnectTimeout.D()
+	}
+	return Default().Source.ConnectTimeout.D()
 }
 
 // Warnings lists settings that are valid but unsafe, for whoever connects to
@@ -129,6 +143,10 @@ type KafkaConfig struct {
 	// table, about ten times cheaper per row, with one table in one partition.
 	Message string `yaml:"message"`
 
+	// ConnectTimeout bounds connecting to a broker (TLS and SASL included)
+	// and each start-up metadata request: a broker address that accepts and
+	// never answers fails the attempt after this long; default 5s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// ClientID names cachesync to the brokers (logs, quotas); default cachesync.
 	ClientID string `yaml:"client_id"`
 	// BatchTimeout is the longest the publisher waits to fill a batch; default 1ms.
@@ -148,6 +166,15 @@ type KafkaConfig struct {
 	// message waits delete.second_delay, so a consumer's rate is at most
 	// this / second_delay.
 	ConsumerMaxInFlight int `yaml:"consumer_max_in_flight"`
+}
+
+// DialTimeout is connect_timeout, or its default when 0 (a Config built in
+// Go rather than loaded).
+func (c KafkaConfig) DialTimeout() time.Duration {
+	if c.ConnectTimeout > 0 {
+		return c.ConnectTimeout.D()
+	}
+	return Default().Transport.Kafka.ConnectTimeout.D()
 }
 
 // SASLConfig authenticates to Kafka. It is used when any key is set, and
@@ -234,6 +261,15 @@ type HTTPConfig struct {
 	StallAfter Duration `yaml:"stall_after"`
 }
 
+// ShutdownConfig bounds a graceful stop.
+type ShutdownConfig struct {
+	// Timeout is how long run may take, after SIGTERM, to finish the work in
+	// flight (deletes, Kafka acknowledgements) and save the checkpoint. Past
+	// it run stops at once, saving nothing past what is done, and exits 1
+	// naming what was stuck; default 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
 // Rule maps one table (or a table pattern) to the cache keys its rows feed.
 type Rule struct {
 	Table string   `yaml:"table"` // db.table; * and ? allowed in the table part
@@ -260,6 +296,7 @@ func Default() Config {
 			ServerID:        4201,
 			Charset:         "utf8mb4",
 			HeartbeatPeriod: Duration(5 * time.Second),
+			ConnectTimeout:  Duration(5 * time.Second),
 			OnGap:           "fail",
 			OnStatementDML:  "fail",
 			LagWarning:      Duration(30 * time.Second),
@@ -276,6 +313,7 @@ func Default() Config {
 			QueueSize: 256,
 			Kafka: KafkaConfig{
 				ClientID:            "cachesync",
+				ConnectTimeout:      Duration(5 * time.Second),
 				Message:             "row",
 				BatchTimeout:        Duration(time.Millisecond),
 				BatchSize:           1000,
@@ -296,7 +334,8 @@ func Default() Config {
 			Command:     "unlink",
 			BatchKeys:   512,
 		},
-		Retry: RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
-		HTTP:  HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},
+		Retry:    RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},
+		Shutdown: ShutdownConfig{Timeout: Duration(30 * time.Second)},
 	}
 }

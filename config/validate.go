@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	c.Delete.check(k)
 	c.Retry.check(k)
 	c.HTTP.check(k)
+	k.positive("shutdown.timeout", c.Shutdown.Timeout, "30s")
 	k.checkRules(c.Rules)
 	file := ""
 	if c.src != nil {
@@ -151,6 +152,7 @@ func (s *SourceConfig) check(k *checker) {
 	if s.Charset == "" {
 		k.addf("source.charset", "must not be empty: write utf8mb4, or remove the key for that default")
 	}
+	k.positive("source.connect_timeout", s.ConnectTimeout, "5s")
 	k.notNegative("source.heartbeat_period", s.HeartbeatPeriod, "no heartbeat")
 	k.notNegative("source.read_timeout", s.ReadTimeout, "1.5 × heartbeat_period")
 	if s.ReadTimeout > 0 && s.HeartbeatPeriod > 0 && s.ReadTimeout <= s.HeartbeatPeriod {
@@ -212,6 +214,7 @@ func (c *KafkaConfig) check(k *checker) {
 	if c.Partitions < 0 {
 		k.addf("transport.kafka.partitions", "must be 0 (broker default) or more, got %s", k.showInt("transport.kafka.partitions", c.Partitions))
 	}
+	k.positive("transport.kafka.connect_timeout", c.ConnectTimeout, "5s")
 	c.TLS.check(k, "transport.kafka.tls")
 	c.SASL.check(k, "transport.kafka.sasl")
 	c.checkTuning(k)

@@ -15,6 +15,8 @@ func (m *Metrics) newKafka() {
 	m.KafkaCommitErrors = counter("cachesync_kafka_commit_errors_total", "Failed offset commits; retried at the next commit.")
 	m.KafkaDeadLettered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_kafka_dlq_messages_total",
 		Help: "Undecodable messages sent to the DLQ topic, by reason (decode; version: an unknown version older than the current one)."}, []string{"reason"})
+	m.KafkaBypassed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_kafka_bypassed_changes_total",
+		Help: "Changes Kafka can never carry (a key larger than a message: reason split; the broker refusing the size: reason broker), whose keys the tailer deleted straight from Redis instead. Any increase is an alarm: a key that large is probably a bug in a rule."}, []string{"reason"})
 	m.KafkaConsumerLag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_kafka_consumer_lag_messages",
 		Help: "Messages between the consumer's position and the end of its partitions (summed over the partitions it reads), as last fetched."})
 	m.KafkaRedelivered = counter("cachesync_kafka_redelivered_messages_total",

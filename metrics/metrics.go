@@ -55,6 +55,7 @@ type Metrics struct {
 	KafkaDone           prometheus.Counter     // messages fully done (both deletes, or dead-lettered)
 	KafkaCommitErrors   prometheus.Counter     // failed offset commits, retried
 	KafkaDeadLettered   *prometheus.CounterVec // reason class
+	KafkaBypassed       *prometheus.CounterVec // reason (split|broker): changes deleted straight from Redis
 	KafkaConsumerLag    prometheus.Gauge       // messages behind the partition's end, as the reader last saw
 	KafkaRedelivered    prometheus.Counter     // messages at or below an offset this consumer already finished
 	KafkaNewerVersion   prometheus.Counter     // messages of a later format version, left for an upgraded consumer
@@ -126,7 +127,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoGuarded, m.WBGuardedDeletes,
 			m.KafkaPublished, m.KafkaPublishErrors, m.KafkaPublishPending, m.KafkaConsumed, m.KafkaDone,
-			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered, m.KafkaNewerVersion)
+			m.KafkaCommitErrors, m.KafkaDeadLettered, m.KafkaConsumerLag, m.KafkaRedelivered, m.KafkaNewerVersion, m.KafkaBypassed)
 	}
 	return m
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
@@ -30,9 +29,6 @@ type KafkaConn struct {
 	sasl    config.SASLConfig // for messages: user and mechanism, never the password
 }
 
-// kafkaDialTimeout bounds connecting, TLS handshake and SASL included.
-const kafkaDialTimeout = 5 * time.Second
-
 // KafkaOptions builds the connection settings of c: it reads the TLS files
 // and, when c.SASL.PasswordFile is still set (ResolveSecrets not run), the
 // password file. Every problem is returned at once; each names its key, the
@@ -48,13 +44,13 @@ func KafkaOptions(c config.KafkaConfig) (KafkaConn, error) {
 			ClientID:    c.ClientID,
 			TLS:         tlsCfg,
 			SASL:        mech,
-			DialTimeout: kafkaDialTimeout,
+			DialTimeout: c.DialTimeout(), // connecting, TLS handshake and SASL included
 		},
 		Dialer: &kafka.Dialer{
 			ClientID:      c.ClientID,
 			TLS:           tlsCfg,
 			SASLMechanism: mech,
-			Timeout:       kafkaDialTimeout,
+			Timeout:       c.DialTimeout(),
 			DualStack:     true,
 		},
 		TLS:     tlsCfg,

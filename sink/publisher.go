@@ -52,6 +52,10 @@ type Publisher struct {
 	retries []*retryGroup // failed produce requests waiting to be written again
 	wake    chan struct{}
 	lastLog time.Time
+
+	bypass    Bypass            // see SetBypass; nil: none
+	bypassSeq uint64            // under mu
+	bypassed  map[uint64]func() // bypass seq → what to do once deleted; under mu
 }
 
 // pendingBatch counts the messages of one batch not yet acknowledged.
@@ -67,6 +71,7 @@ type retryGroup struct {
 	msgs    []kafka.Message
 	attempt int
 	due     time.Time
+	refused error // the broker refused them for good: Run hands them to the bypass
 }
 
 // NewPublisher returns a publisher writing to cfg.Topic. Call Run, then Send,
@@ -120,6 +125,10 @@ func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 		}
 		return nil
 	})
+	var tooLarge *kafkamsg.KeyTooLargeError
+	if errors.As(err, &tooLarge) && p.bypass != nil {
+		return p.bypassBatch(ctx, b, tooLarge)
+	}
 	if err != nil {
 		// Nothing the tailer renders can fail here except a single key larger
 		// than a record: that is a configuration problem, not a transient one.
@@ -170,19 +179,31 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 func (p *Publisher) completed(msgs []kafka.Message, err error) {
 	if err != nil {
 		p.m.KafkaPublishErrors.Inc()
-		p.logFailure("kafka did not acknowledge messages; retrying them", msgs, err)
-		g := &retryGroup{msgs: append([]kafka.Message(nil), msgs...)}
-		for i := range g.msgs {
-			g.msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
+		msgs = append([]kafka.Message(nil), msgs...)
+		for i := range msgs {
+			msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
 		}
-		g.due = time.Now().Add(p.backoff.Delay(0))
-		p.requeue(g)
+		if p.refusedForGood(err) {
+			// The broker refused the whole request: the largest message goes
+			// to the bypass, the others are written again (they may only
+			// have shared a request with it).
+			refused, rest := splitLargest(msgs)
+			p.requeue(&retryGroup{msgs: []kafka.Message{refused}, refused: err, due: time.Now()})
+			if len(rest) > 0 {
+				p.requeue(&retryGroup{msgs: rest, due: time.Now()})
+			}
+			return
+		}
+		p.logFailure("kafka did not acknowledge messages; retrying them", msgs, err)
+		p.requeue(&retryGroup{msgs: msgs, due: time.Now().Add(p.backoff.Delay(0))})
 		return
 	}
-	p.acked(msgs)
+	p.settled(msgs, true)
 }
 
-func (p *Publisher) acked(msgs []kafka.Message) {
+// settled acknowledges msgs: published by the broker, or their keys
+// deleted through the bypass.
+func (p *Publisher) settled(msgs []kafka.Message, published bool) {
 	for i := range msgs {
 		pb := msgs[i].WriterData.(*pendingBatch)
 		if pb.left.Add(-1) == 0 {
@@ -190,7 +211,9 @@ func (p *Publisher) acked(msgs []kafka.Message) {
 		}
 	}
 	p.slots.Release(int64(len(msgs)))
-	p.m.KafkaPublished.Add(float64(len(msgs)))
+	if published {
+		p.m.KafkaPublished.Add(float64(len(msgs)))
+	}
 	p.m.KafkaPublishPending.Set(float64(p.pending.Add(-int64(len(msgs)))))
 }
 
@@ -249,6 +272,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 		p.retries = keep
 		p.mu.Unlock()
 		for _, g := range due {
+			if g.refused != nil {
+				if err := p.bypassRefused(ctx, g.msgs, g.refused); err != nil {
+					return err
+				}
+				continue
+			}
 			g.attempt++
 			// A retry that cannot even be queued goes back with a longer wait;
 			// one that is queued reports through completed again.

@@ -48,6 +48,11 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		errs = append(errs, checkKafkaOnline(ctx, cfg.Transport.Kafka, stdout))
 		checked += "; kafka topics"
 	}
+	if down := (*canal.ConnectError)(nil); errors.As(err, &down) {
+		// The other source checks would fail the same way, each after its
+		// own source.connect_timeout: say it once.
+		return fmt.Errorf("%s: online check failed:\n%w", *path, errors.Join(errs...))
+	}
 	// Privileges beyond what cachesync needs are warnings, not failures:
 	// they are a security problem, not a correctness one.
 	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))

@@ -30,7 +30,7 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 		return err
 	}
 	defer conn.Transport.CloseIdleConnections()
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
 	defer cancel()
 	err = conn.EnsureTopics(cctx,
 		sink.TopicSpec{Name: k.Topic, Role: "invalidations"},
@@ -47,6 +47,11 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 	}
 	return err
 }
+
+// metadataTimeout bounds one attempt to read (and create) the topics:
+// connecting, plus the answers, which a broker that accepts and never
+// answers never sends.
+func metadataTimeout(k config.KafkaConfig) time.Duration { return 2 * k.DialTimeout() }
 
 // configWarnings are the valid but unsafe settings run would log at start.
 func configWarnings(cfg *config.Config) []string {

@@ -38,7 +38,7 @@ func checkRole(role string) error {
 }
 
 // runRole runs what role names until soft (graceful) or hard ends.
-func runRole(soft, hard context.Context, role string, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
+func runRole(soft, hard context.Context, stopHard context.CancelCauseFunc, role string, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, reg *prometheus.Registry) error {
 	wb := cfg.WriteBehindRules()
 	kafka := cfg.Transport.Kind == "kafka"
 	switch {
@@ -80,11 +80,41 @@ func runRole(soft, hard context.Context, role string, cfg *config.Config, log *z
 			errs <- err
 		}()
 	}
+	done := make(chan struct{})
+	defer close(done)
+	go shutdownWatchdog(soft, done, stopHard, cfg.Shutdown.Timeout.D(), 10*time.Second, h, log)
 	var all []error
 	for range sides {
 		all = append(all, <-errs)
 	}
+	if rest := withoutCanceled(all); hard.Err() == nil && (soft.Err() != nil || len(rest) > 0) {
+		// A stop that was asked for, or one side's failure, stops the
+		// others: the steps that interrupts report context.Canceled, which
+		// is no failure of theirs.
+		all = rest
+	}
+	if errors.Is(context.Cause(hard), errShutdownTimeout) {
+		all = append(all, fmt.Errorf("stopped at once: the graceful stop took longer than shutdown.timeout (%s)", cfg.Shutdown.Timeout))
+	}
 	return errors.Join(all...)
+}
+
+// withoutCanceled returns errs without the errors that are, or wrap,
+// context.Canceled, looking inside errors.Join.
+func withoutCanceled(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			if rest := withoutCanceled(j.Unwrap()); len(rest) > 0 {
+				out = append(out, errors.Join(rest...))
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			out = append(out, err)
+		}
+	}
+	return out
 }
 
 // warnUnsafe logs, at start and before anything connects, the settings
@@ -133,9 +163,9 @@ func mysqlDialer(src config.SourceConfig) sink.Dialer {
 		if err != nil {
 			return nil, fmt.Errorf("flusher: %w", err)
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, src.DialTimeout())
 		defer cancel()
-		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", 10*time.Second,
+		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", src.DialTimeout(),
 			func(c *client.Conn) error {
 				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
 				return nil

@@ -19,7 +19,8 @@ type health struct {
 	gauge prometheus.Gauge
 
 	mu       sync.Mutex
-	problems map[string]string // part → why it is not ready; absent: fine
+	problems map[string]string     // part → why it is not ready; absent: fine
+	work     map[string]func() int // what → how much of it is unfinished
 }
 
 func newHealth(log *zap.Logger, reg prometheus.Registerer) *health {
@@ -28,7 +29,41 @@ func newHealth(log *zap.Logger, reg prometheus.Registerer) *health {
 	if reg != nil {
 		reg.MustRegister(g)
 	}
-	return &health{log: log, gauge: g, problems: map[string]string{}}
+	return &health{log: log, gauge: g, problems: map[string]string{}, work: map[string]func() int{}}
+}
+
+// pending registers a count of unfinished work (what: its unit, such as
+// "kafka messages not acknowledged"), for the line that says what a stop
+// that overran shutdown.timeout was waiting for. The returned func removes it.
+func (h *health) pending(what string, n func() int) func() {
+	h.mu.Lock()
+	h.work[what] = n
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.work, what)
+		h.mu.Unlock()
+	}
+}
+
+// unfinished names the work not done and the parts not ready, sorted.
+func (h *health) unfinished() string {
+	h.mu.Lock()
+	var lines []string
+	for what, n := range h.work {
+		if c := n(); c > 0 {
+			lines = append(lines, fmt.Sprintf("%d %s", c, what))
+		}
+	}
+	for part, why := range h.problems {
+		lines = append(lines, part+": "+why)
+	}
+	h.mu.Unlock()
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return "nothing reported"
+	}
+	return strings.Join(lines, "; ")
 }
 
 // starting registers a part that is not ready until it says ok.
@@ -46,17 +81,33 @@ func (h *health) ok(part string) {
 	}
 }
 
+// bad marks part not ready. Only the change of state is logged: a reason
+// that changes while the part stays not ready (it may hold an elapsed time,
+// a temp file's name) is what /readyz shows, not a new line.
 func (h *health) bad(part, why string) {
 	h.mu.Lock()
 	old, was := h.problems[part]
 	h.problems[part] = why
 	h.mu.Unlock()
-	if !was || old != why {
-		if why != "starting" {
-			h.log.Warn("not ready: "+part, zap.String("why", why))
-		}
-		h.set(false)
+	if was && old != "starting" {
+		return
 	}
+	if why != "starting" {
+		h.log.Warn("not ready: "+part, zap.String("why", why))
+	}
+	h.set(false)
+}
+
+// drop forgets parts that stopped running, without a line: a part that
+// ends is not thereby ready (a fatal error may be on its way out).
+func (h *health) drop(parts ...string) {
+	h.mu.Lock()
+	for _, p := range parts {
+		delete(h.problems, p)
+	}
+	ready := len(h.problems) == 0
+	h.mu.Unlock()
+	h.set(ready)
 }
 
 func (h *health) set(ready bool) {

@@ -24,7 +24,13 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 		if err := checkCheckpointDir(cfg.Checkpoint); err != nil {
 			return err
 		}
-		return runPipeline(soft, hard, cfg, &checkpoint.FileStore{Path: cfg.Checkpoint.Path}, log, m, h)
+		store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
+		release, err := store.Lock()
+		if err != nil {
+			return err
+		}
+		defer release()
+		return runPipeline(soft, hard, cfg, store, log, m, h)
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)
 	if err != nil {

@@ -236,7 +236,7 @@ func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout i
 		if err != nil {
 			return nil, nil, err
 		}
-		return kafkaOutput{t}, func() {}, nil
+		return kafkaOutput{t}, t.release, nil
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +56,49 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
-	return runRole(soft, hard, *role, cfg, log, m, reg)
+	// shutdown.timeout: past it a graceful stop becomes a hard one. The
+	// contexts are derived here so the watchdog can end hard itself.
+	hard, stopHard := context.WithCancelCause(hard)
+	defer stopHard(nil)
+	soft, stopSoft := context.WithCancel(soft)
+	defer stopSoft()
+	defer context.AfterFunc(hard, stopSoft)()
+	return runRole(soft, hard, stopHard, *role, cfg, log, m, reg)
+}
+
+// errShutdownTimeout ends the hard context when a graceful stop overran
+// shutdown.timeout.
+var errShutdownTimeout = errors.New("shutdown.timeout passed")
+
+// shutdownWatchdog bounds a graceful stop: once soft ends, it waits
+// shutdown.timeout for done, then logs what is still unfinished (the
+// readiness parts that are not ready) and ends hard, which stops every part
+// at once without saving past what is done. If even that does not end the
+// process within hardGrace, it exits 1 itself.
+func shutdownWatchdog(soft context.Context, done <-chan struct{}, stopHard context.CancelCauseFunc, timeout, hardGrace time.Duration, h *health, log *zap.Logger) {
+	select {
+	case <-soft.Done():
+	case <-done:
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-done:
+		return
+	}
+	stuck := h.unfinished()
+	log.Error("shutdown.timeout passed with work unfinished: stopping at once; the checkpoint keeps only what is done, and the rest is replayed after a restart",
+		zap.Duration("shutdown_timeout", timeout), zap.String("stuck", stuck))
+	stopHard(errShutdownTimeout)
+	select {
+	case <-time.After(hardGrace):
+		log.Error("still not stopped after shutdown.timeout; exiting", zap.Duration("waited", timeout+hardGrace), zap.String("stuck", h.unfinished()))
+		_ = log.Sync()
+		os.Exit(1)
+	case <-done:
+	}
 }
 
 // pipelineParts are the /readyz parts of runPipeline: a standby, which runs
@@ -67,9 +110,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	m.Leader.Set(1)
 	defer func() {
 		m.Leader.Set(0)
-		for _, part := range pipelineParts {
-			h.ok(part)
-		}
+		h.drop(pipelineParts...)
 	}()
 	warnings, err := canal.PreflightWarnings(soft, cfg.Source)
 	if err != nil {
@@ -104,6 +145,10 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 		return err
 	}
 	defer out.release()
+	defer h.pending("batches read from the binlog and not yet invalidated", tracker.InFlight)()
+	if kt, ok := out.(*kafkaTransport); ok {
+		defer h.pending("messages not acknowledged by kafka", func() int { return int(kt.p.Pending()) })()
+	}
 	saver := &checkpoint.Saver{Tracker: tracker, Store: store, MinInterval: cfg.Checkpoint.MinInterval.D(),
 		Backoff: backoff, Log: log.Named("checkpoint"), OnFailed: func(err error) {
 			h.bad("checkpoint", "cannot save the checkpoint (retrying): "+err.Error())
@@ -170,6 +215,9 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	flushErr := saver.Flush(fctx)
+	if flushErr != nil {
+		flushErr = fmt.Errorf("the final checkpoint save failed; the next start replays from %s, which is harmless: %w", saver.Saved(), flushErr)
+	}
 	pos, _ := tracker.Safe()
 	log.Info("stopped", zap.Stringer("checkpoint", saver.Saved()), zap.Stringer("safe", pos), zap.Int("batches_unfinished", tracker.InFlight()))
 	if hard.Err() != nil && tracker.InFlight() > 0 {

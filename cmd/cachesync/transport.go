@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
@@ -60,8 +61,13 @@ type directTransport struct {
 func (d *directTransport) Finish()  { d.Close() }
 func (d *directTransport) release() { d.close() }
 
+// kafkaTransport publishes to Kafka; a change Kafka can never carry (a
+// key larger than a message) goes to its bypass, a Redis deleter, instead
+// of stalling the stream (see sink.Bypass).
 type kafkaTransport struct {
 	p      *sink.Publisher
+	bypass *sink.Deleter
+	rdb    redis.UniversalClient
 	finish chan struct{}
 	once   sync.Once
 }
@@ -80,23 +86,56 @@ func newKafkaTransport(ctx context.Context, cfg *config.Config, acker event.Acke
 		MaxBytes: k.MaxMessageBytes, MaxInFlight: k.MaxInFlight, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout.D(),
 		Transport: conn.Transport,
 	}, acker, backoff, log.Named("publisher"), m)
-	return &kafkaTransport{p: p, finish: make(chan struct{})}, nil
+	// go-redis connects on first use: a tailer that never meets an
+	// oversized change never connects to Redis.
+	rdb, err := sink.NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	bypass := sink.NewDeleter(rdb, deleterConfig(cfg), event.AckerFunc(p.BypassDone), backoff, log.Named("bypass"), m)
+	p.SetBypass(bypass)
+	return &kafkaTransport{p: p, bypass: bypass, rdb: rdb, finish: make(chan struct{})}, nil
 }
 
 func (t *kafkaTransport) Send(ctx context.Context, b *event.Batch) error { return t.p.Send(ctx, b) }
 func (t *kafkaTransport) Finish()                                        { t.once.Do(func() { close(t.finish) }) }
-func (t *kafkaTransport) release()                                       {}
+func (t *kafkaTransport) release()                                       { t.rdb.Close() }
 
+// Run runs the publisher's retries and the bypass deleter until Finish and
+// every message is acknowledged or deleted, or ctx ends.
 func (t *kafkaTransport) Run(ctx context.Context) error {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go t.p.Run(rctx) //nolint:errcheck // ends with rctx
+	bctx, stopBypass := context.WithCancel(ctx)
+	defer stopBypass()
+	bypassDone := make(chan error, 1)
+	go func() { bypassDone <- t.bypass.Run(bctx) }()
+	pctx, stopPublisher := context.WithCancel(ctx)
+	publisherDone := make(chan error, 1)
+	go func() { publisherDone <- t.p.Run(pctx) }()
+	var err, perr error
+	stopped := false
 	select {
 	case <-t.finish:
+		err = t.p.Close(ctx)
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
+	case perr = <-publisherDone: // only a bug in the bypass ends it early
+		stopped = true
 	}
-	return t.p.Close(ctx)
+	// The publisher hands refused messages to the bypass: it stops first,
+	// then the bypass drains (or stops, with ctx).
+	stopPublisher()
+	if !stopped {
+		perr = <-publisherDone
+	}
+	if errors.Is(perr, context.Canceled) {
+		perr = nil
+	}
+	t.bypass.Close()
+	berr := <-bypassDone
+	if errors.Is(berr, context.Canceled) {
+		berr = nil
+	}
+	return errors.Join(err, perr, berr)
 }
 
 // ensureTopics checks (and, if allowed, creates) the topics, waiting while
@@ -104,7 +143,7 @@ func (t *kafkaTransport) Run(ctx context.Context) error {
 // topic it may not create is an error at once.
 func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn, backoff retry.Backoff, log *zap.Logger, specs ...sink.TopicSpec) error {
 	for attempt := 0; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
 		err := conn.EnsureTopics(cctx, specs...)
 		cancel()
 		var missing *sink.MissingTopicError
@@ -148,6 +187,7 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	c := sink.NewConsumer(sink.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
 		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight, Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
 	finished := newLastDone()
+	defer h.pending("kafka messages fetched and not yet deleted twice", c.InFlight)()
 	del := sink.NewDeleter(rdb, deleterConfig(cfg), event.AckerFunc(func(seq uint64) {
 		c.Done(seq)
 		finished.done()

@@ -6,6 +6,25 @@ import (
 	"strconv"
 )
 
+// KeyTooLargeError is Split's refusal of a key that cannot fit in a message
+// alone: no setting of the split fixes it, so a publisher decides by this
+// type what to do instead (cachesync deletes such a change straight from
+// Redis).
+type KeyTooLargeError struct {
+	DB, Table string
+	Pos       string // the message's binlog position, as text
+	Index     int    // the key's index in the message's keys
+	Key       string
+	Encoded   int // its size in the message
+	MaxBytes  int
+	Fixed     int // taken by the other fields, the row key and the record framing
+}
+
+func (e *KeyTooLargeError) Error() string {
+	return fmt.Sprintf("kafkamsg: split %s.%s at %s: key %d (%d bytes, %d encoded) cannot fit in a message of at most %d bytes (%d taken by the other fields, the row key and the record framing); a key is never split",
+		e.DB, e.Table, e.Pos, e.Index, len(e.Key), e.Encoded, e.MaxBytes, e.Fixed)
+}
+
 // DefaultMaxBytes is the default limit on one Kafka record: 1 MiB, which is
 // kafka-go's Writer.BatchBytes default and, with RecordOverhead to spare,
 // within the broker's message.max.bytes default (1048588).
@@ -20,8 +39,8 @@ const RecordOverhead = 128
 // Split returns m as one or more messages, each with a consecutive run of
 // m.Keys in order, so that every message's encoded value plus its key
 // (m.Row) plus RecordOverhead is at most maxBytes (DefaultMaxBytes when
-// maxBytes <= 0). A key is never split: a key too big to fit alone is an
-// error naming it. A message that fits comes back unchanged, as the only
+// maxBytes <= 0). A key is never split: a key too big to fit alone is a
+// *KeyTooLargeError naming it. A message that fits comes back unchanged, as the only
 // element. Every chunk repeats every other field, so each is a complete
 // message a consumer handles on its own.
 func Split(m Message, maxBytes int) ([]Message, error) {
@@ -54,8 +73,7 @@ func Split(m Message, maxBytes int) ([]Message, error) {
 			n += len(strconv.Itoa(i)) + 1
 		}
 		if n > budget {
-			return nil, fmt.Errorf("kafkamsg: split %s.%s at %s: key %d (%d bytes, %d encoded) cannot fit in a message of at most %d bytes (%d taken by the other fields, the row key and the record framing); a key is never split",
-				m.DB, m.Table, m.Pos, i, len(k), n, maxBytes, fixed)
+			return nil, &KeyTooLargeError{DB: m.DB, Table: m.Table, Pos: m.Pos.String(), Index: i, Key: k, Encoded: n, MaxBytes: maxBytes, Fixed: fixed}
 		}
 		if i > start {
 			n++ // the comma
