@@ -113,8 +113,16 @@ func TestDeleterWaitsOutRedisOutage(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 
-	r.Stop(t)
+	// The keys are saved to disk, so the restarted server holds them before
+	// it takes any connection: setting them after the restart raced with
+	// the deleter's own retry, which could delete first.
 	keys := []string{"user:1", "user:2"}
+	before := r.Client(t)
+	setKeys(t, before, keys)
+	if err := before.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.Stop(t)
 	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: keys, CommitTime: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +139,6 @@ func TestDeleterWaitsOutRedisOutage(t *testing.T) {
 	}
 	r.Start(t)
 	c := r.Client(t)
-	setKeys(t, c, keys) // the restarted server has them (e.g. from its own persistence)
 	waitFor(t, 10*time.Second, func() bool { return acks.count() == 1 })
 	if n := c.Exists(ctx, keys...).Val(); n != 0 {
 		t.Fatalf("%d keys survived", n)

@@ -193,7 +193,8 @@ func (r *Redis) Stop(t testing.TB) {
 	fatalIf(t, r.current().stop(stopGrace))
 }
 
-// Start starts a stopped or killed server again on the same port, empty.
+// Start starts a stopped or killed server again on the same port, empty
+// unless a SAVE left a dump.rdb in its directory, which it loads.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
 	if p := r.current(); !p.exited() {
