@@ -41,16 +41,18 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, w := range warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
+	// A source that cannot be connected to fails every other source check
+	// the same way, each after its own source.connect_timeout: say it once.
+	down := (*canal.ConnectError)(nil)
+	sourceDown := errors.As(err, &down)
 	errs := []error{err, checkRedisOnline(ctx, cfg.Redis)}
-	errs = append(errs, checkRunNeeds(ctx, cfg, stdout)...)
+	errs = append(errs, checkRunNeeds(ctx, cfg, stdout, !sourceDown)...)
 	checked := "source settings, privileges and schema at " + cfg.Source.Addr + "; redis"
 	if cfg.Transport.Kind == "kafka" {
 		errs = append(errs, checkKafkaOnline(ctx, cfg.Transport.Kafka, stdout))
 		checked += "; kafka topics"
 	}
-	if down := (*canal.ConnectError)(nil); errors.As(err, &down) {
-		// The other source checks would fail the same way, each after its
-		// own source.connect_timeout: say it once.
+	if sourceDown {
 		return fmt.Errorf("%s: online check failed:\n%w", *path, errors.Join(errs...))
 	}
 	// Privileges beyond what cachesync needs are warnings, not failures:

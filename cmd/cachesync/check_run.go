@@ -19,11 +19,16 @@ import (
 // The online checks of what run needs beyond reachable servers, each of
 // which once passed `config check --online` and then failed run: the
 // checkpoint's directory, the checkpoint's binlog, the write-behind
-// privileges; and a note of the zone TIMESTAMP keys are rendered in.
-func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer) []error {
+// privileges; and a note of the zone TIMESTAMP keys are rendered in. The
+// ones that ask the source are left out when it cannot be reached
+// (sourceUp false): that is reported once, by the caller.
+func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer, sourceUp bool) []error {
 	var errs []error
 	if cfg.Checkpoint.Store != "redis" {
 		errs = append(errs, checkCheckpointDir(cfg.Checkpoint))
+	}
+	if !sourceUp {
+		return errs
 	}
 	errs = append(errs, checkCheckpointOnServer(ctx, cfg))
 	missing, roles, err := canal.CheckWriteBehindPrivileges(ctx, cfg.Source, rulePtrs(cfg))
