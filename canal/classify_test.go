@@ -3,6 +3,7 @@ package canal
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -39,5 +40,31 @@ func TestClassifyPositionGone(t *testing.T) {
 				t.Fatalf("classify(%q) = %v; position gone = %v, want %v", c.err, err, got, c.gone)
 			}
 		})
+	}
+}
+
+// A position inside an event, or past the file's end, is error 1236 too,
+// but not a purge: it gets its own error (on_gap does not apply) and a way
+// out that says how to find a valid position.
+func TestClassifyPositionNotEvent(t *testing.T) {
+	at := event.Position{File: "binlog.000001", Pos: 796}
+	for _, c := range []struct {
+		msg      string
+		notEvent bool
+	}{
+		{"binlog truncated in the middle of event; consider out of disk space on master; the first event 'binlog.000001' at 796", true},
+		{"bogus data in log event; the first event 'binlog.000001' at 796", true},
+		{"Client requested master to start replication from impossible position; the first event 'binlog.000001' at 9999", true},
+		{"Client requested source to start replication from position > file size", true},
+		{"Could not find first log file name in binary log index file", false},
+	} {
+		err := classify(mysql.NewError(mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG, c.msg), at, config.SourceConfig{Addr: "127.0.0.1:3306"})
+		if got := errors.Is(err, ErrPositionNotEvent); got != c.notEvent || errors.Is(err, ErrPositionGone) == c.notEvent {
+			t.Errorf("classify(%q) = %v; not an event start = %v, want %v", c.msg, err, got, c.notEvent)
+			continue
+		}
+		if c.notEvent && !strings.Contains(err.Error(), "SHOW BINLOG EVENTS IN 'binlog.000001'") {
+			t.Errorf("classify(%q) = %v: does not say how to find a valid position", c.msg, err)
+		}
 	}
 }

@@ -118,6 +118,11 @@ func New(src config.SourceConfig, rules []*config.Rule, sink Sink, tracker *chec
 // points into (MySQL error 1236). It is never retried or skipped silently.
 var ErrPositionGone = errors.New("binlog position no longer on the server")
 
+// ErrPositionNotEvent means the server has the checkpoint's file but the
+// position is not where an event starts (also MySQL error 1236, told apart
+// by the server's text). It is not a gap: source.on_gap does not apply.
+var ErrPositionNotEvent = errors.New("checkpoint is not the start of an event in the server's binlog")
+
 // Run streams from start until ctx ends or a permanent error occurs. A zero
 // start means "the primary's current position", which is logged and
 // committed to the tracker at once so a crash cannot skip past it.

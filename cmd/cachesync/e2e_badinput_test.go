@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -406,5 +407,23 @@ func TestConfigCheckPrintsWarnings(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("config check does not print %q:\n%v", want, r)
 		}
+	}
+}
+
+// A checkpoint inside an event (hand-edited, or a position from another
+// tool) is not "purged": the message says what it is and how to get a
+// valid one, and the checkpoint is left as it was.
+func TestRunRefusesCheckpointInsideEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
+	file, end := e.db.MasterStatus(t)
+	inside := end - 7 // inside the last event written, wherever it began
+	e.writeCheckpoint(fmt.Sprintf(`{"version":1,"file":%q,"pos":%d}`+"\n", file, inside))
+	r := runCLI(t, exitLimit, nil, "run", "--config", e.cfg)
+	at := fmt.Sprintf("%s:%d", file, inside)
+	wantFailure(t, r, []string{at, "not the start of an event", "SHOW BINLOG EVENTS"},
+		"purged", "no longer has", "starting at the primary's current position")
+	if got, _ := e.readCheckpoint(); got != (binPos{File: file, Pos: inside}) {
+		t.Errorf("the checkpoint was moved to %v", got)
 	}
 }
