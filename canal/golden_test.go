@@ -89,11 +89,16 @@ func loadRules(t *testing.T, path, db string) []*config.Rule {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.ReplaceAll(string(raw), "table: db.", "table: "+db+".")
-	text = "source: {user: root}\n" + text
-	cfg, err := config.Parse([]byte(text), path, func(string) (string, bool) { return "", false })
+	return rulesFromText(t, string(raw), db)
+}
+
+// rulesFromText parses a rules: section, "db." standing for the database db.
+func rulesFromText(t *testing.T, text, db string) []*config.Rule {
+	t.Helper()
+	text = "source: {user: root}\n" + strings.ReplaceAll(text, "table: db.", "table: "+db+".")
+	cfg, err := config.Parse([]byte(text), "rules.yaml", func(string) (string, bool) { return "", false })
 	if err != nil {
-		t.Fatalf("rules %s: %v", path, err)
+		t.Fatalf("rules: %v", err)
 	}
 	out := make([]*config.Rule, len(cfg.Rules))
 	for i := range cfg.Rules {

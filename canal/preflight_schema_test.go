@@ -9,21 +9,6 @@ import (
 	"github.com/cachesync/cachesync/config"
 )
 
-// parseRuleText parses rules written with "DB" standing for the database.
-func parseRuleText(t *testing.T, db, rules string) []*config.Rule {
-	t.Helper()
-	text := "source: {user: root}\nrules:\n" + strings.ReplaceAll(rules, "DB.", db+".")
-	cfg, err := config.Parse([]byte(text), "rules.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]*config.Rule, len(cfg.Rules))
-	for i := range cfg.Rules {
-		out[i] = &cfg.Rules[i]
-	}
-	return out
-}
-
 // CheckSchema against a live server: what makes a config unusable is a
 // problem naming the rule, the template or watch column and the table; a
 // table that does not exist yet is only missing; a pattern is checked on
@@ -53,22 +38,22 @@ func TestCheckSchema(t *testing.T) {
 		missing  int
 	}{
 		{name: "all good, names compared case-insensitively, non-ASCII column", user: "root",
-			rules: "  - {table: DB.users, keys: [\"user:{ID}\", \"user:email:{email}\", \"n:{名前}\"], watch: [EMAIL]}\n" +
-				"  - {table: DB.orders_1, keys: [\"o:{id}:{user_id}\"]}\n"},
+			rules: "  - {table: db.users, keys: [\"user:{ID}\", \"user:email:{email}\", \"n:{名前}\"], watch: [EMAIL]}\n" +
+				"  - {table: db.orders_1, keys: [\"o:{id}:{user_id}\"]}\n"},
 		{name: "unknown template column", user: "root",
-			rules:    "  - {table: DB.users, keys: [\"user:{id}\", \"user:nick:{nick}\"]}\n",
+			rules:    "  - {table: db.users, keys: [\"user:{id}\", \"user:nick:{nick}\"]}\n",
 			problems: []string{`key template "user:nick:{nick}" names column "nick", which ` + name + `.users does not have`}},
 		{name: "unknown watch column", user: "root",
-			rules:    "  - {table: DB.users, keys: [\"user:{id}\"], watch: [id, phone]}\n",
+			rules:    "  - {table: db.users, keys: [\"user:{id}\"], watch: [id, phone]}\n",
 			problems: []string{`watch column "phone" does not exist in ` + name + `.users`}},
 		{name: "pattern: every matching table must have the column", user: "root",
-			rules:    "  - {table: DB.orders_*, keys: [\"u:{user_id}:orders\"]}\n",
+			rules:    "  - {table: db.orders_*, keys: [\"u:{user_id}:orders\"]}\n",
 			problems: []string{`names column "user_id", which ` + name + `.orders_2 does not have`}},
 		{name: "no such table is missing, not a problem", user: "root",
-			rules:   "  - {table: DB.nosuch, keys: [\"x:{id}\"]}\n  - {table: DB.none_*, keys: [\"y:{id}\"]}\n",
+			rules:   "  - {table: db.nosuch, keys: [\"x:{id}\"]}\n  - {table: db.none_*, keys: [\"y:{id}\"]}\n",
 			missing: 2},
 		{name: "no SELECT on the table", user: user,
-			rules:    "  - {table: DB.orders_1, keys: [\"o:{id}\"]}\n",
+			rules:    "  - {table: db.orders_1, keys: [\"o:{id}\"]}\n",
 			problems: []string{`user "` + user + `" may not read ` + name + `.orders_1: GRANT SELECT ON ` + name + ".*"}},
 	}
 	for _, c := range cases {
@@ -78,7 +63,7 @@ func TestCheckSchema(t *testing.T) {
 			if c.user != "root" {
 				s.Password = config.Secret("pw")
 			}
-			rep, err := CheckSchema(ctx, s, parseRuleText(t, name, c.rules))
+			rep, err := CheckSchema(ctx, s, rulesFromText(t, "rules:\n"+c.rules, name))
 			if err != nil {
 				t.Fatal(err)
 			}

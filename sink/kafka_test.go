@@ -284,6 +284,17 @@ func TestKafkaPublisherRetriesUntilBrokerAcks(t *testing.T) {
 	}
 }
 
+// deleteMessage is a valid v1 message deleting key.
+func deleteMessage(t *testing.T, key string) []byte {
+	t.Helper()
+	v, err := kafkamsg.Encode(kafkamsg.Message{Source: "s", DB: "d", Table: "t", Op: event.OpDelete, Row: "d.t:" + key,
+		Pos: event.Position{File: "f", Pos: 4}, CommitTime: time.Now(), Keys: []string{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // Poison in the middle of a partition goes to the DLQ with its origin and
 // reason; the messages after it are still handled and committed.
 func TestKafkaPoisonGoesToDLQ(t *testing.T) {
@@ -292,14 +303,7 @@ func TestKafkaPoisonGoesToDLQ(t *testing.T) {
 	defer cancel()
 	rdb := kt.redis.Client(t)
 	setKeys(t, rdb, []string{"a", "b"})
-	good := func(key string) []byte {
-		v, err := kafkamsg.Encode(kafkamsg.Message{Source: "s", DB: "d", Table: "t", Op: event.OpDelete, Row: "d.t:" + key,
-			Pos: event.Position{File: "f", Pos: 4}, CommitTime: time.Now(), Keys: []string{key}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	good := func(key string) []byte { return deleteMessage(t, key) }
 	w := &kafka.Writer{Addr: kafka.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, kafka.Message{Value: good("a")}, kafka.Message{Key: []byte("x"), Value: []byte(`{"v":1,"keys":`)},
@@ -343,14 +347,7 @@ func TestKafkaNewerVersionIsNeitherDeadLetteredNorCommitted(t *testing.T) {
 	defer cancel()
 	rdb := kt.redis.Client(t)
 	setKeys(t, rdb, []string{"a", "b"})
-	msg := func(key string) []byte {
-		v, err := kafkamsg.Encode(kafkamsg.Message{Source: "s", DB: "d", Table: "t", Op: event.OpDelete, Row: "d.t:" + key,
-			Pos: event.Position{File: "f", Pos: 4}, CommitTime: time.Now(), Keys: []string{key}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	msg := func(key string) []byte { return deleteMessage(t, key) }
 	w := &kafka.Writer{Addr: kafka.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, kafka.Message{Value: msg("a")}, kafka.Message{Value: []byte(`{"v":2,"keys":{"new":"shape"}}`)},
