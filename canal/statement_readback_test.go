@@ -19,10 +19,10 @@ import (
 	"github.com/cachesync/cachesync/retry"
 )
 
-// cutShowBinlogEvents proxies to addr and cuts every connection that sends
-// SHOW BINLOG EVENTS: the statement read-back meets a network failure
-// while every other query to the source works.
-func cutShowBinlogEvents(t *testing.T, addr string) string {
+// cutQuery proxies to addr and cuts every connection that sends a query
+// holding marker: that query meets a network failure while every other
+// query to the source works.
+func cutQuery(t *testing.T, addr, marker string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +51,7 @@ func cutShowBinlogEvents(t *testing.T, addr string) string {
 				buf := make([]byte, 64<<10)
 				for {
 					n, err := c.Read(buf)
-					if n > 0 && bytes.Contains(buf[:n], []byte("SHOW BINLOG EVENTS")) {
+					if n > 0 && bytes.Contains(buf[:n], []byte(marker)) {
 						c.Close()
 						return
 					}
@@ -79,7 +79,7 @@ func TestStatementReadBackNetworkErrorIsRetried(t *testing.T) {
 	db.Exec(t, "CREATE DATABASE IF NOT EXISTS readback")
 	db.Exec(t, "CREATE TABLE IF NOT EXISTS readback.items (id INT PRIMARY KEY)")
 	src := config.Default().Source
-	src.Addr, src.User, src.Flavor = cutShowBinlogEvents(t, db.Addr), "root", "mariadb"
+	src.Addr, src.User, src.Flavor = cutQuery(t, db.Addr, "SHOW BINLOG EVENTS"), "root", "mariadb"
 	rule := benchRule(t, "readback.items", nil, "item:{id}")
 	tl := New(src, []*config.Rule{rule}, &discardSink{}, checkpoint.NewTracker(event.Position{}), zap.NewNop(), metrics.New(nil), retry.Backoff{})
 	h := newHandler(tl)
