@@ -11,11 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
-	"github.com/cachesync/cachesync/event"
-	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 )
 
 // memBlob keeps a schema history in memory.
@@ -49,12 +45,11 @@ func TestDDLSchemaReadFailureIsLogged(t *testing.T) {
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor = addr, "root", "mariadb"
 	core, logs := observer.New(zapcore.WarnLevel)
-	tl := New(src, []*config.Rule{benchRule(t, "readback.items", nil, "item:{id}")}, &discardSink{},
-		checkpoint.NewTracker(event.Position{}), zap.New(core), metrics.New(nil), retry.Backoff{})
+	h := newTestHandler(src, benchRule(t, "readback.items", nil, "item:{id}"), zap.New(core))
+	tl := h.t
 	if tl.History, err = OpenSchemaHistory(ctx, &memBlob{}); err != nil {
 		t.Fatal(err)
 	}
-	h := newHandler(tl)
 	h.ctx, h.canal, h.curFile = ctx, c, "mysql-bin.000001"
 
 	if err := h.OnTableChanged(&replication.EventHeader{LogPos: 1000, EventSize: 100}, "readback", "items"); err != nil {

@@ -22,9 +22,8 @@ func TestCheckRowImageWholeEvent(t *testing.T) {
 		"email", "varchar(255)", "utf8mb4_general_ci",
 		"name", "varchar(64)", "utf8mb4_general_ci")
 	rule := benchRule(t, "shop.users", nil, "user:{id}", "user:email:{email}")
-	tl := New(config.Default().Source, []*config.Rule{rule}, &discardSink{}, checkpoint.NewTracker(event.Position{}),
-		zap.NewNop(), metrics.New(nil), retry.Backoff{})
-	h := newHandler(tl)
+	h := newTestHandler(config.Default().Source, rule, zap.NewNop())
+	tl := h.t
 	tk := compileTable(tbl, []*config.Rule{rule}, tableMetrics{tl.metrics})
 	hdr := &replication.EventHeader{LogPos: 4096}
 	gone := absentColumn{}
@@ -52,4 +51,10 @@ func TestCheckRowImageWholeEvent(t *testing.T) {
 	if err := h.checkRowImage(tk, event.OpUpdate, rows, hdr); !isUnsafe(err) {
 		t.Fatalf("before images without email: err %v, want an UnsafeBinlogError", err)
 	}
+}
+
+// newTestHandler is a handler of a tailer of src and rule that hands its
+// batches to nothing, with no server connected.
+func newTestHandler(src config.SourceConfig, rule *config.Rule, log *zap.Logger) *handler {
+	return newHandler(New(src, []*config.Rule{rule}, &discardSink{}, checkpoint.NewTracker(event.Position{}), log, metrics.New(nil), retry.Backoff{}))
 }

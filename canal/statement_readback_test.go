@@ -12,11 +12,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"go.uber.org/zap"
 
-	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
-	"github.com/cachesync/cachesync/event"
-	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 )
 
 // cutQuery proxies to addr and cuts every connection that sends a query
@@ -81,8 +77,7 @@ func TestStatementReadBackNetworkErrorIsRetried(t *testing.T) {
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor = cutQuery(t, db.Addr, "SHOW BINLOG EVENTS"), "root", "mariadb"
 	rule := benchRule(t, "readback.items", nil, "item:{id}")
-	tl := New(src, []*config.Rule{rule}, &discardSink{}, checkpoint.NewTracker(event.Position{}), zap.NewNop(), metrics.New(nil), retry.Backoff{})
-	h := newHandler(tl)
+	h := newTestHandler(src, rule, zap.NewNop())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	h.ctx = ctx
