@@ -76,12 +76,16 @@ func (h *handler) checkStatement(hdr *replication.EventHeader, file string) erro
 		return nil
 	}
 	pos := event.Position{File: file, Pos: hdr.LogPos}
-	ev, err := h.statementAt(file, hdr.LogPos-hdr.EventSize)
+	ev, readErr := h.statementAt(file, hdr.LogPos-hdr.EventSize)
 	var eff stmtEffect
 	switch {
-	case err != nil:
+	case readErr != nil && mysqlCode(readErr) == 0:
+		// No answer (the connection broke, the server is unreachable): the
+		// statement is not known to be DML. Read it again after reconnecting.
+		return fmt.Errorf("reading back the statement of the binlog event ending at %s: %w (retried from the last transaction boundary)", pos, readErr)
+	case readErr != nil:
 		h.t.log.Warn("cannot read a statement back from the binlog to tell whether it changed a mapped table; treating it as one that did",
-			zap.Stringer("position", pos), zap.Error(err))
+			zap.Stringer("position", pos), zap.Error(readErr))
 		eff = stmtEffect{dml: true, unnamed: true}
 	case ev.typ != "Query":
 		return nil
@@ -93,6 +97,7 @@ func (h *handler) checkStatement(hdr *replication.EventHeader, file string) erro
 	}
 	tables := eff.tables
 	if len(tables) == 0 {
+		var err error
 		if tables, err = h.mappedTablesIn(eff.schema); err != nil {
 			return err
 		}
@@ -102,9 +107,9 @@ func (h *handler) checkStatement(hdr *replication.EventHeader, file string) erro
 	}
 	what := "DML written as a statement (binlog_format STATEMENT or MIXED in the writing session), so its rows are not in the binlog: " +
 		"SET GLOBAL binlog_format=ROW (and in my.cnf; sessions opened since the change keep theirs until they reconnect)"
-	if err != nil {
+	if readErr != nil {
 		what = fmt.Sprintf("a statement that could not be read back (%v; the user needs REPLICATION CLIENT / BINLOG MONITOR) and may be DML written as a statement: "+
-			"check binlog_format=ROW", err)
+			"check binlog_format=ROW", readErr)
 	}
 	return h.unsafeChange(tables, pos, what)
 }

@@ -1,7 +1,10 @@
 package canal
 
 import (
+	"errors"
+
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/go-mysql-org/go-mysql/schema"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/event"
@@ -35,11 +38,16 @@ func (h *handler) recordDDL(db, table string, pos event.Position) {
 		return
 	}
 	pos.GTID = h.boundary.GTID
-	t, err := h.canal.GetTable(db, table)
-	if err != nil {
-		return // dropped or renamed away; its next row (if any) says more
-	}
 	name := db + "." + table
+	t, err := h.canal.GetTable(db, table)
+	if errors.Is(err, schema.ErrTableNotExist) {
+		return // dropped or renamed away: no schema to record
+	}
+	if err != nil {
+		h.t.log.Error("cannot read a mapped table's schema after a DDL, so the schema history misses it; after a restart before its next row, rows after this DDL may decode with the schema before it (the rows check re-reads a schema they do not fit)",
+			zap.String("table", name), zap.Stringer("position", pos), zap.Error(err))
+		return
+	}
 	if err := h.t.History.Record(h.ctx, name, pos, t); err != nil {
 		h.t.log.Error("cannot save the schema history; after a restart, rows after this DDL may decode with the schema before it",
 			zap.String("table", name), zap.Stringer("position", pos), zap.Error(err))

@@ -190,7 +190,7 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 		return nil
 	}
 	fits := true
-	if col := misfit(e.Table, e.Rows); col >= 0 {
+	if col := tk.misfit(e.Table, e.Rows); col >= 0 {
 		tk, fits = h.refit(tk, e, col)
 	}
 	if fits { // a schema the rows do not fit is not history

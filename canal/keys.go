@@ -26,11 +26,12 @@ type tableKeys struct {
 	emitted         prometheus.Counter
 	watchSkipped    prometheus.Counter
 	schemaMismatch  prometheus.Counter
-	missingColumn   []*missing // templates that cannot render any more
-	unknownCharsets []string   // template columns whose charset cannot be converted to UTF-8
-	notOwnable      []string   // owned templates on columns outside the primary key: deleted plainly
-	recorded        bool       // its schema is in the SchemaHistory
-	used            []int      // columns templates and watch lists read (rowimage.go)
+	missingColumn   []*missing  // templates that cannot render any more
+	unknownCharsets []string    // template columns whose charset cannot be converted to UTF-8
+	notOwnable      []string    // owned templates on columns outside the primary key: deleted plainly
+	recorded        bool        // its schema is in the SchemaHistory
+	used            []int       // columns templates and watch lists read (rowimage.go)
+	kinds           []valueKind // each column's valueKind (rowfit.go)
 }
 
 type missing struct {

@@ -91,6 +91,9 @@ func (r *Replayer) Run(ctx context.Context, rng Range) error {
 		if ctx.Err() != nil {
 			return r.interrupted(rh.lastBoundary(), rng, ctx.Err())
 		}
+		if isUnsafe(err) {
+			return err // the same event would come again, as in Tailer.Run
+		}
 		if perm := classify(err, rh.lastBoundary(), r.src); perm != nil {
 			if errors.Is(perm, ErrPositionGone) {
 				return fmt.Errorf("%w: the replay reached %s, and the server no longer has the binlog after it (purged while replaying?): %v",

@@ -47,7 +47,7 @@ func (r Range) span(a, b event.Position) int64 {
 	var n int64
 	for _, f := range r.files {
 		lo, hi := int64(0), f.size
-		if f.before(a.File) || (event.Position{File: b.File}).Compare(event.Position{File: f.name}) < 0 {
+		if compareFiles(f.name, a.File) < 0 || compareFiles(f.name, b.File) > 0 {
 			continue
 		}
 		if f.name == a.File {
@@ -69,9 +69,9 @@ type binlogFile struct {
 	size int64
 }
 
-// before reports whether f comes before the binlog file named file.
-func (f binlogFile) before(file string) bool {
-	return (event.Position{File: f.name}).Compare(event.Position{File: file}) < 0
+// compareFiles orders binlog file names as event.Position.Compare does.
+func compareFiles(a, b string) int {
+	return event.Position{File: a}.Compare(event.Position{File: b})
 }
 
 type pointKind int
@@ -235,7 +235,7 @@ func (r *resolver) file(name string) (binlogFile, error) {
 		}
 	}
 	oldest, newest := r.files[0].name, r.files[len(r.files)-1].name
-	if (event.Position{File: name}).Compare(event.Position{File: oldest}) < 0 && !strings.HasSuffix(oldest, ".000001") {
+	if compareFiles(name, oldest) < 0 && !strings.HasSuffix(oldest, ".000001") {
 		return binlogFile{}, fmt.Errorf("binlog file %s is no longer on the server (purged; the oldest is %s): "+
 			"that part of the binlog cannot be replayed; run `cachesync backfill` for the affected tables instead", name, oldest)
 	}

@@ -33,7 +33,7 @@ func listEvents(conn *client.Conn, file string, pos uint32, limit int) ([]binlog
 	res, err := conn.Execute(q)
 	if err != nil {
 		if mysqlCode(err) == mysql.ER_ERROR_WHEN_EXECUTING_COMMAND {
-			return nil, fmt.Errorf("%s:%d is not the start of a binlog event (%v): use a position SHOW MASTER STATUS printed, or one from SHOW BINLOG EVENTS", file, pos, err)
+			return nil, fmt.Errorf("%s:%d is not the start of a binlog event (%w): use a position SHOW MASTER STATUS printed, or one from SHOW BINLOG EVENTS", file, pos, err)
 		}
 		return nil, fmt.Errorf("source: %s: %w", q, err)
 	}

@@ -100,18 +100,41 @@ func fits(k valueKind, v any) bool {
 	return true
 }
 
+// kindsOf is the valueKind of each column of t.
+func kindsOf(t *schema.Table) []valueKind {
+	kinds := make([]valueKind, len(t.Columns))
+	for i := range t.Columns {
+		kinds[i] = kindOf(&t.Columns[i])
+	}
+	return kinds
+}
+
 // misfit returns the first column of t that the rows' values cannot have
-// been decoded from, or -1 when they fit. Each column is judged by its
-// first non-NULL value: one rows event has one table map.
-func misfit(t *schema.Table, rows [][]any) int {
+// been decoded from, or -1 when they fit.
+func misfit(t *schema.Table, rows [][]any) int { return misfitKinds(kindsOf(t), rows) }
+
+// misfit is the package misfit for rows decoded with t, with the column
+// kinds of tk's schema worked out once rather than per rows event.
+func (tk *tableKeys) misfit(t *schema.Table, rows [][]any) int {
+	if t != tk.table {
+		return misfit(t, rows)
+	}
+	if tk.kinds == nil {
+		tk.kinds = kindsOf(t)
+	}
+	return misfitKinds(tk.kinds, rows)
+}
+
+// misfitKinds judges each column by its first non-NULL value: one rows
+// event has one table map.
+func misfitKinds(kinds []valueKind, rows [][]any) int {
 	if len(rows) == 0 {
 		return -1
 	}
-	if len(rows[0]) != len(t.Columns) {
-		return min(len(rows[0]), len(t.Columns))
+	if len(rows[0]) != len(kinds) {
+		return min(len(rows[0]), len(kinds))
 	}
-	for i := range t.Columns {
-		k := kindOf(&t.Columns[i])
+	for i, k := range kinds {
 		if k == kindAny {
 			continue
 		}

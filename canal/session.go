@@ -7,8 +7,7 @@ import (
 	"net"
 	"sync/atomic"
 
-	gocanal "github.com/go-mysql-org/go-mysql/canal"
-	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // SetSessionCharset makes the server talk charset (source.charset) on c,
@@ -19,8 +18,13 @@ import (
 // utf8mb4, so client.Conn.SetCharset("utf8mb4") sends nothing and every
 // non-ASCII value is double-encoded on the way in and mangled on the way
 // out. Every connection cachesync opens to the source calls this once,
-// right after connecting.
-func SetSessionCharset(c *client.Conn, charset string) error {
+// right after connecting; so does the tailer on go-mysql canal's query
+// connection (its schema reads: column names, ENUM and SET members), which
+// handshakeCharset already gets right on a plain connection but not over
+// TLS, where the handshake is encrypted (a query connection canal reopens
+// on its own over TLS talks the server's default charset again: README,
+// known limits).
+func SetSessionCharset(c sqlExecer, charset string) error {
 	if !isCharsetName(charset) {
 		return fmt.Errorf("source.charset %q is not a character set name (letters, digits, _): write utf8mb4", charset)
 	}
@@ -28,6 +32,12 @@ func SetSessionCharset(c *client.Conn, charset string) error {
 		return fmt.Errorf("source: SET NAMES %s (source.charset): %w", charset, err)
 	}
 	return nil
+}
+
+// sqlExecer runs one statement: a *client.Conn, or go-mysql canal's own
+// query connection (*canal.Canal).
+type sqlExecer interface {
+	Execute(command string, args ...any) (*mysql.Result, error)
 }
 
 func isCharsetName(s string) bool {
@@ -90,20 +100,4 @@ func (c *collationConn) Write(p []byte) (int, error) {
 	q := bytes.Clone(p)
 	q[12] = c.id
 	return c.Conn.Write(q)
-}
-
-// canalCharset sends SET NAMES on go-mysql canal's query connection (its
-// schema reads: column names, ENUM and SET members). handshakeCharset
-// already gets a plain connection right, reconnects included; over TLS the
-// handshake is encrypted, so this covers the connection canal opened, and
-// a query connection canal reopens on its own over TLS talks the server's
-// default charset again (README, known limits).
-func canalCharset(c *gocanal.Canal, charset string) error {
-	if !isCharsetName(charset) {
-		return fmt.Errorf("source.charset %q is not a character set name (letters, digits, _): write utf8mb4", charset)
-	}
-	if _, err := c.Execute("SET NAMES " + charset); err != nil {
-		return fmt.Errorf("source: SET NAMES %s on the schema connection (source.charset): %w", charset, err)
-	}
-	return nil
 }

@@ -209,9 +209,9 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
-	if err := canalCharset(c, t.cfg.Charset); err != nil {
+	if err := SetSessionCharset(c, t.cfg.Charset); err != nil {
 		c.Close()
-		return err
+		return fmt.Errorf("go-mysql canal's schema connection: %w", err)
 	}
 	if err := markAbsentColumns(c); err != nil {
 		c.Close()

@@ -18,11 +18,7 @@ import (
 // system zone abbreviation Go cannot load is taken as today's fixed offset.
 func TimeZone(ctx context.Context, src config.SourceConfig) (loc *time.Location, note string, err error) {
 	if src.TimeZone != "" {
-		loc, err := config.ParseTimeZone(src.TimeZone)
-		if err != nil {
-			return nil, "", fmt.Errorf("source.time_zone: %w", err)
-		}
-		return loc, "", nil
+		return configuredZone(src)
 	}
 	conn, err := connect(ctx, src)
 	if err != nil {
@@ -36,13 +32,18 @@ func TimeZone(ctx context.Context, src config.SourceConfig) (loc *time.Location,
 // has not been changed.
 func TimeZoneOn(conn *client.Conn, src config.SourceConfig) (*time.Location, string, error) {
 	if src.TimeZone != "" {
-		loc, err := config.ParseTimeZone(src.TimeZone)
-		if err != nil {
-			return nil, "", fmt.Errorf("source.time_zone: %w", err)
-		}
-		return loc, "", nil
+		return configuredZone(src)
 	}
 	return serverTimeZone(conn, src)
+}
+
+// configuredZone is source.time_zone, which overrides the server's zone.
+func configuredZone(src config.SourceConfig) (*time.Location, string, error) {
+	loc, err := config.ParseTimeZone(src.TimeZone)
+	if err != nil {
+		return nil, "", fmt.Errorf("source.time_zone: %w", err)
+	}
+	return loc, "", nil
 }
 
 func serverTimeZone(conn *client.Conn, src config.SourceConfig) (*time.Location, string, error) {

@@ -208,7 +208,7 @@ func (f *Flusher) Run(ctx context.Context) error {
 		}
 		var fe *fencedError
 		if errors.As(err, &fe) {
-			f.raiseTokens(fe.stored)
+			f.raiseTokens(ctx, fe.stored)
 		}
 	}
 	return nil

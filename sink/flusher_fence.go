@@ -36,8 +36,8 @@ return 1`)
 // above the counter means the counter was lost (a flushed or failed-over
 // Redis); counting up from where it is would fence every flusher out for
 // as many takeovers. Raising it is always safe: tokens only grow.
-func (f *Flusher) raiseTokens(stored uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+func (f *Flusher) raiseTokens(ctx context.Context, stored uint64) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := raiseCounter.Run(ctx, f.rdb, []string{f.tokenKey()}, stored).Err(); err != nil {
 		f.log.Warn("raising the lease token counter failed; the next takeover tries again", zap.String("key", f.tokenKey()), zap.Error(err))

@@ -43,20 +43,30 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// A source that cannot be connected to fails every other source check
 	// the same way, each after its own source.connect_timeout: say it once.
-	down := (*canal.ConnectError)(nil)
-	sourceDown := errors.As(err, &down)
+	var down *canal.ConnectError
+	sourceUp := !errors.As(err, &down)
 	errs := []error{err, checkRedisOnline(ctx, cfg.Redis)}
-	errs = append(errs, checkRunNeeds(ctx, cfg, stdout, !sourceDown)...)
+	errs = append(errs, checkRunNeeds(ctx, cfg, stdout, sourceUp)...)
 	checked := "source settings, privileges and schema at " + cfg.Source.Addr + "; redis"
 	if cfg.Transport.Kind == "kafka" {
 		errs = append(errs, checkKafkaOnline(ctx, cfg.Transport.Kafka, stdout))
 		checked += "; kafka topics"
 	}
-	if sourceDown {
-		return fmt.Errorf("%s: online check failed:\n%w", *path, errors.Join(errs...))
+	if sourceUp {
+		errs = append(errs, checkSourceRules(ctx, cfg, stdout)...)
 	}
-	// Privileges beyond what cachesync needs are warnings, not failures:
-	// they are a security problem, not a correctness one.
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: online check failed:\n%w", *path, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d rules; checked %s)\n", *path, len(cfg.Rules), checked)
+	return nil
+}
+
+// checkSourceRules checks the source user's privileges and every rule
+// against the live schema. Privileges beyond what cachesync needs are
+// warnings, not failures: they are a security problem, not a correctness
+// one.
+func checkSourceRules(ctx context.Context, cfg *config.Config, stdout io.Writer) []error {
 	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		fmt.Fprintf(stdout, "warning: could not check the source user's privileges for extras: %v\n", err)
@@ -68,16 +78,11 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
 	rep, err := canal.CheckSchema(ctx, cfg.Source, rulePtrs(cfg))
-	errs = append(errs, err)
-	errs = append(errs, rep.Problems...)
+	errs := append([]error{err}, rep.Problems...)
 	for _, m := range rep.Missing {
 		errs = append(errs, errors.New(m))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%s: online check failed:\n%w", *path, err)
-	}
-	fmt.Fprintf(stdout, "%s: ok (%d rules; checked %s)\n", *path, len(cfg.Rules), checked)
-	return nil
+	return errs
 }
 
 // loadConfig reads, validates and resolves secrets; its error lists every problem.

@@ -90,8 +90,7 @@ func removeFile(path string) error {
 // the tables that change may have touched: each is invalidated by scanning
 // it (the rows as they are now, after the change; the keys of values the
 // change replaced are not known to anyone).
-func statementBackfill(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) canal.Backfill {
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+func statementBackfill(cfg *config.Config, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) canal.Backfill {
 	log = log.Named("on_statement_dml")
 	return func(ctx context.Context, tables []string) error {
 		for _, table := range tables {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -46,19 +47,22 @@ func (h *health) pending(what string, n func() int) func() {
 	}
 }
 
-// unfinished names the work not done and the parts not ready, sorted.
+// unfinished names the work not done and the parts not ready, sorted. The
+// counters are called without h.mu held: they take their owners' locks,
+// and the shutdown watchdog that asks must not wait on those with h.mu.
 func (h *health) unfinished() string {
 	h.mu.Lock()
+	work := maps.Clone(h.work)
 	var lines []string
-	for what, n := range h.work {
-		if c := n(); c > 0 {
-			lines = append(lines, fmt.Sprintf("%d %s", c, what))
-		}
-	}
 	for part, why := range h.problems {
 		lines = append(lines, part+": "+why)
 	}
 	h.mu.Unlock()
+	for what, n := range work {
+		if c := n(); c > 0 {
+			lines = append(lines, fmt.Sprintf("%d %s", c, what))
+		}
+	}
 	sort.Strings(lines)
 	if len(lines) == 0 {
 		return "nothing reported"

@@ -21,16 +21,7 @@ import (
 // over.
 func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	if cfg.Checkpoint.Store != "redis" {
-		if err := checkCheckpointDir(cfg.Checkpoint); err != nil {
-			return err
-		}
-		store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
-		release, err := store.Lock()
-		if err != nil {
-			return err
-		}
-		defer release()
-		return runPipeline(soft, hard, cfg, store, log, m, h)
+		return runOnCheckpointFile(soft, hard, cfg, log, m, h)
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)
 	if err != nil {
@@ -82,6 +73,21 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 		}
 		llog.Error("lost the leader lease: stopped at once, without saving the checkpoint; standing by", zap.Error(err))
 	}
+}
+
+// runOnCheckpointFile runs the tailer on a checkpoint file, locked for this
+// process: a second instance on the same file refuses to start.
+func runOnCheckpointFile(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
+	if err := checkCheckpointDir(cfg.Checkpoint); err != nil {
+		return err
+	}
+	store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
+	release, err := store.Lock()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return runPipeline(soft, hard, cfg, store, log, m, h)
 }
 
 // leadWhileHeld runs run while the lease is renewed every ttl/4. When the

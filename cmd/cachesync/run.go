@@ -169,7 +169,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 		}
 	}
 	tailer.XAStore = besideCheckpoint(cfg, store, "xa")
-	tailer.Backfill = statementBackfill(cfg, log, m)
+	tailer.Backfill = statementBackfill(cfg, backoff, log, m)
 	if tailer.History, err = canal.OpenSchemaHistory(soft, besideCheckpoint(cfg, store, "schemas")); err != nil {
 		return err
 	}
