@@ -94,7 +94,8 @@ func TestWriteBehindNonASCII(t *testing.T) {
 // TestTailerNonASCIISchema: on a latin1-default server, the tailer reads a
 // table's schema over go-mysql canal's own connection; ENUM members and
 // column names in it must come back as the application wrote them, or the
-// keys rendered from them are not the application's keys.
+// keys rendered from them are not the application's keys. The backfill's
+// own connection reads the same schema and must get it right too.
 func TestTailerNonASCIISchema(t *testing.T) {
 	db := latin1Server(t)
 	e := newEnv(t, db, nil, `  - table: DB.kinds
@@ -116,4 +117,13 @@ func TestTailerNonASCIISchema(t *testing.T) {
 	}
 	e.waitGone(30*time.Second, keys...)
 	p.stop(t)
+	// The backfill reads the schema over its own connection: a column name
+	// or ENUM member that comes back latin1 there is not the template's.
+	e.setKeys(keys[2:]...)
+	if _, errOut, code := e.backfill("--table", e.name+".kinds"); code != 0 {
+		t.Fatalf("backfill: exit %d (its schema read must talk source.charset)\n%s", code, errOut)
+	}
+	if left := e.exists(keys[2:]...); len(left) > 0 {
+		t.Fatalf("backfill left %q: it read the schema in another charset than the application's", left)
+	}
 }
