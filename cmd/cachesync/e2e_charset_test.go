@@ -97,10 +97,26 @@ func TestWriteBehindNonASCII(t *testing.T) {
 // keys rendered from them are not the application's keys. The backfill's
 // own connection reads the same schema and must get it right too.
 func TestTailerNonASCIISchema(t *testing.T) {
-	db := latin1Server(t)
+	tailerNonASCIISchema(t, latin1Server(t), "")
+}
+
+// TestTailerNonASCIISchemaTLS: the same over TLS, where the handshake is
+// encrypted and cannot be rewritten: canal's schema connection gets its
+// SET NAMES after NewCanal.
+func TestTailerNonASCIISchemaTLS(t *testing.T) {
+	pki := testenv.NewPKI(t)
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{ExtraConfig: append(pki.MariaDBConfig(),
+		"character_set_server=latin1", "collation_server=latin1_swedish_ci")})
+	tailerNonASCIISchema(t, db, pki.CAFile)
+}
+
+func tailerNonASCIISchema(t *testing.T, db *testenv.MariaDB, caFile string) {
 	e := newEnv(t, db, nil, `  - table: DB.kinds
     keys: ["kind:{id}:{größe}"]
 `, "")
+	if caFile != "" {
+		rewriteConfig(t, e.cfg, "user: root,", "user: root, tls: {ca_file: "+caFile+"},")
+	}
 	conn := utf8Conn(t, db) // the test's statements are utf8mb4 too
 	table := "`" + e.name + "`.kinds"
 	for _, q := range []string{"CREATE TABLE " + table + " (id INT PRIMARY KEY, `größe` ENUM('klein', 'groß', '例え') NOT NULL) DEFAULT CHARSET=utf8mb4",
