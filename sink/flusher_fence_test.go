@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,7 +111,12 @@ func TestWriteBehindStaleFlusherFenced(t *testing.T) {
 	aGate.open()
 	select {
 	case err := <-aDone:
-		t.Logf("stale flusher A's transaction: %v", err)
+		// A adopts B's pending 6–10 before its transaction, so without the
+		// fence its commit would apply them and every row would still
+		// arrive: only the refusal itself shows the fence held.
+		if !errors.Is(err, errFenced) {
+			t.Errorf("stale flusher A's transaction: %v; want it refused as fenced (B's lease token is stored)", err)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("flusher A never tried its transaction")
 	}
