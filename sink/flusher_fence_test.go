@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/cachesync/cachesync/internal/testenv"
 )
 
@@ -154,6 +156,9 @@ func TestWriteBehindLeaseMargin(t *testing.T) {
 	case ttl := <-left:
 		if ttl <= 0 {
 			t.Fatalf("the flusher stood down when its lease had %v left (gone): a standby may have been writing already", ttl)
+		}
+		if n := testutil.ToFloat64(f.m.redisErrs); n < 1 {
+			t.Errorf("%v Redis errors counted for the failed lease renewals, want at least 1", n)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the flusher never stood down although it could not renew its lease")
