@@ -35,6 +35,7 @@ func TestMisfit(t *testing.T) {
 			[][]any{{int8(1), uint16(2), int32(3), 2026, float32(1), float64(2), "1.50", int64(1), int64(1), int64(5), "ab", "\x00",
 				[]byte("t"), []byte{0}, "2026-01-01", "10:00:00.000", "2026-01-01 00:00:00", "2026-01-01 00:00:00", []byte("{}"), "::1"}}, -1},
 		{"text is not varchar", rawTable("varchar(10)"), [][]any{{[]byte("x")}}, 0},
+		{"varchar is not text", rawTable("text"), [][]any{{"x"}}, 0},
 		{"enum is not int", rawTable("int(11)"), [][]any{{int64(1)}}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {

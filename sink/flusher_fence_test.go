@@ -2,10 +2,13 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cachesync/cachesync/internal/testenv"
 )
@@ -110,7 +113,12 @@ func TestWriteBehindStaleFlusherFenced(t *testing.T) {
 	aGate.open()
 	select {
 	case err := <-aDone:
-		t.Logf("stale flusher A's transaction: %v", err)
+		// A adopts B's pending 6–10 before its transaction, so without the
+		// fence its commit would apply them and every row would still
+		// arrive: only the refusal itself shows the fence held.
+		if !errors.Is(err, errFenced) {
+			t.Errorf("stale flusher A's transaction: %v; want it refused as fenced (B's lease token is stored)", err)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("flusher A never tried its transaction")
 	}
@@ -148,6 +156,9 @@ func TestWriteBehindLeaseMargin(t *testing.T) {
 	case ttl := <-left:
 		if ttl <= 0 {
 			t.Fatalf("the flusher stood down when its lease had %v left (gone): a standby may have been writing already", ttl)
+		}
+		if n := testutil.ToFloat64(f.m.redisErrs); n < 1 {
+			t.Errorf("%v Redis errors counted for the failed lease renewals, want at least 1", n)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the flusher never stood down although it could not renew its lease")

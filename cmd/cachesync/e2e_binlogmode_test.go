@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func TestRunStatementDMLFails(t *testing.T) {
 		t.Fatalf("cachesync kept running after a statement-format UPDATE of a mapped table:\n%s", p.out.String())
 	}
 	wantFailure(t, p.result(), []string{e.name + ".users", "binlog_format", "ROW", "backfill", after.File})
+	if strings.Contains(p.out.String(), "reconnecting from the last transaction boundary") {
+		t.Errorf("announced a reconnect before a fatal exit, which will not come:\n%.5000s", p.out.String())
+	}
 	if cp, _ := e.readCheckpoint(); cp.cmp(after) >= 0 || cp.cmp(before) < 0 {
 		t.Errorf("checkpoint %v: want at or after %v and before the statement's end %v", cp, before, after)
 	}

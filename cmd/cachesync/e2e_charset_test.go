@@ -94,12 +94,29 @@ func TestWriteBehindNonASCII(t *testing.T) {
 // TestTailerNonASCIISchema: on a latin1-default server, the tailer reads a
 // table's schema over go-mysql canal's own connection; ENUM members and
 // column names in it must come back as the application wrote them, or the
-// keys rendered from them are not the application's keys.
+// keys rendered from them are not the application's keys. The backfill's
+// own connection reads the same schema and must get it right too.
 func TestTailerNonASCIISchema(t *testing.T) {
-	db := latin1Server(t)
+	tailerNonASCIISchema(t, latin1Server(t), "")
+}
+
+// TestTailerNonASCIISchemaTLS: the same over TLS, where the handshake is
+// encrypted and cannot be rewritten: canal's schema connection gets its
+// SET NAMES after NewCanal.
+func TestTailerNonASCIISchemaTLS(t *testing.T) {
+	pki := testenv.NewPKI(t)
+	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{ExtraConfig: append(pki.MariaDBConfig(),
+		"character_set_server=latin1", "collation_server=latin1_swedish_ci")})
+	tailerNonASCIISchema(t, db, pki.CAFile)
+}
+
+func tailerNonASCIISchema(t *testing.T, db *testenv.MariaDB, caFile string) {
 	e := newEnv(t, db, nil, `  - table: DB.kinds
     keys: ["kind:{id}:{größe}"]
 `, "")
+	if caFile != "" {
+		rewriteConfig(t, e.cfg, "user: root,", "user: root, tls: {ca_file: "+caFile+"},")
+	}
 	conn := utf8Conn(t, db) // the test's statements are utf8mb4 too
 	table := "`" + e.name + "`.kinds"
 	for _, q := range []string{"CREATE TABLE " + table + " (id INT PRIMARY KEY, `größe` ENUM('klein', 'groß', '例え') NOT NULL) DEFAULT CHARSET=utf8mb4",
@@ -116,4 +133,13 @@ func TestTailerNonASCIISchema(t *testing.T) {
 	}
 	e.waitGone(30*time.Second, keys...)
 	p.stop(t)
+	// The backfill reads the schema over its own connection: a column name
+	// or ENUM member that comes back latin1 there is not the template's.
+	e.setKeys(keys[2:]...)
+	if _, errOut, code := e.backfill("--table", e.name+".kinds"); code != 0 {
+		t.Fatalf("backfill: exit %d (its schema read must talk source.charset)\n%s", code, errOut)
+	}
+	if left := e.exists(keys[2:]...); len(left) > 0 {
+		t.Fatalf("backfill left %q: it read the schema in another charset than the application's", left)
+	}
 }

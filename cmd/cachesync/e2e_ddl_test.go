@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
 )
 
@@ -284,6 +287,9 @@ func TestRunDDLReorderThenRestart(t *testing.T) {
 			if code := p.stop(t); code != 0 {
 				t.Fatalf("exit code %d after SIGTERM", code)
 			}
+			if tc.gtid {
+				e.historyHasGTIDs(e.name + ".users")
+			}
 
 			p = e.start()
 			e.updateAfterReorder(3, old, "a3@x.io", decoys)
@@ -307,5 +313,32 @@ func (e *env) updateAfterReorder(ping int, old, email string, decoys []string) {
 	}
 	if left := e.exists(decoys...); len(left) != len(decoys) {
 		e.t.Errorf("keys rendered from the old layout were deleted: present %q of %q", left, decoys)
+	}
+}
+
+// historyHasGTIDs fails unless every schema version of table recorded beside
+// the checkpoint carries a GTID set: in GTID mode the sets order the
+// versions, since after a failover the new primary's file/offset say nothing
+// about the old one's (a single server cannot show that ordering, so the
+// record itself is checked).
+func (e *env) historyHasGTIDs(table string) {
+	e.t.Helper()
+	raw, err := os.ReadFile(e.checkpointPath() + ".schemas")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var h map[string][]struct {
+		Since event.Position `json:"since"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		e.t.Fatal(err)
+	}
+	if len(h[table]) < 2 {
+		e.t.Fatalf("schema history holds %d versions of %s, want the one before the DDL and the DDL's:\n%s", len(h[table]), table, raw)
+	}
+	for _, v := range h[table] {
+		if v.Since.GTID == "" {
+			e.t.Errorf("schema version of %s at %v has no GTID set in GTID mode:\n%s", table, v.Since, raw)
+		}
 	}
 }
