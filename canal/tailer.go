@@ -245,7 +245,9 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 		// The stream is dead: say so now, and close in the background.
 		// Closing kills the old session over a new connection, which on a
 		// frozen server waits out the read timeout; the reconnect need not.
-		if !isUnsafe(err) { // that one ends Run: there is no reconnect to announce
+		// Those that end Run (a change it cannot invalidate, a position the
+		// server does not have): there is no reconnect to announce.
+		if !isUnsafe(err) && classify(err, h.boundary, t.cfg) == nil {
 			t.state(false, err)
 		}
 		go c.Close()

@@ -257,8 +257,9 @@ func TestRunRefusesCheckpointPositionGone(t *testing.T) {
 	const raw = `{"version":1,"file":"binlog.000099","pos":4}` + "\n"
 	e.writeCheckpoint(raw)
 	r := runCLI(t, exitLimit, nil, "run", "--config", e.cfg)
+	// No "reconnecting" either: the exit is fatal, there is no reconnect.
 	wantFailure(t, r, []string{"binlog.000099:4", "no longer has", "backfill", "delete the checkpoint", "restore"},
-		"starting at the primary's current position")
+		"starting at the primary's current position", "reconnecting")
 	if got, _ := e.readCheckpoint(); got != (binPos{File: "binlog.000099", Pos: 4}) {
 		t.Errorf("the checkpoint was moved to %v", got)
 	}
@@ -422,7 +423,7 @@ func TestRunRefusesCheckpointInsideEvent(t *testing.T) {
 	r := runCLI(t, exitLimit, nil, "run", "--config", e.cfg)
 	at := fmt.Sprintf("%s:%d", file, inside)
 	wantFailure(t, r, []string{at, "not the start of an event", "SHOW BINLOG EVENTS"},
-		"purged", "no longer has", "starting at the primary's current position")
+		"purged", "no longer has", "starting at the primary's current position", "reconnecting")
 	if got, _ := e.readCheckpoint(); got != (binPos{File: file, Pos: inside}) {
 		t.Errorf("the checkpoint was moved to %v", got)
 	}
