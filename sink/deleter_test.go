@@ -180,11 +180,12 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	}
 }
 
-// A cluster must get single-key commands routed per slot: a multi-key
-// UNLINK across slots would fail with CROSSSLOT and never succeed.
-func TestDeleterRedisCluster(t *testing.T) {
+// runClusterDeleter starts a three-master Redis Cluster and a deleter on
+// it (second delete after 50 ms); done receives Run's result, bounded by a
+// minute, ctx ending with the test.
+func runClusterDeleter(t *testing.T) (*redis.ClusterClient, *Deleter, *ackLog, chan error) {
+	t.Helper()
 	cl := testenv.StartRedisCluster(t, 3)
-	c := cl.Client(t)
 	rc := config.Default().Redis
 	rc.Addrs = cl.Addrs
 	rdb := newRedis(t, rc)
@@ -192,9 +193,17 @@ func TestDeleterRedisCluster(t *testing.T) {
 	acks := &ackLog{}
 	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
+	return cl.Client(t), d, acks, done
+}
+
+// A cluster must get single-key commands routed per slot: a multi-key
+// UNLINK across slots would fail with CROSSSLOT and never succeed.
+func TestDeleterRedisCluster(t *testing.T) {
+	c, d, acks, done := runClusterDeleter(t)
+	ctx := context.Background()
 	var keys []string
 	for i := 0; i < 300; i++ {
 		keys = append(keys, fmt.Sprintf("user:%d", i), fmt.Sprintf("user:{%d}:orders", i))

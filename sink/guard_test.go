@@ -90,18 +90,8 @@ func TestDeleterGuarded(t *testing.T) {
 // In a cluster the key and its stamp share a slot only through a hash tag:
 // a guarded key without one is deleted plainly (no CROSSSLOT retried forever).
 func TestDeleterGuardedCluster(t *testing.T) {
-	cl := testenv.StartRedisCluster(t, 3)
-	c := cl.Client(t)
-	rc := config.Default().Redis
-	rc.Addrs = cl.Addrs
-	rdb := newRedis(t, rc)
-	t.Cleanup(func() { rdb.Close() })
-	acks := &ackLog{}
-	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	c, d, _, done := runClusterDeleter(t)
+	ctx := context.Background()
 	b := &event.Batch{Seq: 1, CommitTime: time.Now()}
 	for _, tag := range []string{"a", "b", "c", "d", "e"} { // over several slots
 		wb := writebehind.New(c, "wb:{"+tag+"}")
