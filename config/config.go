@@ -3,7 +3,11 @@
 // effects that reports every problem with its YAML line.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/cachesync/cachesync/retry"
+)
 
 // Config is the whole file.
 type Config struct {
@@ -338,4 +342,10 @@ func Default() Config {
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},
 		Shutdown: ShutdownConfig{Timeout: Duration(30 * time.Second)},
 	}
+}
+
+// Backoff is the retry policy the retry section describes, with no bound
+// on the time spent: callers that need one set MaxElapsed on the copy.
+func (r RetryConfig) Backoff() retry.Backoff {
+	return retry.Backoff{Initial: r.Initial.D(), Max: r.Max.D()}
 }

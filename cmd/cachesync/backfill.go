@@ -17,7 +17,6 @@ import (
 	"github.com/cachesync/cachesync/backfill"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 )
 
 const backfillUsage = `Usage: cachesync backfill --config FILE --table db.t [--where SQL] [--chunk 1000] [--rate N] [--resume] [--dry-run]
@@ -104,7 +103,8 @@ func cmdBackfill(soft, hard context.Context, args []string, stdout, stderr io.Wr
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D(), MaxElapsed: 2 * time.Minute}
+	backoff := cfg.Retry.Backoff()
+	backoff.MaxElapsed = 2 * time.Minute
 	job, err := backfill.Prepare(soft, cfg.Source, rulePtrs(cfg), opts, log.Named("backfill"), m, backoff)
 	if errors.Is(err, backfill.ErrAlreadyDone) {
 		fmt.Fprintf(stderr, "cachesync backfill: %v\n", err)

@@ -14,7 +14,6 @@ import (
 	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/sink"
 )
 
@@ -133,7 +132,7 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 		return err
 	}
 	defer rdb.Close()
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range rules {
 		// /readyz: "write-behind <stream>" fails while its flusher has been

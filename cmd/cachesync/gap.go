@@ -38,7 +38,7 @@ func gapBackfill(ctx context.Context, cfg *config.Config, gap error, log *zap.Lo
 	}
 	log.Warn("binlog gap: the checkpoint's binlog is gone; invalidating every key of every mapped table, then streaming from the position recorded now (source.on_gap: backfill)",
 		zap.Stringer("recorded", pos), zap.Strings("tables", tables), zap.NamedError("gap", gap))
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	for _, table := range tables {
 		if err := gapBackfillTable(ctx, cfg, table, backoff, log, m); err != nil {
 			return event.Position{}, fmt.Errorf("on_gap backfill of %s: %w (the checkpoint is unchanged: the next start backfills again)", table, err)

@@ -31,7 +31,7 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 	keys := checkpoint.KeysFor(cfg.Checkpoint.Key)
 	lease := checkpoint.NewLease(rdb, keys, cfg.Checkpoint.Lease.D())
 	store := &checkpoint.RedisStore{RDB: rdb, Keys: keys, Lease: lease}
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	llog := log.Named("leader")
 	standby := false
 	for attempt := 0; ; {

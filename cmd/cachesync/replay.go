@@ -22,7 +22,6 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/progress"
 	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/sink"
 )
 
@@ -143,7 +142,7 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 		return rng.Bytes(p)
 	})
 	began := time.Now()
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	r := canal.NewReplayer(src, rulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
 	r.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
 	// run's schema history, read only: rows of the range that predate a later
@@ -231,7 +230,7 @@ func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout i
 		return &keyPrinter{w: bufio.NewWriter(stdout), acker: acker, closed: make(chan struct{})}, func() {}, nil
 	}
 	if cfg.Transport.Kind == "kafka" {
-		backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+		backoff := cfg.Retry.Backoff()
 		t, err := newKafkaTransport(ctx, cfg, acker, backoff, log, m)
 		if err != nil {
 			return nil, nil, err
@@ -248,7 +247,7 @@ func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout i
 		rdb.Close()
 		return nil, nil, fmt.Errorf("redis %v is not reachable (%v): nothing was deleted; start it or fix redis.addrs", cfg.Redis.Addrs, err)
 	}
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	del := sink.NewDeleter(rdb, sink.DeleterConfig{
 		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
 		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,

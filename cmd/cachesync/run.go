@@ -25,7 +25,6 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 )
 
 // cmdRun runs the pipeline until soft ends (graceful: stop reading, finish
@@ -133,7 +132,7 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 	if err != nil {
 		return err
 	}
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	tracker := checkpoint.NewTracker(event.Position{}) // the tailer commits its start position
 	finished := newLastDone()
 	out, err := newTransport(soft, cfg, event.AckerFunc(func(seq uint64) {
