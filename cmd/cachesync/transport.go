@@ -146,8 +146,13 @@ func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn
 		cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
 		err := conn.EnsureTopics(cctx, specs...)
 		cancel()
+		if ctx.Err() != nil {
+			// A stop asked for while the probe ran: its error (often a
+			// refused dial, not a canceled one) is no failure to report.
+			return ctx.Err()
+		}
 		var missing *sink.MissingTopicError
-		if err == nil || errors.As(err, &missing) || errors.Is(err, sink.ErrKafkaRefused) || ctx.Err() != nil {
+		if err == nil || errors.As(err, &missing) || errors.Is(err, sink.ErrKafkaRefused) {
 			return err
 		}
 		log.Warn("kafka does not answer yet; waiting for it", zap.Strings("brokers", k.Brokers), zap.Error(err))
@@ -163,7 +168,7 @@ func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn
 func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
 	h.starting("consumer")
 	k := cfg.Transport.Kafka
-	backoff := retry.Backoff{Initial: cfg.Retry.Initial.D(), Max: cfg.Retry.Max.D()}
+	backoff := cfg.Retry.Backoff()
 	conn, err := sink.KafkaOptions(k)
 	if err != nil {
 		return err
