@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -75,16 +74,7 @@ func TestKafkaOversizedKeyIsDeletedStraightFromRedis(t *testing.T) {
 // stays before the unacknowledged change.
 func TestShutdownTimeoutEndsAStuckStop(t *testing.T) {
 	t.Parallel()
-	c := testenv.StartKafkaCluster(t)
-	var refuse atomic.Bool
-	var refused atomic.Int64
-	testenv.RefuseProduce(c, &refuse, &refused)
-	transport := fmt.Sprintf(`transport:
-  kind: kafka
-  kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: 1, commit_interval: 50ms}
-shutdown: {timeout: 2s}
-`, c.ListenAddrs()[0], kafkaTopic)
-	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, transport)
+	e, refuse := newRefusingKafkaEnv(t, "commit_interval: 50ms")
 	p := e.startKafkaRole(roleTailer)
 	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
 	time.Sleep(300 * time.Millisecond) // a save of the start position lands (min_interval 100ms)

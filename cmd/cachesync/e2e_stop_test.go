@@ -158,21 +158,29 @@ func execRun(cfg string, args ...string) *exec.Cmd {
 	return exec.Command(binPath, append([]string{"run", "--config", cfg}, args...)...)
 }
 
+// newRefusingKafkaEnv is an env on the shared MariaDB whose transport is a
+// one-partition topic on a broker that acknowledges no produce request once
+// the returned flag is set, with shutdown.timeout 2s; kafka holds further
+// transport.kafka settings ("commit_interval: 50ms").
+func newRefusingKafkaEnv(t *testing.T, kafka string) (*env, *atomic.Bool) {
+	t.Helper()
+	c := testenv.StartKafkaCluster(t)
+	refuse := new(atomic.Bool)
+	testenv.RefuseProduce(c, refuse, new(atomic.Int64))
+	transport := fmt.Sprintf(`transport:
+  kind: kafka
+  kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: 1, %s}
+shutdown: {timeout: 2s}
+`, c.ListenAddrs()[0], kafkaTopic, kafka)
+	return newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, transport), refuse
+}
+
 // SIGTERM while the tailer is held back (Kafka acknowledges nothing, the
 // publisher's budget is full) interrupts a send: go-mysql must not report
 // that as an ERROR, since the stop was asked for.
 func TestStopWhileHeldBackLogsNoCanceledErrors(t *testing.T) {
 	t.Parallel()
-	c := testenv.StartKafkaCluster(t)
-	var refuse atomic.Bool
-	var refused atomic.Int64
-	testenv.RefuseProduce(c, &refuse, &refused)
-	transport := fmt.Sprintf(`transport:
-  kind: kafka
-  kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: 1, batch_size: 1, max_in_flight: 1}
-shutdown: {timeout: 2s}
-`, c.ListenAddrs()[0], kafkaTopic)
-	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, transport)
+	e, refuse := newRefusingKafkaEnv(t, "batch_size: 1, max_in_flight: 1")
 	p := e.startKafkaRole(roleTailer)
 	refuse.Store(true)
 	for i := 1; i <= 3; i++ {
