@@ -80,7 +80,7 @@ func (j *Job) Acker() event.Acker { return j.acks }
 // Run reads chunk after chunk until the table ends, ctx ends, or reading
 // fails for good. At most Options.InFlight chunks are unfinished at once:
 // a crash redoes at most that many.
-func (j *Job) Run(ctx context.Context, out canal.Sink) error {
+func (j *Job) Run(ctx context.Context, out event.Sink) error {
 	if j.scan.nPK == 0 {
 		return j.runWhole(ctx, out)
 	}
@@ -114,7 +114,7 @@ func (j *Job) Run(ctx context.Context, out canal.Sink) error {
 
 // deliver hands a read chunk to the sink once at most Options.InFlight
 // chunks before it are unfinished; base is the rows of earlier runs.
-func (j *Job) deliver(ctx context.Context, out canal.Sink, base int64, chunk uint64, info chunkInfo, keys []string) error {
+func (j *Job) deliver(ctx context.Context, out event.Sink, base int64, chunk uint64, info chunkInfo, keys []string) error {
 	j.stats.RowsRead += info.rows
 	if j.OnRead != nil {
 		j.OnRead(base + j.stats.RowsRead)
@@ -270,7 +270,7 @@ func (c *chunkKeys) done() (chunkInfo, []string) {
 	return c.info, c.keys
 }
 
-func (j *Job) send(ctx context.Context, out canal.Sink, chunk uint64, info chunkInfo, keys []string) error {
+func (j *Job) send(ctx context.Context, out event.Sink, chunk uint64, info chunkInfo, keys []string) error {
 	j.pending[chunk] = info
 	n := 0
 	if len(keys) > 0 {

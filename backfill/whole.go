@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
-	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/event"
 )
 
 // wholeWriteTimeout is the scan connection's net_write_timeout for a
@@ -20,7 +20,7 @@ const wholeWriteTimeout = 24 * 60 * 60
 // and acknowledgements as paged chunks, so memory stays bounded; the
 // query's snapshot covers every row there was when it started. It cannot
 // resume: after a failure the whole table is read again.
-func (j *Job) runWhole(ctx context.Context, out canal.Sink) error {
+func (j *Job) runWhole(ctx context.Context, out event.Sink) error {
 	if _, err := j.conn.Execute(fmt.Sprintf("SET SESSION net_write_timeout = %d", wholeWriteTimeout)); err != nil {
 		return fmt.Errorf("%s: SET net_write_timeout: %w", j.opts.Table, err)
 	}

@@ -30,7 +30,7 @@ type Replayer struct {
 	src     config.SourceConfig // ServerID must differ from the tailer's
 	rules   []*config.Rule
 	tables  []string // exact db.table names to read; empty: every mapped table
-	sink    Sink
+	sink    event.Sink
 	tracker *checkpoint.Tracker
 	log     *zap.Logger
 	metrics *metrics.Metrics
@@ -50,7 +50,7 @@ type Replayer struct {
 }
 
 // NewReplayer returns a replayer; tables narrows it to those exact tables.
-func NewReplayer(src config.SourceConfig, rules []*config.Rule, tables []string, sink Sink, tracker *checkpoint.Tracker,
+func NewReplayer(src config.SourceConfig, rules []*config.Rule, tables []string, sink event.Sink, tracker *checkpoint.Tracker,
 	log *zap.Logger, m *metrics.Metrics, backoff retry.Backoff) *Replayer {
 	return &Replayer{src: src, rules: rules, tables: tables, sink: sink, tracker: tracker, log: log, metrics: m, backoff: backoff}
 }

@@ -25,17 +25,11 @@ import (
 	"github.com/cachesync/cachesync/retry"
 )
 
-// Sink takes batches of keys. Send blocks while downstream is full, which is
-// how a slow or unreachable Redis holds the tailer back with bounded memory.
-type Sink interface {
-	Send(ctx context.Context, b *event.Batch) error
-}
-
 // Tailer follows the binlog. Build it with New.
 type Tailer struct {
 	cfg     config.SourceConfig
 	rules   []*config.Rule
-	sink    Sink
+	sink    event.Sink
 	tracker *checkpoint.Tracker
 	log     *zap.Logger
 	metrics *metrics.Metrics
@@ -108,7 +102,7 @@ func (t *Tailer) state(up bool, err error) {
 
 // New returns a tailer. The tracker learns every batch and transaction
 // boundary; the sink acknowledges batches to it.
-func New(src config.SourceConfig, rules []*config.Rule, sink Sink, tracker *checkpoint.Tracker,
+func New(src config.SourceConfig, rules []*config.Rule, sink event.Sink, tracker *checkpoint.Tracker,
 	log *zap.Logger, m *metrics.Metrics, backoff retry.Backoff) *Tailer {
 	return &Tailer{cfg: src, rules: rules, sink: sink, tracker: tracker, log: log, metrics: m,
 		backoff: backoff, DedupLimit: 65536, XAKeyLimit: 1 << 20}

@@ -5,6 +5,7 @@ package event
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -178,6 +179,15 @@ func AppendRowID(dst []byte, db, table string, pk ...[]byte) []byte {
 		dst = strconv.AppendQuote(dst, string(v))
 	}
 	return dst
+}
+
+// Sink is the one contract between stages: it takes batches of keys. Send
+// blocks while downstream is full, which is how a slow or unreachable
+// Redis holds the tailer back with bounded memory. What a sink has taken it
+// acknowledges to an Acker once the batch is completely done (both
+// deletes), never before.
+type Sink interface {
+	Send(ctx context.Context, b *Batch) error
 }
 
 // Acker is told when a batch is completely done downstream.

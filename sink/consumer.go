@@ -29,14 +29,8 @@ type ConsumerConfig struct {
 	Transport      kafka.RoundTripper
 }
 
-// BatchSink takes decoded messages for deletion, blocking while full; the
-// Deleter is one. It acknowledges each batch's Seq to the consumer.
-type BatchSink interface {
-	Send(ctx context.Context, b *event.Batch) error
-}
-
 // Consumer is the deleting side of the Kafka transport: it fetches messages
-// in a consumer group, hands each to a BatchSink (the Redis deleter) and
+// in a consumer group, hands each to an event.Sink (the Redis deleter) and
 // commits a partition's offset only up to the last message that is fully
 // done — both deletes — with every message before it done too. An
 // undecodable message goes to the DLQ topic with the reason and its origin,
@@ -195,7 +189,7 @@ func (c *Consumer) register(fs []*fetched) uint64 {
 
 // Run fetches and hands messages to out until ctx ends, committing done
 // offsets every CommitInterval. Call Close after out has drained.
-func (c *Consumer) Run(ctx context.Context, out BatchSink) error {
+func (c *Consumer) Run(ctx context.Context, out event.Sink) error {
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); c.commitLoop(commitCtx) }()
@@ -283,7 +277,7 @@ func (c *Consumer) fetchLoop(ctx context.Context, msgs chan<- kafka.Message) {
 // handle decodes a group of messages into one batch for the deleter (one
 // pipelined round trip for all their keys) and dead-letters the ones that
 // do not decode.
-func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchSink) error {
+func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out event.Sink) error {
 	var b *event.Batch
 	var fs []*fetched
 	for _, msg := range group {
@@ -323,7 +317,7 @@ func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out BatchS
 }
 
 // handOver sends the batch of the messages fs (nil: none) to the deleter.
-func (c *Consumer) handOver(ctx context.Context, out BatchSink, b *event.Batch, fs []*fetched, first kafka.Message) error {
+func (c *Consumer) handOver(ctx context.Context, out event.Sink, b *event.Batch, fs []*fetched, first kafka.Message) error {
 	if b == nil {
 		return nil
 	}

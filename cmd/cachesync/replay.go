@@ -219,7 +219,7 @@ func replayServerID(tailer uint32, flagID uint) (uint32, error) {
 // keyOutput is where replay and backfill send keys: the deleter, or the
 // printer for --dry-run.
 type keyOutput interface {
-	canal.Sink
+	event.Sink
 	Run(ctx context.Context) error
 	Close()
 }
