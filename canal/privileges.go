@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/writebehind"
 )
 
 // Least privileges. cachesync needs, and `config check --online` accepts:
@@ -239,7 +240,7 @@ func newNeeds(rules []*config.Rule) *needs {
 			add(p, tableRef{db, tbl})
 		}
 		for _, p := range []string{"INSERT", "UPDATE", "CREATE"} {
-			add(p, tableRef{db, config.OffsetsTable})
+			add(p, tableRef{db, writebehind.OffsetsTable})
 		}
 	}
 	return n
@@ -265,7 +266,7 @@ func (n *needs) needed(priv string, o Object) bool {
 			if rdb != db {
 				continue
 			}
-			if o.Table == "*" || r.Matches(rdb, o.Table) || r.WriteBehind.Enabled() && o.Table == config.OffsetsTable {
+			if o.Table == "*" || r.Matches(rdb, o.Table) || r.WriteBehind.Enabled() && o.Table == writebehind.OffsetsTable {
 				return true
 			}
 		}
@@ -276,7 +277,7 @@ func (n *needs) needed(priv string, o Object) bool {
 		if o.Table == "*" {
 			return true // a database-level grant in a write-behind database
 		}
-		if o.Table == config.OffsetsTable {
+		if o.Table == writebehind.OffsetsTable {
 			return priv != "DELETE"
 		}
 		if priv == "CREATE" {

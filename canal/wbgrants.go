@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/writebehind"
 )
 
 // MissingWriteBehindPrivileges names what the write-behind flusher needs of
@@ -43,7 +44,7 @@ func MissingWriteBehindPrivileges(grants []string, rules []*config.Rule, account
 	}
 	for _, t := range order {
 		why := "the flusher writes the rows the cache queued"
-		if t.table == config.OffsetsTable {
+		if t.table == writebehind.OffsetsTable {
 			why = "the flusher creates it and records each batch in it"
 		}
 		missing = append(missing, fmt.Sprintf("write-behind: the source user lacks %s ON %s.%s (%s): GRANT %s ON %s TO %s",

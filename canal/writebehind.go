@@ -11,11 +11,12 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/writebehind"
 )
 
 // Echo guarding for write-behind rules. The flusher applies a batch in one
-// transaction whose FIRST row change is its cachesync_wb_offsets row
-// (stream → last applied entry ID). Rows events arrive in binlog order, so
+// transaction whose FIRST row change is its offsets row (stream → last
+// applied entry ID; the contract is writebehind.OffsetsTable). Rows events arrive in binlog order, so
 // by the time the flushed rows stream past, the handler knows the
 // transaction is the flusher's: for its inserted and updated rows, the keys
 // of the templates in write_behind.keys of that stream's rule go out as
@@ -38,7 +39,7 @@ func offsetsTableRegexes(rules []*config.Rule) []string {
 			continue
 		}
 		seen[r.DB] = true
-		out = append(out, `(?s)^`+regexp.QuoteMeta(r.DB)+`\.`+regexp.QuoteMeta(config.OffsetsTable)+`$`)
+		out = append(out, `(?s)^`+regexp.QuoteMeta(r.DB)+`\.`+regexp.QuoteMeta(writebehind.OffsetsTable)+`$`)
 	}
 	return out
 }
@@ -46,10 +47,10 @@ func offsetsTableRegexes(rules []*config.Rule) []string {
 // flushRow reports whether e is a change of an offsets table, and then
 // remembers its streams for the rest of the transaction.
 func (h *handler) flushRow(e *gocanal.RowsEvent) bool {
-	if e.Table.Name != config.OffsetsTable || !h.wbDatabase(e.Table.Schema) {
+	if e.Table.Name != writebehind.OffsetsTable || !h.wbDatabase(e.Table.Schema) {
 		return false
 	}
-	col := columnIndex(e.Table, "stream")
+	col := columnIndex(e.Table, writebehind.OffsetsStream)
 	if col < 0 {
 		return true
 	}

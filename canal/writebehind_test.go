@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/writebehind"
 )
 
 func wbRules(t *testing.T, db string) []*config.Rule {
@@ -35,13 +36,14 @@ func TestEchoGuardedKeys(t *testing.T) {
 	db := m.NewDatabase(t)
 	q := "`" + db + "`"
 	m.Exec(t, "CREATE TABLE "+q+".items (id INT PRIMARY KEY, name VARCHAR(16), qty INT)")
-	m.Exec(t, "CREATE TABLE "+q+"."+config.OffsetsTable+" (stream VARBINARY(512) NOT NULL PRIMARY KEY, last_id VARCHAR(64) NOT NULL)")
+	offsets := q + "." + writebehind.OffsetsTable
+	m.Exec(t, writebehind.OffsetsDDL(offsets))
 	m.Exec(t, "INSERT INTO "+q+".items VALUES (1, 'a', 0), (2, 'b', 0)")
 	file, pos := m.MasterStatus(t)
 	conn := m.Conn(t)
 	for _, stmt := range []string{
 		"BEGIN",
-		"INSERT INTO " + q + "." + config.OffsetsTable + " VALUES ('wb:items', '1-0')",
+		"INSERT INTO " + offsets + " (" + writebehind.OffsetsStream + ", " + writebehind.OffsetsLastID + ") VALUES ('wb:items', '1-0')",
 		"UPDATE " + q + ".items SET qty = 5 WHERE id = 1",
 		"UPDATE " + q + ".items SET qty = 6 WHERE id = 1",
 		"DELETE FROM " + q + ".items WHERE id = 2",

@@ -5,12 +5,6 @@ import (
 	"time"
 )
 
-// OffsetsTable is cachesync's own table, one in each database that holds
-// write-behind tables: stream → last applied entry ID. The flusher writes its
-// row first in every transaction; the tailer recognises the flusher's own
-// transactions by it (echo guarding, canal/writebehind.go).
-const OffsetsTable = "cachesync_wb_offsets"
-
 // WriteBehindConfig turns a rule into a write-behind rule: the application
 // writes the cache first (with the writebehind package's scripts, which also
 // append the write to Stream) and the flusher persists those writes to the

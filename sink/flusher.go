@@ -18,11 +18,8 @@ import (
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/writebehind"
 )
-
-// OffsetsTable is where the flusher records each stream's last applied
-// entry ID, written FIRST in every flush transaction (see config.OffsetsTable).
-const OffsetsTable = config.OffsetsTable
 
 // FlusherConfig shapes one stream's flusher; each zero value has a default.
 type FlusherConfig struct {
@@ -98,11 +95,12 @@ type Dialer func(ctx context.Context) (*client.Conn, error)
 
 // Flusher persists one write-behind stream to MySQL: it reads the stream in
 // a consumer group, coalesces a batch by primary key, applies it in one
-// transaction that first records the batch's last entry ID in OffsetsTable,
-// and acknowledges the entries only after COMMIT. Re-delivered entries at or
-// below the recorded ID are acknowledged without being applied again, so each
-// write is applied exactly once across crashes. One flusher per stream is
-// active at a time (a lease in Redis); others wait to take over.
+// transaction that first records the batch's last entry ID in the offsets
+// table (writebehind.OffsetsTable), and acknowledges the entries only after
+// COMMIT. Re-delivered entries at or below the recorded ID are acknowledged
+// without being applied again, so each write is applied exactly once across
+// crashes. One flusher per stream is active at a time (a lease in Redis);
+// others wait to take over.
 type Flusher struct {
 	rdb      redis.UniversalClient
 	dial     Dialer
@@ -180,7 +178,7 @@ func (f *Flusher) Run(ctx context.Context) error {
 	if err := f.retry(ctx, "redis", "create consumer group", f.ensureGroup); err != nil {
 		return ignoreCanceled(err)
 	}
-	if err := f.retry(ctx, "mysql", "create "+OffsetsTable, f.db.ensureOffsetsTable); err != nil {
+	if err := f.retry(ctx, "mysql", "create "+writebehind.OffsetsTable, f.db.ensureOffsetsTable); err != nil {
 		return ignoreCanceled(err)
 	}
 	for ctx.Err() == nil {
@@ -191,7 +189,7 @@ func (f *Flusher) Run(ctx context.Context) error {
 		lctx, cancel := context.WithCancelCause(ctx)
 		go f.keepLease(lctx, cancel, since)
 		// Fence the earlier holders out before reading anything.
-		err = f.retry(lctx, "mysql", "recording the lease token in "+OffsetsTable, func(ctx context.Context) error {
+		err = f.retry(lctx, "mysql", "recording the lease token in "+writebehind.OffsetsTable, func(ctx context.Context) error {
 			return f.db.fence(ctx, f.cfg.stream(), f.token)
 		})
 		if err == nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/writebehind"
 )
 
 // flushDB is the flusher's MySQL side: one connection, the offsets row and
@@ -66,30 +67,32 @@ func (d *flushDB) reset() {
 
 func (d *flushDB) close() { d.reset() }
 
+// The offsets row's columns, as the contract names them.
+const (
+	colStream = writebehind.OffsetsStream
+	colLastID = writebehind.OffsetsLastID
+	colToken  = writebehind.OffsetsLeaseToken
+)
+
 func (d *flushDB) offsetsTable() string {
-	return quoteIdent(d.rule.DB) + "." + quoteIdent(OffsetsTable)
+	return quoteIdent(d.rule.DB) + "." + quoteIdent(writebehind.OffsetsTable)
 }
 
-const leaseTokenColumn = "lease_token BIGINT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'fencing token of the flusher that holds the stream'"
-
 // ensureOffsetsTable creates the offsets table in the rule's database, and
-// adds lease_token to one created by an older cachesync (ALTER, once).
+// adds its lease token column to one created by an older cachesync (ALTER,
+// once).
 func (d *flushDB) ensureOffsetsTable(ctx context.Context) error {
 	c, err := d.get(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = c.Execute("CREATE TABLE IF NOT EXISTS " + d.offsetsTable() + ` (
-  stream VARBINARY(512) NOT NULL PRIMARY KEY COMMENT 'write_behind.stream',
-  last_id VARCHAR(64) NOT NULL COMMENT 'last stream entry ID applied',
-  updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
-  ` + leaseTokenColumn + `
-) ENGINE=InnoDB COMMENT='cachesync write-behind: written first in every flush transaction'`)
+	_, err = c.Execute(writebehind.OffsetsDDL(d.offsetsTable()))
 	if err != nil {
 		d.reset()
 		return fmt.Errorf("creating %s (the flusher's user needs CREATE, SELECT, INSERT, UPDATE on it): %w", d.offsetsTable(), err)
 	}
-	r, err := c.Execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = 'lease_token'", d.rule.DB, OffsetsTable)
+	r, err := c.Execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+		d.rule.DB, writebehind.OffsetsTable, writebehind.OffsetsLeaseToken)
 	if err != nil {
 		d.reset()
 		return fmt.Errorf("reading the columns of %s: %w", d.offsetsTable(), err)
@@ -99,11 +102,11 @@ func (d *flushDB) ensureOffsetsTable(ctx context.Context) error {
 	}
 	// MySQL 8 has no ADD COLUMN IF NOT EXISTS; a flusher migrating at the
 	// same moment makes this one fail with a duplicate column, which is done.
-	_, err = c.Execute("ALTER TABLE " + d.offsetsTable() + " ADD COLUMN " + leaseTokenColumn)
+	_, err = c.Execute("ALTER TABLE " + d.offsetsTable() + " ADD COLUMN " + writebehind.LeaseTokenDefinition)
 	if err != nil && mysqlCode(err) != mysql.ER_DUP_FIELDNAME {
 		d.reset()
-		return fmt.Errorf("adding column lease_token to %s, created by an older cachesync (grant ALTER on it once, or run ALTER TABLE %s ADD COLUMN %s): %w",
-			d.offsetsTable(), d.offsetsTable(), leaseTokenColumn, err)
+		return fmt.Errorf("adding column %s to %s, created by an older cachesync (grant ALTER on it once, or run ALTER TABLE %s ADD COLUMN %s): %w",
+			writebehind.OffsetsLeaseToken, d.offsetsTable(), d.offsetsTable(), writebehind.LeaseTokenDefinition, err)
 	}
 	return nil
 }
@@ -112,7 +115,7 @@ func (d *flushDB) ensureOffsetsTable(ctx context.Context) error {
 // flusher that wrote it, and locks the row until COMMIT, so two flushers can
 // never both apply one entry.
 func (d *flushDB) offsets(c *client.Conn, stream string) (id string, token uint64, err error) {
-	r, err := c.Execute("SELECT last_id, lease_token FROM "+d.offsetsTable()+" WHERE stream = ? FOR UPDATE", stream)
+	r, err := c.Execute("SELECT "+colLastID+", "+colToken+" FROM "+d.offsetsTable()+" WHERE "+colStream+" = ? FOR UPDATE", stream)
 	if err != nil {
 		return "", 0, fmt.Errorf("reading the last applied ID of stream %s from %s: %w", stream, d.offsetsTable(), err)
 	}
@@ -125,7 +128,8 @@ func (d *flushDB) offsets(c *client.Conn, stream string) (id string, token uint6
 }
 
 func (d *flushDB) saveID(c *client.Conn, stream, id string, token uint64) error {
-	_, err := c.Execute("INSERT INTO "+d.offsetsTable()+" (stream, last_id, lease_token) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE last_id = VALUES(last_id), lease_token = VALUES(lease_token)",
+	_, err := c.Execute("INSERT INTO "+d.offsetsTable()+" ("+colStream+", "+colLastID+", "+colToken+") VALUES (?, ?, ?)"+
+		" ON DUPLICATE KEY UPDATE "+colLastID+" = VALUES("+colLastID+"), "+colToken+" = VALUES("+colToken+")",
 		stream, id, token)
 	if err != nil {
 		return fmt.Errorf("recording entry %s of stream %s in %s: %w", id, stream, d.offsetsTable(), err)
@@ -159,7 +163,8 @@ func (d *flushDB) fenceOnce(ctx context.Context, stream string, token uint64) er
 	if stored > token {
 		return fenced(c, stream, token, stored)
 	}
-	if _, err := c.Execute("INSERT INTO "+d.offsetsTable()+" (stream, last_id, lease_token) VALUES (?, '0-0', ?) ON DUPLICATE KEY UPDATE lease_token = VALUES(lease_token)",
+	if _, err := c.Execute("INSERT INTO "+d.offsetsTable()+" ("+colStream+", "+colLastID+", "+colToken+") VALUES (?, '0-0', ?)"+
+		" ON DUPLICATE KEY UPDATE "+colToken+" = VALUES("+colToken+")",
 		stream, token); err != nil {
 		return fmt.Errorf("recording the lease token of stream %s in %s: %w", stream, d.offsetsTable(), err)
 	}

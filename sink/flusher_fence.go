@@ -24,7 +24,7 @@ import (
 // whose token is older than the stored one is rolled back and its flusher
 // stands by (errFenced).
 
-var errFenced = errors.New("a newer flusher has taken this stream over (its lease token is in " + OffsetsTable + "): this one stands by")
+var errFenced = errors.New("a newer flusher has taken this stream over (its lease token is in " + writebehind.OffsetsTable + "): this one stands by")
 
 func (f *Flusher) tokenKey() string { return f.cfg.stream() + ":lease:token" }
 
