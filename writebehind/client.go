@@ -1,7 +1,9 @@
 // Package writebehind is the application side of cachesync's write-behind:
 // Lua scripts that write the cache AND queue the row write on the rule's
-// Redis stream in one atomic step, and a small Go client for them. The
-// flusher (sink.Flusher) reads the stream and applies the writes to MySQL.
+// Redis stream in one atomic step, and a small Go client for them; and the
+// offsets table, the contract between the flusher and the binlog tailer.
+// The flusher (package writebehind/flusher) reads the stream and applies the
+// writes to MySQL.
 //
 // Applications in other languages call the same scripts with EVALSHA; their
 // KEYS and ARGV are documented at the top of each script (scripts/*.lua) and

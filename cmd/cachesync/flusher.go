@@ -15,6 +15,7 @@ import (
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/writebehind/flusher"
 )
 
 // Roles of `cachesync run`: all runs every side this config has — the
@@ -139,7 +140,7 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 		// failing (MySQL or Redis) for longer than http.stall_after.
 		fl := &failing{}
 		go watchFailing(gctx, h, "write-behind "+r.WriteBehind.Stream, fl, cfg.HTTP.StallAfter.D(), time.Second)
-		f := sink.NewFlusher(rdb, mysqlDialer(cfg.Source), sink.FlusherConfig{Rule: r, SecondDelay: cfg.Delete.SecondDelay.D(), OnFailure: fl.fail, OnSuccess: fl.succeed},
+		f := flusher.New(rdb, mysqlDialer(cfg.Source), flusher.Config{Rule: r, SecondDelay: cfg.Delete.SecondDelay.D(), OnFailure: fl.fail, OnSuccess: fl.succeed},
 			backoff, log.Named("flusher"), m)
 		g.Go(func() error {
 			if err := f.Run(gctx); err != nil {
@@ -156,7 +157,7 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 // over TLS with source.tls; it needs SELECT, INSERT, UPDATE, DELETE on the
 // write-behind tables and CREATE on cachesync_wb_offsets. Errors never
 // contain the password.
-func mysqlDialer(src config.SourceConfig) sink.Dialer {
+func mysqlDialer(src config.SourceConfig) flusher.Dialer {
 	return func(ctx context.Context) (*client.Conn, error) {
 		tlsConf, err := canal.SourceTLS(src)
 		if err != nil {

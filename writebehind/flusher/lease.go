@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // renewed every sixth of it; the holder stands down when it could not renew
 // for half of it, so it stops well before a standby can take over (which it
 // does once the key expires). The lease alone cannot stop a paused flusher:
-// see the fencing token (flusher_fence.go).
+// see the fencing token (fence.go).
 
 var renewLease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
 

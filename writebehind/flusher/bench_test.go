@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // script writes them), then one flusher drains them. "distinct" writes a new
 // row per entry (no coalescing helps); "hot" spreads them over 1,000 rows.
 //
-//	go test ./sink -run '^$' -bench WriteBehindFlush -benchtime 200000x -count 2
+//	go test ./writebehind/flusher -run '^$' -bench WriteBehindFlush -benchtime 200000x -count 2
 func BenchmarkWriteBehindFlush(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -25,7 +25,7 @@ func BenchmarkWriteBehindFlush(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			e := newWBEnv(b, testenv.SharedMariaDB(b))
 			e.queueRaw(b.N, bc.rows)
-			f := e.flusher("bench", func(c *FlusherConfig) { c.Batch = 500 })
+			f := e.flusher("bench", func(c *Config) { c.Batch = 500 })
 			b.ResetTimer()
 			began := time.Now()
 			r := run(b, f)

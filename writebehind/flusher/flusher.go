@@ -1,4 +1,13 @@
-package sink
+// Package flusher is write-behind's MySQL side: it reads a rule's Redis
+// stream, which the writebehind scripts fill as the application writes the
+// cache, and applies the writes to the rule's table in batched transactions,
+// each applied exactly once across crashes and takeovers (the offsets row of
+// writebehind.OffsetsTable, a lease and a fencing token per stream). Poison
+// entries go to a dead-letter stream with their reason, and their owned cache
+// keys are deleted now and again after the second delay. It runs opposite to
+// invalidation (binlog → Redis, packages canal and sink) and depends on
+// neither.
+package flusher
 
 import (
 	"context"
@@ -21,8 +30,8 @@ import (
 	"github.com/cachesync/cachesync/writebehind"
 )
 
-// FlusherConfig shapes one stream's flusher; each zero value has a default.
-type FlusherConfig struct {
+// Config shapes one stream's flusher; each zero value has a default.
+type Config struct {
 	Rule        *config.Rule  // the write-behind rule; its Stream and table
 	Batch       int           // entries per transaction; default the rule's batch (500)
 	Interval    time.Duration // longest a batch waits to fill; default the rule's interval (100ms)
@@ -41,27 +50,27 @@ type FlusherConfig struct {
 	OnSuccess func()
 }
 
-func (c FlusherConfig) stream() string { return c.Rule.WriteBehind.Stream }
-func (c FlusherConfig) batch() int {
+func (c Config) stream() string { return c.Rule.WriteBehind.Stream }
+func (c Config) batch() int {
 	if c.Batch > 0 {
 		return c.Batch
 	}
 	return c.Rule.WriteBehind.BatchSize()
 }
 
-func (c FlusherConfig) interval() time.Duration {
+func (c Config) interval() time.Duration {
 	if c.Interval > 0 {
 		return c.Interval
 	}
 	return c.Rule.WriteBehind.FlushInterval()
 }
 
-func (c FlusherConfig) group() string { return orText(c.Group, "cachesync") }
-func (c FlusherConfig) deadLetter() string {
+func (c Config) group() string { return orText(c.Group, "cachesync") }
+func (c Config) deadLetter() string {
 	return orText(c.DeadLetter, c.stream()+":dead")
 }
 
-func (c FlusherConfig) consumer() string {
+func (c Config) consumer() string {
 	if c.Consumer != "" {
 		return c.Consumer
 	}
@@ -69,14 +78,14 @@ func (c FlusherConfig) consumer() string {
 	return orText(host, "cachesync") + "-" + strconv.Itoa(os.Getpid())
 }
 
-func (c FlusherConfig) leaseTTL() time.Duration {
+func (c Config) leaseTTL() time.Duration {
 	if c.LeaseTTL > 0 {
 		return c.LeaseTTL
 	}
 	return 10 * time.Second
 }
 
-func (c FlusherConfig) backlogWarn() int64 {
+func (c Config) backlogWarn() int64 {
 	if c.BacklogWarn > 0 {
 		return c.BacklogWarn
 	}
@@ -104,24 +113,24 @@ type Dialer func(ctx context.Context) (*client.Conn, error)
 type Flusher struct {
 	rdb      redis.UniversalClient
 	dial     Dialer
-	cfg      FlusherConfig
+	cfg      Config
 	consumer string
 	backoff  retry.Backoff
 	log      *zap.Logger
-	m        flusherMetrics
+	m        streamMetrics
 	db       *flushDB
-	token    uint64 // the fencing token of the lease held (flusher_fence.go)
+	token    uint64 // the fencing token of the lease held (fence.go)
 
 	lastReport time.Time
 	lastWarn   time.Time
-	hooks      flusherHooks
+	hooks      testHooks
 	later      sync.WaitGroup // second deletes of dead-lettered entries' keys
 }
 
-// flusherHooks let tests stop the flusher at the worst moments, as a crash
+// testHooks let tests stop the flusher at the worst moments, as a crash
 // would: an error from a hook ends Run at once, with nothing acknowledged
 // and, before COMMIT, the transaction left to the server to roll back.
-type flusherHooks struct {
+type testHooks struct {
 	beforeCommit func(entries int) error
 	afterCommit  func(entries int) error
 	// The ones below only watch or hold the flusher, as a paused process
@@ -141,7 +150,7 @@ func callHook(h func()) {
 	}
 }
 
-type flusherMetrics struct {
+type streamMetrics struct {
 	entries, batches, skipped, dead prometheus.Counter
 	upserts, deletes                prometheus.Counter
 	mysqlErrs, redisErrs            prometheus.Counter
@@ -149,8 +158,8 @@ type flusherMetrics struct {
 	pending, oldest                 prometheus.Gauge
 }
 
-func newFlusherMetrics(m *metrics.Metrics, stream string) flusherMetrics {
-	return flusherMetrics{
+func newStreamMetrics(m *metrics.Metrics, stream string) streamMetrics {
+	return streamMetrics{
 		entries: m.WBEntries.WithLabelValues(stream), batches: m.WBBatches.WithLabelValues(stream),
 		skipped: m.WBSkipped.WithLabelValues(stream), dead: m.WBDeadLettered.WithLabelValues(stream),
 		upserts: m.WBRows.WithLabelValues(stream, "upsert"), deletes: m.WBRows.WithLabelValues(stream, "delete"),
@@ -160,11 +169,11 @@ func newFlusherMetrics(m *metrics.Metrics, stream string) flusherMetrics {
 	}
 }
 
-// NewFlusher returns a flusher for cfg.Rule's stream; call Run.
-func NewFlusher(rdb redis.UniversalClient, dial Dialer, cfg FlusherConfig, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Flusher {
+// New returns a flusher for cfg.Rule's stream; call Run.
+func New(rdb redis.UniversalClient, dial Dialer, cfg Config, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Flusher {
 	log = log.With(zap.String("stream", cfg.stream()))
 	return &Flusher{rdb: rdb, dial: dial, cfg: cfg, consumer: cfg.consumer(), backoff: backoff, log: log,
-		m: newFlusherMetrics(m, cfg.stream()), db: newFlushDB(dial, cfg.Rule, log)}
+		m: newStreamMetrics(m, cfg.stream()), db: newFlushDB(dial, cfg.Rule, log)}
 }
 
 var errLeaseLost = errors.New("flusher lease lost to another flusher")

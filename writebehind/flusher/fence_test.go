@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"context"
@@ -138,7 +138,7 @@ func TestWriteBehindStaleFlusherFenced(t *testing.T) {
 // taken over yet.
 func TestWriteBehindLeaseMargin(t *testing.T) {
 	e := newWBEnv(t, testenv.SharedMariaDB(t))
-	f := e.flusher("A", func(c *FlusherConfig) { c.LeaseTTL = 3 * time.Second })
+	f := e.flusher("A", func(c *Config) { c.LeaseTTL = 3 * time.Second })
 	var failing atomic.Bool
 	left := make(chan time.Duration, 1)
 	f.hooks.failRenew = failing.Load

@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"context"
@@ -84,12 +84,12 @@ func (e *wbEnv) dialer() Dialer {
 }
 
 // flusher builds a flusher; tune adjusts its config before it is built.
-func (e *wbEnv) flusher(consumer string, tune func(*FlusherConfig)) *Flusher {
-	cfg := FlusherConfig{Rule: e.rule, Consumer: consumer, LeaseTTL: 600 * time.Millisecond}
+func (e *wbEnv) flusher(consumer string, tune func(*Config)) *Flusher {
+	cfg := Config{Rule: e.rule, Consumer: consumer, LeaseTTL: 600 * time.Millisecond}
 	if tune != nil {
 		tune(&cfg)
 	}
-	return NewFlusher(e.rdb, e.dialer(), cfg, retry.Backoff{Initial: 20 * time.Millisecond, Max: 300 * time.Millisecond},
+	return New(e.rdb, e.dialer(), cfg, retry.Backoff{Initial: 20 * time.Millisecond, Max: 300 * time.Millisecond},
 		zaptest.NewLogger(e.t), e.m)
 }
 

@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func TestWriteBehindDeadLetterInvalidates(t *testing.T) {
 	if _, err := e.client.Set(ctx, key(2), "7", 0, e.row(2), map[string]any{"qty": 7}); err != nil {
 		t.Fatal(err)
 	}
-	run(t, e.flusher("f1", func(c *FlusherConfig) { c.SecondDelay = 3 * time.Second }))
+	run(t, e.flusher("f1", func(c *Config) { c.SecondDelay = 3 * time.Second }))
 	e.waitDrained(30 * time.Second)
 	if got := e.mysqlQty(); got[1] != 5 || got[2] != 7 {
 		t.Fatalf("MySQL %v, want 1→5 (refused) and 2→7", got)

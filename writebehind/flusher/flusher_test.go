@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"context"
@@ -125,7 +125,7 @@ func TestWriteBehindCrash(t *testing.T) {
 			const rows, incrs = 20, 3000
 			e.seed(rows)
 			want := e.queueIncrements(rows, incrs)
-			f1 := e.flusher("doomed", func(c *FlusherConfig) { c.Batch = 500 })
+			f1 := e.flusher("doomed", func(c *Config) { c.Batch = 500 })
 			var batches atomic.Int32
 			var crashedWith int
 			tc.crash(f1, func(n int) error {

@@ -1,4 +1,4 @@
-package sink
+package flusher
 
 import (
 	"encoding/json"
