@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/sink"
 )
 
 // A change Kafka can never carry goes to the bypass: its keys are deleted
@@ -28,7 +29,7 @@ func TestPublisherBypassesWhatKafkaCannotCarry(t *testing.T) {
 			p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test", MaxBytes: maxBytes},
 				acker, testBackoff, zaptest.NewLogger(t), kt.m)
 			rdb := kt.redis.Client(t)
-			del := NewDeleter(rdb, DeleterConfig{SecondDelay: 10 * time.Millisecond}, event.AckerFunc(p.BypassDone), testBackoff, zaptest.NewLogger(t), kt.m)
+			del := sink.NewDeleter(rdb, sink.DeleterConfig{SecondDelay: 10 * time.Millisecond}, event.AckerFunc(p.BypassDone), testBackoff, zaptest.NewLogger(t), kt.m)
 			p.SetBypass(del)
 			go del.Run(ctx) //nolint:errcheck // ends with ctx
 			go p.Run(ctx)   //nolint:errcheck // ends with ctx

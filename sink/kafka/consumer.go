@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
@@ -22,11 +22,11 @@ import (
 type ConsumerConfig struct {
 	Brokers        []string
 	Topic, Group   string
-	DLQTopic       string        // poison messages go here; required
-	CommitInterval time.Duration // how often done offsets are committed; default 200ms
-	MaxInFlight    int           // messages fetched and not yet done before fetching waits; default 200000
-	Dialer         *kafka.Dialer // TLS and SASL for the reader; nil: plain TCP
-	Transport      kafka.RoundTripper
+	DLQTopic       string          // poison messages go here; required
+	CommitInterval time.Duration   // how often done offsets are committed; default 200ms
+	MaxInFlight    int             // messages fetched and not yet done before fetching waits; default 200000
+	Dialer         *kafkago.Dialer // TLS and SASL for the reader; nil: plain TCP
+	Transport      kafkago.RoundTripper
 }
 
 // Consumer is the deleting side of the Kafka transport: it fetches messages
@@ -39,9 +39,9 @@ type ConsumerConfig struct {
 // commit come again, and deleting twice is harmless.
 type Consumer struct {
 	cfg     ConsumerConfig
-	r       *kafka.Reader
-	dlq     *kafka.Writer
-	admin   *kafka.Client // reads the group's offsets before a commit
+	r       *kafkago.Reader
+	dlq     *kafkago.Writer
+	admin   *kafkago.Client // reads the group's offsets before a commit
 	backoff retry.Backoff
 	log     *zap.Logger
 	m       *metrics.Metrics
@@ -82,7 +82,7 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 200000)
 	c := &Consumer{cfg: cfg, backoff: backoff, log: log, m: m, slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)),
 		inflight: map[uint64][]*fetched{}, parts: map[int]*partState{}}
-	c.r = kafka.NewReader(kafka.ReaderConfig{
+	c.r = kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:        cfg.Brokers,
 		GroupID:        cfg.Group,
 		Topic:          cfg.Topic,
@@ -93,7 +93,7 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 		ReadBackoffMin: 10 * time.Millisecond,
 		ReadBackoffMax: 500 * time.Millisecond,
 		QueueCapacity:  1000,
-		StartOffset:    kafka.FirstOffset, // a new group reads what the tailer already published
+		StartOffset:    kafkago.FirstOffset, // a new group reads what the tailer already published
 		// A member that died (kill -9) holds its partitions until its session
 		// times out: 10s, not kafka-go's 30s, so a survivor takes over soon.
 		SessionTimeout:    10 * time.Second,
@@ -101,13 +101,13 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 		RebalanceTimeout:  10 * time.Second,
 		// CommitInterval 0: CommitMessages commits synchronously; this
 		// consumer decides when (commitLoop), never kafka-go on fetch.
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+		ErrorLogger: kafkago.LoggerFunc(func(msg string, args ...any) {
 			log.Debug("kafka reader: " + fmt.Sprintf(msg, args...))
 		}),
 	})
-	c.admin = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport}
-	c.dlq = &kafka.Writer{
-		Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.DLQTopic, RequiredAcks: kafka.RequireAll,
+	c.admin = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: cfg.Transport}
+	c.dlq = &kafkago.Writer{
+		Addr: kafkago.TCP(cfg.Brokers...), Topic: cfg.DLQTopic, RequiredAcks: kafkago.RequireAll,
 		BatchTimeout: time.Millisecond, MaxAttempts: 3, Transport: cfg.Transport,
 	}
 	return c
@@ -146,7 +146,7 @@ func (c *Consumer) finish(f *fetched) {
 }
 
 // track registers a fetched message in its partition's queue.
-func (c *Consumer) track(msg kafka.Message) *fetched {
+func (c *Consumer) track(msg kafkago.Message) *fetched {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.parts[msg.Partition]
@@ -195,7 +195,7 @@ func (c *Consumer) Run(ctx context.Context, out event.Sink) error {
 	go func() { defer close(commitDone); c.commitLoop(commitCtx) }()
 	defer func() { stopCommits(); <-commitDone }()
 	c.log.Info("consuming", zap.String("topic", c.cfg.Topic), zap.String("group", c.cfg.Group))
-	msgs := make(chan kafka.Message, 256)
+	msgs := make(chan kafkago.Message, 256)
 	fctx, stopFetch := context.WithCancel(ctx)
 	fetchDone := make(chan struct{})
 	go func() { defer close(fetchDone); c.fetchLoop(fctx, msgs) }()
@@ -206,7 +206,7 @@ func (c *Consumer) Run(ctx context.Context, out event.Sink) error {
 		}
 		<-fetchDone
 	}()
-	group := make([]kafka.Message, 0, maxGroup)
+	group := make([]kafkago.Message, 0, maxGroup)
 	for {
 		group = group[:0]
 		select {
@@ -245,7 +245,7 @@ const maxGroup = 512
 // fetchLoop fetches until ctx ends, then closes msgs. Each message takes a
 // slot, given back when it is done: a message holds its keys until the
 // second delete, so the slots bound the consumer's memory.
-func (c *Consumer) fetchLoop(ctx context.Context, msgs chan<- kafka.Message) {
+func (c *Consumer) fetchLoop(ctx context.Context, msgs chan<- kafkago.Message) {
 	defer close(msgs)
 	for attempt := 0; ; {
 		if err := c.slots.Acquire(ctx, 1); err != nil {
@@ -277,7 +277,7 @@ func (c *Consumer) fetchLoop(ctx context.Context, msgs chan<- kafka.Message) {
 // handle decodes a group of messages into one batch for the deleter (one
 // pipelined round trip for all their keys) and dead-letters the ones that
 // do not decode.
-func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out event.Sink) error {
+func (c *Consumer) handle(ctx context.Context, group []kafkago.Message, out event.Sink) error {
 	var b *event.Batch
 	var fs []*fetched
 	for _, msg := range group {
@@ -317,7 +317,7 @@ func (c *Consumer) handle(ctx context.Context, group []kafka.Message, out event.
 }
 
 // handOver sends the batch of the messages fs (nil: none) to the deleter.
-func (c *Consumer) handOver(ctx context.Context, out event.Sink, b *event.Batch, fs []*fetched, first kafka.Message) error {
+func (c *Consumer) handOver(ctx context.Context, out event.Sink, b *event.Batch, fs []*fetched, first kafkago.Message) error {
 	if b == nil {
 		return nil
 	}
@@ -332,19 +332,19 @@ func (c *Consumer) handOver(ctx context.Context, out event.Sink, b *event.Batch,
 // deadLetter writes a poison message to the DLQ topic with why and where it
 // came from, retrying until the broker takes it: a poison message is never
 // dropped, and its offset counts as done only once it is in the DLQ.
-func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, why error) error {
+func (c *Consumer) deadLetter(ctx context.Context, msg kafkago.Message, why error) error {
 	reason := "decode"
 	var de *kafkamsg.DecodeError
 	if errors.As(why, &de) && de.Field == "v" {
 		reason = "version"
 	}
-	headers := append(append([]kafka.Header(nil), msg.Headers...),
-		kafka.Header{Key: "cachesync.error", Value: []byte(why.Error())},
-		kafka.Header{Key: "cachesync.origin.topic", Value: []byte(msg.Topic)},
-		kafka.Header{Key: "cachesync.origin.partition", Value: []byte(strconv.Itoa(msg.Partition))},
-		kafka.Header{Key: "cachesync.origin.offset", Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+	headers := append(append([]kafkago.Header(nil), msg.Headers...),
+		kafkago.Header{Key: "cachesync.error", Value: []byte(why.Error())},
+		kafkago.Header{Key: "cachesync.origin.topic", Value: []byte(msg.Topic)},
+		kafkago.Header{Key: "cachesync.origin.partition", Value: []byte(strconv.Itoa(msg.Partition))},
+		kafkago.Header{Key: "cachesync.origin.offset", Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 	)
-	dm := kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
+	dm := kafkago.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
 	c.log.Error("undecodable message sent to the DLQ topic", zap.String("topic", msg.Topic), zap.Int("partition", msg.Partition),
 		zap.Int64("offset", msg.Offset), zap.String("dlq_topic", c.cfg.DLQTopic), zap.Error(why))
 	for attempt := 0; ; attempt++ {
@@ -381,12 +381,12 @@ func (c *Consumer) commitLoop(ctx context.Context) {
 // next commit.
 func (c *Consumer) Commit(ctx context.Context) error {
 	c.mu.Lock()
-	var msgs []kafka.Message
+	var msgs []kafkago.Message
 	var parts []*partState
 	var upTo []int64
 	for _, p := range c.parts {
 		if p.doneUpTo > p.committed {
-			msgs = append(msgs, kafka.Message{Topic: c.cfg.Topic, Partition: p.partition, Offset: p.doneUpTo})
+			msgs = append(msgs, kafkago.Message{Topic: c.cfg.Topic, Partition: p.partition, Offset: p.doneUpTo})
 			parts = append(parts, p)
 			upTo = append(upTo, p.doneUpTo)
 		}
@@ -417,7 +417,7 @@ func (c *Consumer) Commit(ctx context.Context) error {
 // Committing ours would make the group read those messages again. If the
 // group's offsets cannot be read, every commit goes ahead (at worst that
 // re-delivers; it never skips).
-func (c *Consumer) notBehind(ctx context.Context, msgs []kafka.Message, parts []*partState, upTo []int64) ([]kafka.Message, []*partState, []int64) {
+func (c *Consumer) notBehind(ctx context.Context, msgs []kafkago.Message, parts []*partState, upTo []int64) ([]kafkago.Message, []*partState, []int64) {
 	if len(msgs) == 0 {
 		return msgs, parts, upTo
 	}
@@ -427,7 +427,7 @@ func (c *Consumer) notBehind(ctx context.Context, msgs []kafka.Message, parts []
 	}
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	res, err := c.admin.OffsetFetch(fctx, &kafka.OffsetFetchRequest{GroupID: c.cfg.Group, Topics: map[string][]int{c.cfg.Topic: ids}})
+	res, err := c.admin.OffsetFetch(fctx, &kafkago.OffsetFetchRequest{GroupID: c.cfg.Group, Topics: map[string][]int{c.cfg.Topic: ids}})
 	if err != nil || res.Error != nil {
 		return msgs, parts, upTo
 	}

@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (a *ackSink) Send(_ context.Context, b *event.Batch) error {
 // the row); "message=batch" is the alternative the design weighed: one
 // message per rows event (100 rows), keyed by the table.
 //
-//	go test ./sink -run '^$' -bench KafkaTransport -benchtime 1x -count 3
+//	go test ./sink/kafka -run '^$' -bench KafkaTransport -benchtime 1x -count 3
 func BenchmarkKafkaTransport(b *testing.B) {
 	const rows, per = 200000, 100
 	for _, perRow := range []bool{true, false} {
