@@ -63,10 +63,12 @@ func kafkaTransportOnce(b *testing.B, rows, per int, perRow bool) {
 	}
 	m := metrics.New(nil)
 	var acked atomic.Int64
-	p := NewPublisher(PublisherConfig{Brokers: brokers, Topic: "inv", Source: "bench"},
+	pc := publisherConfig(brokers, "inv")
+	pc.Source = "bench"
+	p := NewPublisher(pc,
 		event.AckerFunc(func(uint64) { acked.Add(1) }), testBackoff, zap.NewNop(), m)
 	go p.Run(ctx) //nolint:errcheck
-	c := NewConsumer(ConsumerConfig{Brokers: brokers, Topic: "inv", Group: "g", DLQTopic: "inv.dlq"}, testBackoff, zap.NewNop(), m)
+	c := NewConsumer(consumerConfig(brokers, "inv", "inv.dlq"), testBackoff, zap.NewNop(), m)
 	sink := &ackSink{c: c}
 	go c.Run(ctx, sink) //nolint:errcheck
 	batches, keys := rowBatches(0, rows/per, per)

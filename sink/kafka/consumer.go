@@ -16,13 +16,15 @@ import (
 	"github.com/cachesync/cachesync/retry"
 )
 
-// ConsumerConfig shapes the Kafka consumer; zero values have defaults.
+// ConsumerConfig shapes the Kafka consumer. cmd fills it from
+// transport.kafka; the defaults are config.Default's, and zero means zero
+// here (config.Validate refuses a zero for each of the numbers).
 type ConsumerConfig struct {
 	Brokers        []string
 	Topic, Group   string
 	DLQTopic       string          // poison messages go here; required
-	CommitInterval time.Duration   // how often done offsets are committed; default 200ms
-	MaxInFlight    int             // messages fetched and not yet done before fetching waits; default 200000
+	CommitInterval time.Duration   // how often done offsets are committed (commit_interval)
+	MaxInFlight    int             // messages fetched and not yet done before fetching waits (consumer_max_in_flight)
 	Dialer         *kafkago.Dialer // TLS and SASL for the reader; nil: plain TCP
 	Transport      kafkago.RoundTripper
 }
@@ -56,10 +58,6 @@ type Consumer struct {
 
 // NewConsumer returns a consumer; Run it with the sink that deletes.
 func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Consumer {
-	if cfg.CommitInterval <= 0 {
-		cfg.CommitInterval = 200 * time.Millisecond
-	}
-	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 200000)
 	c := &Consumer{cfg: cfg, backoff: backoff, log: log, m: m, slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)),
 		inflight: map[uint64][]*fetched{}, parts: map[int]*partState{}}
 	c.r = kafkago.NewReader(kafkago.ReaderConfig{

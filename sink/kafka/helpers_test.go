@@ -36,6 +36,36 @@ func (a *ackLog) count() int {
 	return len(a.seqs)
 }
 
+// publisherConfig is what cmd builds from a transport.kafka section that
+// sets only brokers and topic: the rest is config.Default's.
+func publisherConfig(brokers []string, topic string) PublisherConfig {
+	k := config.Default().Transport.Kafka
+	return PublisherConfig{Brokers: brokers, Topic: topic, Source: "test", MaxBytes: k.MaxMessageBytes,
+		MaxInFlight: k.MaxInFlight, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout.D()}
+}
+
+// consumerConfig is what cmd builds for group g from a transport.kafka
+// section that sets only brokers, topic and dlq_topic.
+func consumerConfig(brokers []string, topic, dlq string) ConsumerConfig {
+	k := config.Default().Transport.Kafka
+	return ConsumerConfig{Brokers: brokers, Topic: topic, Group: "g", DLQTopic: dlq,
+		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight}
+}
+
+// fromFile is cfg with what cmd fills from a config file that leaves
+// delete.batch_keys and transport.queue_size unset; the rest as the test
+// wrote it (SecondDelay 0: no second delete).
+func fromFile(cfg sink.DeleterConfig) sink.DeleterConfig {
+	def := config.Default()
+	if cfg.BatchKeys == 0 {
+		cfg.BatchKeys = def.Delete.BatchKeys
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = def.Transport.QueueSize
+	}
+	return cfg
+}
+
 // newTestDeleter is a Redis deleter on addr, the consumers' and the
 // bypass's stage counting into m, with short timeouts so a stopped Redis shows at once.
 func newTestDeleter(t testing.TB, addr string, cfg sink.DeleterConfig, acks event.Acker, m *metrics.Metrics) (*sink.Deleter, redis.UniversalClient) {
@@ -48,7 +78,7 @@ func newTestDeleter(t testing.TB, addr string, cfg sink.DeleterConfig, acks even
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	return sink.NewDeleter(rdb, cfg, acks, testBackoff, zaptest.NewLogger(t), m), rdb
+	return sink.NewDeleter(rdb, fromFile(cfg), acks, testBackoff, zaptest.NewLogger(t), m), rdb
 }
 
 func setKeys(t *testing.T, c *redis.Client, keys []string) {

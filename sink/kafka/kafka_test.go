@@ -67,7 +67,7 @@ func newKafkaTest(t *testing.T, brokers []string, partitions int) *kafkaTest {
 
 // publisher starts a publisher that acknowledges to acks.
 func (kt *kafkaTest) publisher(ctx context.Context, acks event.Acker) *Publisher {
-	p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test"}, acks, testBackoff, zaptest.NewLogger(kt.t), kt.m)
+	p := NewPublisher(publisherConfig(kt.brokers, kt.topic), acks, testBackoff, zaptest.NewLogger(kt.t), kt.m)
 	go p.Run(ctx) //nolint:errcheck // ends with ctx
 	kt.t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -77,11 +77,18 @@ func (kt *kafkaTest) publisher(ctx context.Context, acks event.Acker) *Publisher
 	return p
 }
 
+// consumerConfig is the test's consumer group, committing every 50ms.
+func (kt *kafkaTest) consumerConfig() ConsumerConfig {
+	cc := consumerConfig(kt.brokers, kt.topic, kt.dlq)
+	cc.CommitInterval = 50 * time.Millisecond
+	return cc
+}
+
 // consumer starts a consumer with its own deleter; stop stops both the
 // graceful way and returns once they are closed.
 func (kt *kafkaTest) consumer(ctx context.Context, m *metrics.Metrics) (c *Consumer, stop func()) {
 	log := zaptest.NewLogger(kt.t)
-	c = NewConsumer(ConsumerConfig{Brokers: kt.brokers, Topic: kt.topic, Group: "g", DLQTopic: kt.dlq, CommitInterval: 50 * time.Millisecond},
+	c = NewConsumer(kt.consumerConfig(),
 		testBackoff, log, m)
 	d, _ := newTestDeleter(kt.t, kt.redis.Addr, sink.DeleterConfig{SecondDelay: 20 * time.Millisecond}, c, m)
 	cctx, cancel := context.WithCancel(ctx)
@@ -352,7 +359,7 @@ func TestKafkaNewerVersionIsNeitherDeadLetteredNorCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics.New(nil)
-	c := NewConsumer(ConsumerConfig{Brokers: kt.brokers, Topic: kt.topic, Group: "g", DLQTopic: kt.dlq, CommitInterval: 50 * time.Millisecond},
+	c := NewConsumer(kt.consumerConfig(),
 		testBackoff, zaptest.NewLogger(t), m)
 	d, _ := newTestDeleter(t, kt.redis.Addr, sink.DeleterConfig{SecondDelay: 20 * time.Millisecond}, c, metrics.New(nil))
 	delDone := make(chan error, 1)
@@ -430,7 +437,9 @@ func TestKafkaPublisherSplitsLargeBatches(t *testing.T) {
 	defer cancel()
 	acks := &ackLog{}
 	const limit = 4096
-	p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test", MaxBytes: limit}, acks, testBackoff, zaptest.NewLogger(t), kt.m)
+	pc := publisherConfig(kt.brokers, kt.topic)
+	pc.MaxBytes = limit
+	p := NewPublisher(pc, acks, testBackoff, zaptest.NewLogger(t), kt.m)
 	go p.Run(ctx) //nolint:errcheck
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -18,15 +18,17 @@ import (
 	"github.com/cachesync/cachesync/sink/kafkamsg"
 )
 
-// PublisherConfig shapes the Kafka publisher; zero values have defaults.
+// PublisherConfig shapes the Kafka publisher. cmd fills it from
+// transport.kafka; the defaults are config.Default's, and zero means zero
+// here (config.Validate refuses a zero for each of the numbers).
 type PublisherConfig struct {
 	Brokers      []string
 	Topic        string
 	Source       string        // names the MySQL source in every message
-	MaxBytes     int           // one record, value + key + framing; default kafkamsg.DefaultMaxBytes
-	MaxInFlight  int           // messages written and not yet acknowledged; default 20000
-	BatchSize    int           // messages per produce request and partition; default 1000
-	BatchTimeout time.Duration // how long a partial batch waits for more; default 1ms
+	MaxBytes     int           // one record, value + key + framing (max_message_bytes)
+	MaxInFlight  int           // messages written and not yet acknowledged (max_in_flight)
+	BatchSize    int           // messages per produce request and partition (batch_size)
+	BatchTimeout time.Duration // how long a partial batch waits for more (batch_timeout)
 	Transport    kafkago.RoundTripper
 }
 
@@ -77,14 +79,6 @@ type retryGroup struct {
 // NewPublisher returns a publisher writing to cfg.Topic. Call Run, then Send,
 // then Close to wait for the last acknowledgements.
 func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Publisher {
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = kafkamsg.DefaultMaxBytes
-	}
-	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 20000)
-	cfg.BatchSize = orDefault(cfg.BatchSize, 1000)
-	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = time.Millisecond
-	}
 	p := &Publisher{cfg: cfg, acker: acker, backoff: backoff, log: log, m: m,
 		slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)), wake: make(chan struct{}, 1)}
 	p.w = &kafkago.Writer{
@@ -333,11 +327,4 @@ func (p *Publisher) Close(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	return err
-}
-
-func orDefault(v, d int) int {
-	if v <= 0 {
-		return d
-	}
-	return v
 }
