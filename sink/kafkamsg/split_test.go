@@ -76,7 +76,7 @@ func TestSplit(t *testing.T) {
 		{"one byte short", m.Keys, exact - 1, 2},
 		{"small limit", m.Keys, 2000, -1},
 		{"one key per chunk", manyKeys(5, 400), 1000, 5},
-		{"3 MiB of keys", manyKeys(3000, 1000), 0, 4}, // a seventh of them b64, a third longer
+		{"3 MiB of keys", manyKeys(3000, 1000), defaultMaxBytes(), 4}, // a seventh of them b64, a third longer
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := m
