@@ -124,7 +124,9 @@ type CheckpointConfig struct {
 type TransportConfig struct {
 	Kind  string      `yaml:"kind"` // direct (default) | kafka
 	Kafka KafkaConfig `yaml:"kafka"`
-	// QueueSize bounds the direct transport, in batches; default 256.
+	// QueueSize bounds the queue in front of the Redis deleter, in batches:
+	// the direct transport's, and with kafka each consumer's and the
+	// bypass's; default 256.
 	QueueSize int `yaml:"queue_size"`
 }
 
@@ -157,7 +159,10 @@ type KafkaConfig struct {
 	BatchTimeout Duration `yaml:"batch_timeout"`
 	// BatchSize is the most messages in one produce batch; default 1000.
 	BatchSize int `yaml:"batch_size"`
-	// MaxMessageBytes caps one produce request's size; default 1048576 (1 MiB).
+	// MaxMessageBytes caps one produce request's size, and so one record;
+	// default 1048576 (1 MiB): kafka-go's Writer.BatchBytes default and,
+	// with the framing the split reserves, within the broker's
+	// message.max.bytes default (1048588).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// CommitInterval is how often the consumer commits the offsets of fully
 	// done messages; default 200ms.

@@ -183,11 +183,13 @@ func (c *CheckpointConfig) check(k *checker) {
 
 func (t *TransportConfig) check(k *checker) {
 	k.oneOf("transport.kind", t.Kind, "direct", "kafka")
+	// Every deleter queues this many batches: the direct transport's, and
+	// with kafka each consumer's and the publisher's bypass.
+	if t.QueueSize < 1 {
+		k.addf("transport.queue_size", "must be at least 1 (default 256), got %s", k.showInt("transport.queue_size", t.QueueSize))
+	}
 	switch t.Kind {
 	case "direct":
-		if t.QueueSize < 1 {
-			k.addf("transport.queue_size", "must be at least 1 (default 256), got %s", k.showInt("transport.queue_size", t.QueueSize))
-		}
 		if len(t.Kafka.Brokers) > 0 && !k.written("transport.kind") {
 			k.addf("transport.kafka", "is configured but transport.kind is omitted, which means direct: write kind: kafka, or remove transport.kafka")
 		}

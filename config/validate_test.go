@@ -118,6 +118,8 @@ func TestValidateOne(t *testing.T) {
 		{"kafka configured, kind direct written", "transport:\n  kind: direct\n  kafka: {brokers: ['k:9092']}\n", nil},
 		{"unknown transport", "transport: {kind: nats}\n", []want{{6, "transport.kind", `must be direct or kafka, got "nats"`}}},
 		{"queue size", "transport: {queue_size: 0}\n", []want{{6, "transport.queue_size", "must be at least 1"}}},
+		{"queue size with kafka", "transport: {kind: kafka, queue_size: -1, kafka: {brokers: ['k:9092'], topic: t, group: g}}\n", []want{
+			{6, "transport.queue_size", "must be at least 1"}}},
 		{"no redis addrs", "redis: {addrs: []}\n", []want{{6, "redis.addrs", "needs at least one address"}}},
 		{"sentinel with db", "redis: {addrs: ['s1:26379', 's2:26379'], master_name: mymaster, db: 2}\n", nil},
 		{"master name spaces", "redis: {master_name: ' m'}\n", []want{{6, "redis.master_name", "leading or trailing spaces"}}},

@@ -18,12 +18,15 @@ import (
 	"github.com/cachesync/cachesync/writebehind"
 )
 
-// DeleterConfig shapes the deleter; the zero value of each field has a default.
+// DeleterConfig shapes the deleter. The fields the config file sets
+// (delete.*, transport.queue_size) take their defaults from config.Default:
+// cmd fills them from the loaded config, and zero means zero here. The two
+// bounds no file sets have their defaults below.
 type DeleterConfig struct {
 	SecondDelay time.Duration // 0: no second delete
 	UseDel      bool          // DEL instead of UNLINK
-	BatchKeys   int           // keys per round trip; default 512
-	QueueSize   int           // batches waiting for the first delete; default 256
+	BatchKeys   int           // keys per round trip (delete.batch_keys)
+	QueueSize   int           // batches waiting for the first delete (transport.queue_size)
 	SecondQueue int           // groups waiting for the second delete; default 4096
 	// MaxKeysInFlight bounds the keys queued or waiting for their second
 	// delete, which is what bounds memory: sustaining R keys/s with a second
@@ -31,8 +34,6 @@ type DeleterConfig struct {
 	MaxKeysInFlight int
 }
 
-func (c DeleterConfig) batchKeys() int   { return orDefault(c.BatchKeys, 512) }
-func (c DeleterConfig) queueSize() int   { return orDefault(c.QueueSize, 256) }
 func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
 func (c DeleterConfig) maxKeys() int     { return orDefault(c.MaxKeysInFlight, 524288) }
 
@@ -74,7 +75,7 @@ type group struct {
 // NewDeleter returns a deleter; call Run, then Send, then Close to drain.
 func NewDeleter(rdb redis.UniversalClient, cfg DeleterConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Deleter {
 	return &Deleter{rdb: rdb, cfg: cfg, acker: acker, backoff: backoff, log: log, m: m, now: time.Now,
-		in: make(chan *event.Batch, cfg.queueSize()), second: make(chan group, cfg.secondQueue()),
+		in: make(chan *event.Batch, cfg.QueueSize), second: make(chan group, cfg.secondQueue()),
 		keys: semaphore.NewWeighted(int64(cfg.maxKeys())), guard: redis.NewScript(writebehind.GuardScript())}
 }
 
@@ -128,7 +129,7 @@ func (d *Deleter) runFirst(ctx context.Context) error {
 		g := group{batches: []*event.Batch{b}}
 		keys := len(b.Keys)
 	gather: // take what is already queued, up to one round trip's worth
-		for keys < d.cfg.batchKeys() {
+		for keys < d.cfg.BatchKeys {
 			select {
 			case nb, ok := <-d.in:
 				if !ok {
@@ -170,7 +171,7 @@ func (d *Deleter) runSecond(ctx context.Context) error {
 		// Merge groups that are already due into one round trip.
 		keys := countKeys(g)
 	merge:
-		for keys < d.cfg.batchKeys() {
+		for keys < d.cfg.BatchKeys {
 			select {
 			case ng, ok := <-d.second:
 				if !ok {

@@ -42,13 +42,27 @@ func (a *ackLog) count() int {
 	return len(a.seqs)
 }
 
+// fromFile is cfg with what cmd fills from a config file that leaves
+// delete.batch_keys and transport.queue_size unset; the rest as the test
+// wrote it (SecondDelay 0: no second delete).
+func fromFile(cfg DeleterConfig) DeleterConfig {
+	def := config.Default()
+	if cfg.BatchKeys == 0 {
+		cfg.BatchKeys = def.Delete.BatchKeys
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = def.Transport.QueueSize
+	}
+	return cfg
+}
+
 func newTestDeleter(t testing.TB, addr string, cfg DeleterConfig, acks event.Acker) (*Deleter, redis.UniversalClient) {
 	rc := config.Default().Redis
 	rc.Addrs = []string{addr}
 	rc.DialTimeout, rc.ReadTimeout = config.Duration(200*time.Millisecond), config.Duration(200*time.Millisecond)
 	rdb := newRedis(t, rc)
 	t.Cleanup(func() { rdb.Close() })
-	d := NewDeleter(rdb, cfg, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	d := NewDeleter(rdb, fromFile(cfg), acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
 	return d, rdb
 }
 
@@ -191,7 +205,7 @@ func runClusterDeleter(t *testing.T) (*redis.ClusterClient, *Deleter, *ackLog, c
 	rdb := newRedis(t, rc)
 	t.Cleanup(func() { rdb.Close() })
 	acks := &ackLog{}
-	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	d := NewDeleter(rdb, fromFile(DeleterConfig{SecondDelay: 50 * time.Millisecond}), acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	done := make(chan error, 1)

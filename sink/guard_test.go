@@ -149,7 +149,7 @@ func TestDeleterGuardScriptsRefused(t *testing.T) {
 	rdb := newRedis(t, rc)
 	t.Cleanup(func() { rdb.Close() })
 	acks := &ackLog{}
-	d := NewDeleter(rdb, DeleterConfig{SecondDelay: 50 * time.Millisecond}, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	d := NewDeleter(rdb, fromFile(DeleterConfig{SecondDelay: 50 * time.Millisecond}), acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	b := &event.Batch{Seq: 1, CommitTime: time.Now()}

@@ -1,5 +1,6 @@
-// Package sink holds where events go: the Redis deleter (and, in later
-// stages, the Kafka publisher and consumer).
+// Package sink is where invalidations end: the Redis deleter (first and
+// second delete) and the Redis client it runs on. The Kafka transport that
+// can sit in front of it is sink/kafka.
 package sink
 
 import (

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/sink/kafka"
 )
 
 // checkRedisOnline connects to Redis as run would and says why it cannot:
@@ -25,7 +26,7 @@ func checkRedisOnline(ctx context.Context, c config.RedisConfig) error {
 // checkKafkaOnline reads the topics' metadata as run would. A missing topic
 // that run may create is a note, not a failure.
 func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Writer) error {
-	conn, err := sink.KafkaOptions(k)
+	conn, err := kafka.NewConn(k)
 	if err != nil {
 		return err
 	}
@@ -33,9 +34,9 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 	cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
 	defer cancel()
 	err = conn.EnsureTopics(cctx,
-		sink.TopicSpec{Name: k.Topic, Role: "invalidations"},
-		sink.TopicSpec{Name: dlqTopic(k), Role: "dead letters"})
-	var missing *sink.MissingTopicError
+		kafka.TopicSpec{Name: k.Topic, Role: "invalidations"},
+		kafka.TopicSpec{Name: dlqTopic(k), Role: "dead letters"})
+	var missing *kafka.MissingTopicError
 	switch {
 	case err == nil:
 		return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/sink/kafka"
 )
 
 // transport is what the tailer hands batches to: the Redis deleter itself
@@ -63,9 +64,9 @@ func (d *directTransport) release() { d.close() }
 
 // kafkaTransport publishes to Kafka; a change Kafka can never carry (a
 // key larger than a message) goes to its bypass, a Redis deleter, instead
-// of stalling the stream (see sink.Bypass).
+// of stalling the stream (see kafka.Bypass).
 type kafkaTransport struct {
-	p      *sink.Publisher
+	p      *kafka.Publisher
 	bypass *sink.Deleter
 	rdb    redis.UniversalClient
 	finish chan struct{}
@@ -74,14 +75,14 @@ type kafkaTransport struct {
 
 func newKafkaTransport(ctx context.Context, cfg *config.Config, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) (*kafkaTransport, error) {
 	k := cfg.Transport.Kafka
-	conn, err := sink.KafkaOptions(k)
+	conn, err := kafka.NewConn(k)
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureTopics(ctx, k, conn, backoff, log, sink.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"}); err != nil {
+	if err := ensureTopics(ctx, k, conn, backoff, log, kafka.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"}); err != nil {
 		return nil, err
 	}
-	p := sink.NewPublisher(sink.PublisherConfig{
+	p := kafka.NewPublisher(kafka.PublisherConfig{
 		Brokers: k.Brokers, Topic: k.Topic, Source: cfg.Source.Addr,
 		MaxBytes: k.MaxMessageBytes, MaxInFlight: k.MaxInFlight, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout.D(),
 		Transport: conn.Transport,
@@ -141,7 +142,7 @@ func (t *kafkaTransport) Run(ctx context.Context) error {
 // ensureTopics checks (and, if allowed, creates) the topics, waiting while
 // no broker answers: a sidecar often starts before its Kafka. A missing
 // topic it may not create is an error at once.
-func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn, backoff retry.Backoff, log *zap.Logger, specs ...sink.TopicSpec) error {
+func ensureTopics(ctx context.Context, k config.KafkaConfig, conn kafka.Conn, backoff retry.Backoff, log *zap.Logger, specs ...kafka.TopicSpec) error {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
 		err := conn.EnsureTopics(cctx, specs...)
@@ -151,8 +152,8 @@ func ensureTopics(ctx context.Context, k config.KafkaConfig, conn sink.KafkaConn
 			// refused dial, not a canceled one) is no failure to report.
 			return ctx.Err()
 		}
-		var missing *sink.MissingTopicError
-		if err == nil || errors.As(err, &missing) || errors.Is(err, sink.ErrKafkaRefused) {
+		var missing *kafka.MissingTopicError
+		if err == nil || errors.As(err, &missing) || errors.Is(err, kafka.ErrRefused) {
 			return err
 		}
 		log.Warn("kafka does not answer yet; waiting for it", zap.Strings("brokers", k.Brokers), zap.Error(err))
@@ -169,14 +170,14 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	h.starting("consumer")
 	k := cfg.Transport.Kafka
 	backoff := cfg.Retry.Backoff()
-	conn, err := sink.KafkaOptions(k)
+	conn, err := kafka.NewConn(k)
 	if err != nil {
 		return err
 	}
 	dlq := dlqTopic(k)
 	if err := ensureTopics(soft, k, conn, backoff, log,
-		sink.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"},
-		sink.TopicSpec{Name: dlq, Partitions: 1, Create: k.CreateTopic, Role: "dead letters"}); err != nil {
+		kafka.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"},
+		kafka.TopicSpec{Name: dlq, Partitions: 1, Create: k.CreateTopic, Role: "dead letters"}); err != nil {
 		return err
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)
@@ -189,7 +190,7 @@ func runConsumer(soft, hard context.Context, cfg *config.Config, log *zap.Logger
 	} else if err != nil {
 		return err
 	}
-	c := sink.NewConsumer(sink.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
+	c := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: k.Brokers, Topic: k.Topic, Group: k.Group, DLQTopic: dlq,
 		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight, Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
 	finished := newLastDone()
 	defer h.pending("kafka messages fetched and not yet deleted twice", c.InFlight)()

@@ -49,7 +49,7 @@ func BenchmarkSplit(b *testing.B) {
 	m := benchMessage(500)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Split(m, 0); err != nil {
+		if _, err := Split(m, defaultMaxBytes()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -82,13 +82,10 @@ func TestSplitGuarded(t *testing.T) {
 	for i := range m.Guarded {
 		m.Guarded[i] = i%3 == 0
 	}
-	for _, limit := range []int{1500, 4000, 0} {
+	for _, limit := range []int{1500, 4000, defaultMaxBytes()} {
 		chunks, err := Split(m, limit)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if limit == 0 {
-			limit = DefaultMaxBytes
 		}
 		checkChunks(t, m, chunks, limit) // flags re-based onto each chunk's keys
 		if limit == 1500 && len(chunks) < 3 {

@@ -252,7 +252,7 @@ func TestEncodeRefuses(t *testing.T) {
 			if _, err := Encode(m); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Encode = %v, want an error with %q", err, tc.want)
 			}
-			if _, err := Split(m, 0); err == nil {
+			if _, err := Split(m, defaultMaxBytes()); err == nil {
 				t.Fatalf("Split accepted it")
 			}
 		})

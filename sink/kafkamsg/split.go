@@ -25,11 +25,6 @@ func (e *KeyTooLargeError) Error() string {
 		e.DB, e.Table, e.Pos, e.Index, len(e.Key), e.Encoded, e.MaxBytes, e.Fixed)
 }
 
-// DefaultMaxBytes is the default limit on one Kafka record: 1 MiB, which is
-// kafka-go's Writer.BatchBytes default and, with RecordOverhead to spare,
-// within the broker's message.max.bytes default (1048588).
-const DefaultMaxBytes = 1 << 20
-
 // RecordOverhead is what Split reserves for the framing of a record and of a
 // one-record batch around the value and the key: kafka-go counts 22 bytes
 // per record, the broker 61 per batch plus up to about 30 per record.
@@ -38,17 +33,14 @@ const RecordOverhead = 128
 
 // Split returns m as one or more messages, each with a consecutive run of
 // m.Keys in order, so that every message's encoded value plus its key
-// (m.Row) plus RecordOverhead is at most maxBytes (DefaultMaxBytes when
-// maxBytes <= 0). A key is never split: a key too big to fit alone is a
-// *KeyTooLargeError naming it. A message that fits comes back unchanged, as the only
-// element. Every chunk repeats every other field, so each is a complete
+// (m.Row) plus RecordOverhead is at most maxBytes (the publisher's
+// transport.kafka.max_message_bytes). A key is never split: a key too big
+// to fit alone is a *KeyTooLargeError naming it. A message that fits comes
+// back unchanged, as the only element. Every chunk repeats every other field, so each is a complete
 // message a consumer handles on its own.
 func Split(m Message, maxBytes int) ([]Message, error) {
 	if field, reason := m.validate(); reason != "" {
 		return nil, fmt.Errorf("kafkamsg: split %s.%s at %s: %s: %s", m.DB, m.Table, m.Pos, field, reason)
-	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
 	}
 	// The encoded size is the size with no keys plus each key's element
 	// plus the commas between them; appendJSON and appendBytes are the

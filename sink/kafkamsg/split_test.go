@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cachesync/cachesync/config"
 )
 
 func manyKeys(n, size int) []string {
@@ -54,6 +56,10 @@ func checkChunks(t *testing.T, m Message, chunks []Message, limit int) {
 	}
 }
 
+// defaultMaxBytes is the record limit of a config that does not set
+// transport.kafka.max_message_bytes.
+func defaultMaxBytes() int { return config.Default().Transport.Kafka.MaxMessageBytes }
+
 func TestSplit(t *testing.T) {
 	m := sample()
 	m.Keys = manyKeys(500, 40)
@@ -65,12 +71,12 @@ func TestSplit(t *testing.T) {
 		limit  int
 		chunks int // -1: only check the contract
 	}{
-		{"fits under the default", m.Keys, 0, 1},
+		{"fits under the default", m.Keys, defaultMaxBytes(), 1},
 		{"exact fit", m.Keys, exact, 1},
 		{"one byte short", m.Keys, exact - 1, 2},
 		{"small limit", m.Keys, 2000, -1},
 		{"one key per chunk", manyKeys(5, 400), 1000, 5},
-		{"3 MiB of keys", manyKeys(3000, 1000), 0, 4}, // a seventh of them b64, a third longer
+		{"3 MiB of keys", manyKeys(3000, 1000), defaultMaxBytes(), 4}, // a seventh of them b64, a third longer
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := m
@@ -80,9 +86,6 @@ func TestSplit(t *testing.T) {
 				t.Fatal(err)
 			}
 			limit := tc.limit
-			if limit <= 0 {
-				limit = DefaultMaxBytes
-			}
 			checkChunks(t, in, chunks, limit)
 			if tc.chunks >= 0 && len(chunks) != tc.chunks {
 				t.Fatalf("%d chunks, want %d", len(chunks), tc.chunks)

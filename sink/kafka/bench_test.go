@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (a *ackSink) Send(_ context.Context, b *event.Batch) error {
 // the row); "message=batch" is the alternative the design weighed: one
 // message per rows event (100 rows), keyed by the table.
 //
-//	go test ./sink -run '^$' -bench KafkaTransport -benchtime 1x -count 3
+//	go test ./sink/kafka -run '^$' -bench KafkaTransport -benchtime 1x -count 3
 func BenchmarkKafkaTransport(b *testing.B) {
 	const rows, per = 200000, 100
 	for _, perRow := range []bool{true, false} {
@@ -63,10 +63,12 @@ func kafkaTransportOnce(b *testing.B, rows, per int, perRow bool) {
 	}
 	m := metrics.New(nil)
 	var acked atomic.Int64
-	p := NewPublisher(PublisherConfig{Brokers: brokers, Topic: "inv", Source: "bench"},
+	pc := publisherConfig(brokers, "inv")
+	pc.Source = "bench"
+	p := NewPublisher(pc,
 		event.AckerFunc(func(uint64) { acked.Add(1) }), testBackoff, zap.NewNop(), m)
 	go p.Run(ctx) //nolint:errcheck
-	c := NewConsumer(ConsumerConfig{Brokers: brokers, Topic: "inv", Group: "g", DLQTopic: "inv.dlq"}, testBackoff, zap.NewNop(), m)
+	c := NewConsumer(consumerConfig(brokers, "inv", "inv.dlq"), testBackoff, zap.NewNop(), m)
 	sink := &ackSink{c: c}
 	go c.Run(ctx, sink) //nolint:errcheck
 	batches, keys := rowBatches(0, rows/per, per)

@@ -1,10 +1,10 @@
-package sink
+package kafka
 
 import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/metrics"
@@ -16,8 +16,8 @@ import (
 func TestConsumerLagSumsPartitions(t *testing.T) {
 	c := &Consumer{m: metrics.New(nil), log: zap.NewNop(), parts: map[int]*partState{}, inflight: map[uint64][]*fetched{}}
 	lag := func() float64 { return testutil.ToFloat64(c.m.KafkaConsumerLag) }
-	msg := func(p int, off, hwm int64) kafka.Message {
-		return kafka.Message{Topic: "t", Partition: p, Offset: off, HighWaterMark: hwm}
+	msg := func(p int, off, hwm int64) kafkago.Message {
+		return kafkago.Message{Topic: "t", Partition: p, Offset: off, HighWaterMark: hwm}
 	}
 	c.track(msg(0, 0, 100)) // 99 behind on 0
 	c.track(msg(1, 10, 20)) // 9 behind on 1

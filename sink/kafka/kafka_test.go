@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -11,17 +11,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
 	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/sink"
 	"github.com/cachesync/cachesync/sink/kafkamsg"
 )
-
-var testBackoff = retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
 
 // rowBatches builds n batches of per rows each; row r feeds the keys
 // "u:r" and, for every seventh row, a key that is not UTF-8.
@@ -69,7 +67,7 @@ func newKafkaTest(t *testing.T, brokers []string, partitions int) *kafkaTest {
 
 // publisher starts a publisher that acknowledges to acks.
 func (kt *kafkaTest) publisher(ctx context.Context, acks event.Acker) *Publisher {
-	p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test"}, acks, testBackoff, zaptest.NewLogger(kt.t), kt.m)
+	p := NewPublisher(publisherConfig(kt.brokers, kt.topic), acks, testBackoff, zaptest.NewLogger(kt.t), kt.m)
 	go p.Run(ctx) //nolint:errcheck // ends with ctx
 	kt.t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -79,14 +77,20 @@ func (kt *kafkaTest) publisher(ctx context.Context, acks event.Acker) *Publisher
 	return p
 }
 
+// consumerConfig is the test's consumer group, committing every 50ms.
+func (kt *kafkaTest) consumerConfig() ConsumerConfig {
+	cc := consumerConfig(kt.brokers, kt.topic, kt.dlq)
+	cc.CommitInterval = 50 * time.Millisecond
+	return cc
+}
+
 // consumer starts a consumer with its own deleter; stop stops both the
 // graceful way and returns once they are closed.
 func (kt *kafkaTest) consumer(ctx context.Context, m *metrics.Metrics) (c *Consumer, stop func()) {
 	log := zaptest.NewLogger(kt.t)
-	c = NewConsumer(ConsumerConfig{Brokers: kt.brokers, Topic: kt.topic, Group: "g", DLQTopic: kt.dlq, CommitInterval: 50 * time.Millisecond},
+	c = NewConsumer(kt.consumerConfig(),
 		testBackoff, log, m)
-	d, _ := newTestDeleter(kt.t, kt.redis.Addr, DeleterConfig{SecondDelay: 20 * time.Millisecond}, c)
-	d.m = m
+	d, _ := newTestDeleter(kt.t, kt.redis.Addr, sink.DeleterConfig{SecondDelay: 20 * time.Millisecond}, c, m)
 	cctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -109,12 +113,12 @@ func (kt *kafkaTest) consumer(ctx context.Context, m *metrics.Metrics) (c *Consu
 // committed sums the group's committed offsets over the topic's partitions
 // (a partition with none counts 0).
 func (kt *kafkaTest) committed(partitions int) int64 {
-	cl := &kafka.Client{Addr: kafka.TCP(kt.brokers...)}
+	cl := &kafkago.Client{Addr: kafkago.TCP(kt.brokers...)}
 	parts := make([]int, partitions)
 	for i := range parts {
 		parts[i] = i
 	}
-	res, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: "g", Topics: map[string][]int{kt.topic: parts}})
+	res, err := cl.OffsetFetch(context.Background(), &kafkago.OffsetFetchRequest{GroupID: "g", Topics: map[string][]int{kt.topic: parts}})
 	if err != nil {
 		kt.t.Fatal(err)
 	}
@@ -128,8 +132,8 @@ func (kt *kafkaTest) committed(partitions int) int64 {
 }
 
 // topicMessages reads every message of topic from the start.
-func (kt *kafkaTest) topicMessages(topic string, partitions int) []kafka.Message {
-	var out []kafka.Message
+func (kt *kafkaTest) topicMessages(topic string, partitions int) []kafkago.Message {
+	var out []kafkago.Message
 	for p := 0; p < partitions; p++ {
 		out = append(out, testenv.ReadPartition(kt.t, kt.brokers[0], topic, p)...)
 	}
@@ -304,10 +308,10 @@ func TestKafkaPoisonGoesToDLQ(t *testing.T) {
 	rdb := kt.redis.Client(t)
 	setKeys(t, rdb, []string{"a", "b"})
 	good := func(key string) []byte { return deleteMessage(t, key) }
-	w := &kafka.Writer{Addr: kafka.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
-	if err := w.WriteMessages(ctx, kafka.Message{Value: good("a")}, kafka.Message{Key: []byte("x"), Value: []byte(`{"v":1,"keys":`)},
-		kafka.Message{Value: []byte(`{"v":0}`)}, kafka.Message{Value: good("b")}); err != nil {
+	if err := w.WriteMessages(ctx, kafkago.Message{Value: good("a")}, kafkago.Message{Key: []byte("x"), Value: []byte(`{"v":1,"keys":`)},
+		kafkago.Message{Value: []byte(`{"v":0}`)}, kafkago.Message{Value: good("b")}); err != nil {
 		t.Fatal(err)
 	}
 	m := metrics.New(nil)
@@ -348,16 +352,16 @@ func TestKafkaNewerVersionIsNeitherDeadLetteredNorCommitted(t *testing.T) {
 	rdb := kt.redis.Client(t)
 	setKeys(t, rdb, []string{"a", "b"})
 	msg := func(key string) []byte { return deleteMessage(t, key) }
-	w := &kafka.Writer{Addr: kafka.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(kt.brokers...), Topic: kt.topic, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
-	if err := w.WriteMessages(ctx, kafka.Message{Value: msg("a")}, kafka.Message{Value: []byte(`{"v":2,"keys":{"new":"shape"}}`)},
-		kafka.Message{Value: msg("b")}); err != nil {
+	if err := w.WriteMessages(ctx, kafkago.Message{Value: msg("a")}, kafkago.Message{Value: []byte(`{"v":2,"keys":{"new":"shape"}}`)},
+		kafkago.Message{Value: msg("b")}); err != nil {
 		t.Fatal(err)
 	}
 	m := metrics.New(nil)
-	c := NewConsumer(ConsumerConfig{Brokers: kt.brokers, Topic: kt.topic, Group: "g", DLQTopic: kt.dlq, CommitInterval: 50 * time.Millisecond},
+	c := NewConsumer(kt.consumerConfig(),
 		testBackoff, zaptest.NewLogger(t), m)
-	d, _ := newTestDeleter(t, kt.redis.Addr, DeleterConfig{SecondDelay: 20 * time.Millisecond}, c)
+	d, _ := newTestDeleter(t, kt.redis.Addr, sink.DeleterConfig{SecondDelay: 20 * time.Millisecond}, c, metrics.New(nil))
 	delDone := make(chan error, 1)
 	go func() { delDone <- d.Run(ctx) }()
 	runErr := make(chan error, 1)
@@ -433,7 +437,9 @@ func TestKafkaPublisherSplitsLargeBatches(t *testing.T) {
 	defer cancel()
 	acks := &ackLog{}
 	const limit = 4096
-	p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test", MaxBytes: limit}, acks, testBackoff, zaptest.NewLogger(t), kt.m)
+	pc := publisherConfig(kt.brokers, kt.topic)
+	pc.MaxBytes = limit
+	p := NewPublisher(pc, acks, testBackoff, zaptest.NewLogger(t), kt.m)
 	go p.Run(ctx) //nolint:errcheck
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/cachesync/cachesync/config"
@@ -45,8 +45,8 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return path
 }
 
-func TestKafkaOptionsPlainTCP(t *testing.T) {
-	conn, err := KafkaOptions(config.Default().Transport.Kafka)
+func TestNewConnPlainTCP(t *testing.T) {
+	conn, err := NewConn(config.Default().Transport.Kafka)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,17 +60,17 @@ func TestKafkaOptionsPlainTCP(t *testing.T) {
 	}
 }
 
-func TestKafkaOptionsTLS(t *testing.T) {
+func TestNewConnTLS(t *testing.T) {
 	p := newTestPKI(t)
 	c := config.Default().Transport.Kafka
-	c.TLS = config.TLSConfig{CAFile: p.caFile, CertFile: p.certFile, KeyFile: p.keyFile, ServerName: "kafka.internal"}
-	conn, err := KafkaOptions(c)
+	c.TLS = config.TLSConfig{CAFile: p.caFile, CertFile: p.certFile, KeyFile: p.keyFile, ServerName: "kafkago.internal"}
+	conn, err := NewConn(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tc := conn.TLS
 	if tc == nil || tc.RootCAs == nil || !tc.RootCAs.Equal(p.pool) || len(tc.Certificates) != 1 ||
-		tc.ServerName != "kafka.internal" || tc.InsecureSkipVerify || tc.MinVersion != tls.VersionTLS12 {
+		tc.ServerName != "kafkago.internal" || tc.InsecureSkipVerify || tc.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("tls config = %+v", tc)
 	}
 	if conn.Transport.TLS != tc || conn.Dialer.TLS != tc {
@@ -78,17 +78,17 @@ func TestKafkaOptionsTLS(t *testing.T) {
 	}
 
 	// enabled alone: the system's roots (RootCAs nil), no client certificate.
-	conn, err = KafkaOptions(config.KafkaConfig{TLS: config.TLSConfig{Enabled: true}})
+	conn, err = NewConn(config.KafkaConfig{TLS: config.TLSConfig{Enabled: true}})
 	if err != nil || conn.TLS == nil || conn.TLS.RootCAs != nil || len(conn.TLS.Certificates) != 0 {
 		t.Errorf("enabled alone: %+v, %v", conn.TLS, err)
 	}
-	conn, err = KafkaOptions(config.KafkaConfig{TLS: config.TLSConfig{InsecureSkipVerify: true}})
+	conn, err = NewConn(config.KafkaConfig{TLS: config.TLSConfig{InsecureSkipVerify: true}})
 	if err != nil || conn.TLS == nil || !conn.TLS.InsecureSkipVerify {
 		t.Errorf("insecure_skip_verify: %+v, %v", conn.TLS, err)
 	}
 }
 
-func TestKafkaOptionsTLSErrors(t *testing.T) {
+func TestNewConnTLSErrors(t *testing.T) {
 	p := newTestPKI(t)
 	notPEM := writeFile(t, p.dir, "ca.der", "\x30\x82\x01\x0a garbage")
 	missing := filepath.Join(p.dir, "missing.pem")
@@ -124,7 +124,7 @@ func TestKafkaOptionsTLSErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := KafkaOptions(config.KafkaConfig{TLS: c.tls})
+			_, err := NewConn(config.KafkaConfig{TLS: c.tls})
 			if err == nil {
 				t.Fatal("want an error")
 			}
@@ -140,7 +140,7 @@ func TestKafkaOptionsTLSErrors(t *testing.T) {
 	}
 }
 
-func TestKafkaOptionsSASL(t *testing.T) {
+func TestNewConnSASL(t *testing.T) {
 	dir := t.TempDir()
 	pwFile := writeFile(t, dir, "pw", "file-pw\n")
 	cases := []struct {
@@ -152,7 +152,7 @@ func TestKafkaOptionsSASL(t *testing.T) {
 		{config.SASLConfig{Mechanism: "scram-sha-512", Username: "u", PasswordFile: pwFile}, "SCRAM-SHA-512"},
 	}
 	for _, c := range cases {
-		conn, err := KafkaOptions(config.KafkaConfig{SASL: c.sasl})
+		conn, err := NewConn(config.KafkaConfig{SASL: c.sasl})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -160,7 +160,7 @@ func TestKafkaOptionsSASL(t *testing.T) {
 			t.Errorf("%s: got %v", c.name, conn.SASL)
 		}
 	}
-	conn, err := KafkaOptions(config.KafkaConfig{SASL: config.SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: pwFile}})
+	conn, err := NewConn(config.KafkaConfig{SASL: config.SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: pwFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +169,8 @@ func TestKafkaOptionsSASL(t *testing.T) {
 	}
 }
 
-// The password never shows in an error, nor when a KafkaConn is printed.
-func TestKafkaOptionsSASLNoPasswordInErrors(t *testing.T) {
+// The password never shows in an error, nor when a Conn is printed.
+func TestNewConnSASLNoPasswordInErrors(t *testing.T) {
 	const pw = "Zq7-S3CR3T\x07"
 	dir := t.TempDir()
 	cases := []struct {
@@ -190,7 +190,7 @@ func TestKafkaOptionsSASLNoPasswordInErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := KafkaOptions(config.KafkaConfig{SASL: c.sasl})
+			_, err := NewConn(config.KafkaConfig{SASL: c.sasl})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want an error containing %q, got %v", c.want, err)
 			}
@@ -199,7 +199,7 @@ func TestKafkaOptionsSASLNoPasswordInErrors(t *testing.T) {
 			}
 		})
 	}
-	conn, err := KafkaOptions(config.KafkaConfig{SASL: config.SASLConfig{Mechanism: "plain", Username: "u", Password: "Zq7-S3CR3T"}})
+	conn, err := NewConn(config.KafkaConfig{SASL: config.SASLConfig{Mechanism: "plain", Username: "u", Password: "Zq7-S3CR3T"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,10 +208,10 @@ func TestKafkaOptionsSASLNoPasswordInErrors(t *testing.T) {
 	}
 }
 
-// TestKafkaConnRoundTrip authenticates against an in-process broker over
+// TestConnRoundTrip authenticates against an in-process broker over
 // mutual TLS, with every mechanism, through both the Transport and the
 // Dialer: the right password gets metadata, a wrong one is refused.
-func TestKafkaConnRoundTrip(t *testing.T) {
+func TestConnRoundTrip(t *testing.T) {
 	p := newTestPKI(t)
 	cluster, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
@@ -251,7 +251,7 @@ func TestKafkaConnRoundTrip(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			k := config.Default().Transport.Kafka
 			k.TLS, k.SASL = tlsCfg, c.sasl
-			conn, err := KafkaOptions(k)
+			conn, err := NewConn(k)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,8 +259,8 @@ func TestKafkaConnRoundTrip(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 
-			client := &kafka.Client{Addr: kafka.TCP(addr), Transport: conn.Transport}
-			_, err = client.Metadata(ctx, &kafka.MetadataRequest{})
+			client := &kafkago.Client{Addr: kafkago.TCP(addr), Transport: conn.Transport}
+			_, err = client.Metadata(ctx, &kafkago.MetadataRequest{})
 			checkAuth(t, "transport", err, c.ok)
 
 			kc, err := conn.Dialer.DialContext(ctx, "tcp", addr)
@@ -276,15 +276,15 @@ func TestKafkaConnRoundTrip(t *testing.T) {
 	k := config.Default().Transport.Kafka
 	k.TLS = config.TLSConfig{CAFile: p.caFile}
 	k.SASL = cases[0].sasl
-	conn, err := KafkaOptions(k)
+	conn, err := NewConn(k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Transport.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(addr), Transport: conn.Transport}
-	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err == nil {
+	client := &kafkago.Client{Addr: kafkago.TCP(addr), Transport: conn.Transport}
+	if _, err := client.Metadata(ctx, &kafkago.MetadataRequest{}); err == nil {
 		t.Error("metadata without a client certificate: want an error")
 	}
 }

@@ -1,11 +1,11 @@
-package sink
+package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/event"
@@ -77,7 +77,7 @@ func (p *Publisher) bypassBatch(ctx context.Context, b *event.Batch, tooLarge *k
 
 // bypassRefused deletes the keys of messages the broker refused as too
 // large, each acknowledged like a published message once deleted.
-func (p *Publisher) bypassRefused(ctx context.Context, msgs []kafka.Message, why error) error {
+func (p *Publisher) bypassRefused(ctx context.Context, msgs []kafkago.Message, why error) error {
 	for _, msg := range msgs {
 		m, err := kafkamsg.Decode(msg.Value)
 		if err != nil {
@@ -96,7 +96,7 @@ func (p *Publisher) bypassRefused(ctx context.Context, msgs []kafka.Message, why
 			zap.Int("message_bytes", len(msg.Value)+len(msg.Key)), zap.Int("max_message_bytes", p.cfg.MaxBytes), zap.Int("keys", len(m.Keys)),
 			zap.String("reason", "broker"), zap.Error(why))
 		b := event.Batch{DB: m.DB, Table: m.Table, Op: m.Op, Rows: 1, Keys: m.Keys, Pos: m.Pos, CommitTime: m.CommitTime}
-		one := []kafka.Message{msg}
+		one := []kafkago.Message{msg}
 		if err := p.bypassSend(ctx, b, func() { p.settled(one, false) }); err != nil {
 			return err
 		}
@@ -107,11 +107,11 @@ func (p *Publisher) bypassRefused(ctx context.Context, msgs []kafka.Message, why
 // refusedForGood reports whether a produce error is one no retry fixes and
 // the bypass should take: the broker's MESSAGE_TOO_LARGE, decided by type.
 func (p *Publisher) refusedForGood(err error) bool {
-	return p.bypass != nil && errors.Is(err, kafka.MessageSizeTooLarge)
+	return p.bypass != nil && errors.Is(err, kafkago.MessageSizeTooLarge)
 }
 
 // splitLargest returns the largest of msgs (value and key) and the others.
-func splitLargest(msgs []kafka.Message) (largest kafka.Message, rest []kafka.Message) {
+func splitLargest(msgs []kafkago.Message) (largest kafkago.Message, rest []kafkago.Message) {
 	at := 0
 	for i, m := range msgs {
 		if len(m.Value)+len(m.Key) > len(msgs[at].Value)+len(msgs[at].Key) {

@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // TopicSpec is a topic cachesync needs.
@@ -21,13 +21,13 @@ type TopicSpec struct {
 // whose spec allows it. A missing topic that may not be created is one
 // clear error naming it and the two ways out. The broker being unreachable
 // is an error too: the caller decides whether to wait.
-func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTripper, specs ...TopicSpec) error {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second}
+func EnsureTopics(ctx context.Context, brokers []string, transport kafkago.RoundTripper, specs ...TopicSpec) error {
+	cl := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second}
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name
 	}
-	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	meta, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: names})
 	if err != nil {
 		return fmt.Errorf("kafka brokers %v: cannot read topic metadata: %w (check transport.kafka.brokers, and tls/sasl if the cluster needs them)", brokers, err)
 	}
@@ -37,7 +37,7 @@ func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTr
 			exists[t.Name] = true
 		}
 	}
-	var create []kafka.TopicConfig
+	var create []kafkago.TopicConfig
 	var errs []error
 	var missing []string
 	for _, s := range specs {
@@ -48,7 +48,7 @@ func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTr
 			if n <= 0 {
 				n = -1 // broker default
 			}
-			create = append(create, kafka.TopicConfig{Topic: s.Name, NumPartitions: n, ReplicationFactor: -1})
+			create = append(create, kafkago.TopicConfig{Topic: s.Name, NumPartitions: n, ReplicationFactor: -1})
 		default:
 			missing = append(missing, s.Name)
 			errs = append(errs, fmt.Errorf("kafka topic %q (%s) does not exist: create it (kafka-topics.sh --create --topic %s --partitions N), or set transport.kafka.create_topic: true to let cachesync create it with transport.kafka.partitions partitions",
@@ -61,12 +61,12 @@ func EnsureTopics(ctx context.Context, brokers []string, transport kafka.RoundTr
 	if len(create) == 0 {
 		return nil
 	}
-	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: create})
+	res, err := cl.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: create})
 	if err != nil {
 		return fmt.Errorf("kafka: create topics: %w", err)
 	}
 	for name, terr := range res.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+		if terr != nil && !errors.Is(terr, kafkago.TopicAlreadyExists) {
 			errs = append(errs, fmt.Errorf("kafka: create topic %q: %w", name, terr))
 		}
 	}
@@ -88,9 +88,9 @@ func (e *MissingTopicError) Unwrap() error { return e.Err }
 
 // waitTopics waits until the metadata shows every new topic with its
 // partitions, so the first write does not race the broker's own creation.
-func waitTopics(ctx context.Context, cl *kafka.Client, names []string) error {
+func waitTopics(ctx context.Context, cl *kafkago.Client, names []string) error {
 	for i := 0; i < 100; i++ {
-		meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		meta, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: names})
 		ready := err == nil
 		if ready {
 			for _, t := range meta.Topics {

@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
@@ -16,12 +16,12 @@ import (
 	"github.com/cachesync/cachesync/config"
 )
 
-// KafkaConn is how every kafka-go client of cachesync reaches the brokers:
+// Conn is how every kafka-go client of cachesync reaches the brokers:
 // the Transport for Writer and Client, the Dialer for Reader. TLS and SASL
 // are the same values both use, nil when the config turns them off.
-type KafkaConn struct {
-	Transport *kafka.Transport
-	Dialer    *kafka.Dialer
+type Conn struct {
+	Transport *kafkago.Transport
+	Dialer    *kafkago.Dialer
 	TLS       *tls.Config
 	SASL      sasl.Mechanism
 
@@ -29,24 +29,24 @@ type KafkaConn struct {
 	sasl    config.SASLConfig // for messages: user and mechanism, never the password
 }
 
-// KafkaOptions builds the connection settings of c: it reads the TLS files
+// NewConn builds the connection settings of c: it reads the TLS files
 // and, when c.SASL.PasswordFile is still set (ResolveSecrets not run), the
 // password file. Every problem is returned at once; each names its key, the
 // file, and what to do. No error holds the password.
-func KafkaOptions(c config.KafkaConfig) (KafkaConn, error) {
-	tlsCfg, tlsErr := kafkaTLS(c.TLS)
-	mech, saslErr := kafkaSASL(c.SASL)
+func NewConn(c config.KafkaConfig) (Conn, error) {
+	tlsCfg, tlsErr := tlsConfig(c.TLS)
+	mech, saslErr := saslMechanism(c.SASL)
 	if err := errors.Join(tlsErr, saslErr); err != nil {
-		return KafkaConn{}, err
+		return Conn{}, err
 	}
-	return KafkaConn{
-		Transport: &kafka.Transport{
+	return Conn{
+		Transport: &kafkago.Transport{
 			ClientID:    c.ClientID,
 			TLS:         tlsCfg,
 			SASL:        mech,
 			DialTimeout: c.DialTimeout(), // connecting, TLS handshake and SASL included
 		},
-		Dialer: &kafka.Dialer{
+		Dialer: &kafkago.Dialer{
 			ClientID:      c.ClientID,
 			TLS:           tlsCfg,
 			SASLMechanism: mech,
@@ -62,9 +62,9 @@ func KafkaOptions(c config.KafkaConfig) (KafkaConn, error) {
 
 // EnsureTopics is the package's EnsureTopics through this connection. When
 // the brokers cannot be read and SASL is on, it asks a Dialer why: a login
-// the brokers refuse comes back wrapping ErrKafkaRefused, not as the
+// the brokers refuse comes back wrapping ErrRefused, not as the
 // "unexpected EOF" kafka-go's Transport reports.
-func (c KafkaConn) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
+func (c Conn) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	err := EnsureTopics(ctx, c.brokers, c.Transport, specs...)
 	var missing *MissingTopicError
 	if err == nil || errors.As(err, &missing) || c.SASL == nil {
@@ -76,16 +76,16 @@ func (c KafkaConn) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	return err
 }
 
-// kafkaTLS is nil when TLS is off. An empty ServerName is left for kafka-go,
+// tlsConfig is nil when TLS is off. An empty ServerName is left for kafka-go,
 // which fills in the host of each broker it dials.
-func kafkaTLS(t config.TLSConfig) (*tls.Config, error) {
+func tlsConfig(t config.TLSConfig) (*tls.Config, error) {
 	return t.Build("transport.kafka.tls")
 }
 
 const saslPath = "transport.kafka.sasl"
 
-// kafkaSASL is nil when SASL is off.
-func kafkaSASL(s config.SASLConfig) (sasl.Mechanism, error) {
+// saslMechanism is nil when SASL is off.
+func saslMechanism(s config.SASLConfig) (sasl.Mechanism, error) {
 	if !s.Active() {
 		return nil, nil
 	}
@@ -139,21 +139,21 @@ func scramSASL(algo scram.Algorithm, username, password string) (sasl.Mechanism,
 }
 
 // maskedPlain is plain.Mechanism, whose exported Password field fmt would
-// print when a KafkaConn is logged with %+v, made to print only its user.
+// print when a Conn is logged with %+v, made to print only its user.
 type maskedPlain struct{ plain.Mechanism }
 
 func (m maskedPlain) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "PLAIN(user %q)", m.Username) }
 
-// ErrKafkaRefused marks a broker answer that waiting does not fix: the
+// ErrRefused marks a broker answer that waiting does not fix: the
 // SASL credentials or mechanism refused.
-var ErrKafkaRefused = errors.New("kafka refused the connection")
+var ErrRefused = errors.New("kafka refused the connection")
 
 // explain dials the brokers with the Dialer, which reports what the
 // Transport hides: kafka-go's Transport turns a refused SASL login into
-// "unexpected EOF". It returns an error wrapping ErrKafkaRefused, naming the
+// "unexpected EOF". It returns an error wrapping ErrRefused, naming the
 // setting to fix, when a broker refuses the credentials or mechanism, and
 // nil otherwise (reachable, or unreachable: a reason to wait, not to stop).
-func (c KafkaConn) explain(ctx context.Context) error {
+func (c Conn) explain(ctx context.Context) error {
 	s := c.sasl
 	for _, b := range c.brokers {
 		conn, err := c.Dialer.DialContext(ctx, "tcp", b)
@@ -162,12 +162,12 @@ func (c KafkaConn) explain(ctx context.Context) error {
 			return nil
 		}
 		switch {
-		case errors.Is(err, kafka.SASLAuthenticationFailed):
+		case errors.Is(err, kafkago.SASLAuthenticationFailed):
 			return fmt.Errorf("%w: broker %s refused the SASL login of user %q (%s): check %s.username and %s.password / password_file",
-				ErrKafkaRefused, b, s.Username, s.Mechanism, saslPath, saslPath)
-		case errors.Is(err, kafka.UnsupportedSASLMechanism), errors.Is(err, kafka.IllegalSASLState):
+				ErrRefused, b, s.Username, s.Mechanism, saslPath, saslPath)
+		case errors.Is(err, kafkago.UnsupportedSASLMechanism), errors.Is(err, kafkago.IllegalSASLState):
 			return fmt.Errorf("%w: broker %s does not offer SASL mechanism %s: set %s.mechanism to one the cluster enables",
-				ErrKafkaRefused, b, s.Mechanism, saslPath)
+				ErrRefused, b, s.Mechanism, saslPath)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
@@ -18,16 +18,18 @@ import (
 	"github.com/cachesync/cachesync/sink/kafkamsg"
 )
 
-// PublisherConfig shapes the Kafka publisher; zero values have defaults.
+// PublisherConfig shapes the Kafka publisher. cmd fills it from
+// transport.kafka; the defaults are config.Default's, and zero means zero
+// here (config.Validate refuses a zero for each of the numbers).
 type PublisherConfig struct {
 	Brokers      []string
 	Topic        string
 	Source       string        // names the MySQL source in every message
-	MaxBytes     int           // one record, value + key + framing; default kafkamsg.DefaultMaxBytes
-	MaxInFlight  int           // messages written and not yet acknowledged; default 20000
-	BatchSize    int           // messages per produce request and partition; default 1000
-	BatchTimeout time.Duration // how long a partial batch waits for more; default 1ms
-	Transport    kafka.RoundTripper
+	MaxBytes     int           // one record, value + key + framing (max_message_bytes)
+	MaxInFlight  int           // messages written and not yet acknowledged (max_in_flight)
+	BatchSize    int           // messages per produce request and partition (batch_size)
+	BatchTimeout time.Duration // how long a partial batch waits for more (batch_timeout)
+	Transport    kafkago.RoundTripper
 }
 
 // Publisher is the tailer's side of the Kafka transport. Send turns a batch
@@ -39,7 +41,7 @@ type PublisherConfig struct {
 // in-flight bound then blocks Send, which holds the tailer back.
 type Publisher struct {
 	cfg     PublisherConfig
-	w       *kafka.Writer
+	w       *kafkago.Writer
 	acker   event.Acker
 	backoff retry.Backoff
 	log     *zap.Logger
@@ -68,7 +70,7 @@ type pendingBatch struct {
 }
 
 type retryGroup struct {
-	msgs    []kafka.Message
+	msgs    []kafkago.Message
 	attempt int
 	due     time.Time
 	refused error // the broker refused them for good: Run hands them to the bypass
@@ -77,21 +79,13 @@ type retryGroup struct {
 // NewPublisher returns a publisher writing to cfg.Topic. Call Run, then Send,
 // then Close to wait for the last acknowledgements.
 func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Publisher {
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = kafkamsg.DefaultMaxBytes
-	}
-	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 20000)
-	cfg.BatchSize = orDefault(cfg.BatchSize, 1000)
-	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = time.Millisecond
-	}
 	p := &Publisher{cfg: cfg, acker: acker, backoff: backoff, log: log, m: m,
 		slots: semaphore.NewWeighted(int64(cfg.MaxInFlight)), wake: make(chan struct{}, 1)}
-	p.w = &kafka.Writer{
-		Addr:            kafka.TCP(cfg.Brokers...),
+	p.w = &kafkago.Writer{
+		Addr:            kafkago.TCP(cfg.Brokers...),
 		Topic:           cfg.Topic,
-		Balancer:        &kafka.Hash{}, // FNV-1a of the row identity, like librdkafka's "fnv1a"
-		RequiredAcks:    kafka.RequireAll,
+		Balancer:        &kafkago.Hash{}, // FNV-1a of the row identity, like librdkafka's "fnv1a"
+		RequiredAcks:    kafkago.RequireAll,
 		Async:           true, // acknowledgements arrive in Completion; Send never waits a BatchTimeout
 		Completion:      p.completed,
 		BatchSize:       cfg.BatchSize,
@@ -108,7 +102,7 @@ func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff,
 // unacknowledged. It returns only when every message is handed to the
 // writer (or ctx ends); acknowledgement comes later, through the acker.
 func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
-	msgs := make([]kafka.Message, 0, max(1, len(b.RowIDs)))
+	msgs := make([]kafkago.Message, 0, max(1, len(b.RowIDs)))
 	pb := &pendingBatch{seq: b.Seq, table: b.DB + "." + b.Table, pos: b.Pos, keys: len(b.Keys)}
 	err := b.RowKeys(func(id string, keys []string, guarded []bool) error {
 		parts, err := kafkamsg.Split(kafkamsg.Message{Source: p.cfg.Source, DB: b.DB, Table: b.Table, Op: b.Op,
@@ -121,7 +115,7 @@ func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 			if err != nil {
 				return err
 			}
-			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: v, WriterData: pb})
+			msgs = append(msgs, kafkago.Message{Key: []byte(id), Value: v, WriterData: pb})
 		}
 		return nil
 	})
@@ -158,7 +152,7 @@ func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 
 // write hands msgs to the async writer. It fails only before the messages
 // are queued (no metadata: broker down, topic missing); that is retried here.
-func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
+func (p *Publisher) write(ctx context.Context, msgs []kafkago.Message) error {
 	for attempt := 0; ; attempt++ {
 		err := p.w.WriteMessages(ctx, msgs...)
 		if err == nil {
@@ -176,10 +170,10 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 }
 
 // completed runs on the writer's goroutines once per produce request.
-func (p *Publisher) completed(msgs []kafka.Message, err error) {
+func (p *Publisher) completed(msgs []kafkago.Message, err error) {
 	if err != nil {
 		p.m.KafkaPublishErrors.Inc()
-		msgs = append([]kafka.Message(nil), msgs...)
+		msgs = append([]kafkago.Message(nil), msgs...)
 		for i := range msgs {
 			msgs[i].Topic = "" // set by the writer; it refuses a message naming its own topic
 		}
@@ -188,7 +182,7 @@ func (p *Publisher) completed(msgs []kafka.Message, err error) {
 			// to the bypass, the others are written again (they may only
 			// have shared a request with it).
 			refused, rest := splitLargest(msgs)
-			p.requeue(&retryGroup{msgs: []kafka.Message{refused}, refused: err, due: time.Now()})
+			p.requeue(&retryGroup{msgs: []kafkago.Message{refused}, refused: err, due: time.Now()})
 			if len(rest) > 0 {
 				p.requeue(&retryGroup{msgs: rest, due: time.Now()})
 			}
@@ -203,7 +197,7 @@ func (p *Publisher) completed(msgs []kafka.Message, err error) {
 
 // settled acknowledges msgs: published by the broker, or their keys
 // deleted through the bypass.
-func (p *Publisher) settled(msgs []kafka.Message, published bool) {
+func (p *Publisher) settled(msgs []kafkago.Message, published bool) {
 	for i := range msgs {
 		pb := msgs[i].WriterData.(*pendingBatch)
 		if pb.left.Add(-1) == 0 {
@@ -230,7 +224,7 @@ func (p *Publisher) requeue(g *retryGroup) {
 // logFailure logs at most once a second; the counter has every failure.
 // The line names the first message's table, binlog position and the keys
 // of its batch.
-func (p *Publisher) logFailure(msg string, msgs []kafka.Message, err error) {
+func (p *Publisher) logFailure(msg string, msgs []kafkago.Message, err error) {
 	p.mu.Lock()
 	now := time.Now()
 	quiet := now.Sub(p.lastLog) < time.Second

@@ -1,4 +1,4 @@
-package sink
+package kafka
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/sink"
 )
 
 // A change Kafka can never carry goes to the bypass: its keys are deleted
@@ -18,17 +20,18 @@ import (
 // publisher's own limit) or the broker does (MESSAGE_TOO_LARGE, here kfake's
 // default message.max.bytes of about 1 MiB below max 8 MiB).
 func TestPublisherBypassesWhatKafkaCannotCarry(t *testing.T) {
-	for reason, maxBytes := range map[string]int{"split": 0, "broker": 8 << 20} {
+	for reason, maxBytes := range map[string]int{"split": config.Default().Transport.Kafka.MaxMessageBytes, "broker": 8 << 20} {
 		t.Run(reason, func(t *testing.T) {
 			kt := newKafkaTest(t, []string{testenv.StartKafka(t)}, 1)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			acked := make(chan uint64, 10)
 			acker := event.AckerFunc(func(seq uint64) { acked <- seq })
-			p := NewPublisher(PublisherConfig{Brokers: kt.brokers, Topic: kt.topic, Source: "test", MaxBytes: maxBytes},
-				acker, testBackoff, zaptest.NewLogger(t), kt.m)
+			pc := publisherConfig(kt.brokers, kt.topic)
+			pc.MaxBytes = maxBytes
+			p := NewPublisher(pc, acker, testBackoff, zaptest.NewLogger(t), kt.m)
 			rdb := kt.redis.Client(t)
-			del := NewDeleter(rdb, DeleterConfig{SecondDelay: 10 * time.Millisecond}, event.AckerFunc(p.BypassDone), testBackoff, zaptest.NewLogger(t), kt.m)
+			del := sink.NewDeleter(rdb, fromFile(sink.DeleterConfig{SecondDelay: 10 * time.Millisecond}), event.AckerFunc(p.BypassDone), testBackoff, zaptest.NewLogger(t), kt.m)
 			p.SetBypass(del)
 			go del.Run(ctx) //nolint:errcheck // ends with ctx
 			go p.Run(ctx)   //nolint:errcheck // ends with ctx
