@@ -34,7 +34,7 @@ type Job struct {
 	pos                 event.Position // the primary's position when the backfill started, for messages
 	firstStmt, nextStmt *client.Stmt
 	scan                *scan
-	loc                 *time.Location // TIMESTAMP keys render in it (canal.TimeZone)
+	loc                 *time.Location // TIMESTAMP keys render in it (source.TimeZone)
 
 	// Limiter paces reading; Prepare sets it from Options.Rate.
 	Limiter Waiter

@@ -23,6 +23,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Options is one backfill. The zero value of each optional field has a default.
@@ -99,7 +100,7 @@ func Prepare(ctx context.Context, src config.SourceConfig, rules []*config.Rule,
 	// Without REPLICATION CLIENT there is no position to name; the
 	// messages then say "backfill" (only a Kafka message needs one).
 	j.pos = event.Position{File: "backfill"}
-	if pos, err := canal.MasterPosition(conn, src); err == nil && pos.File != "" {
+	if pos, err := source.MasterPosition(conn, src); err == nil && pos.File != "" {
 		j.pos = pos
 	}
 	if err := j.compile(conn, matched, m); err != nil {
@@ -161,13 +162,13 @@ func (j *Job) loadState() error {
 
 // connect opens the scan connection, read-only so a --where cannot write.
 // TIMESTAMP is read in UTC and rendered in Go in the zone the application
-// sees (canal.TimeZone, read first), exactly as the tailer's decoder does.
+// sees (source.TimeZone, read first), exactly as the tailer's decoder does.
 func (j *Job) connect(ctx context.Context) (*client.Conn, error) {
-	conn, err := canal.Connect(ctx, j.src)
+	conn, err := source.Connect(ctx, j.src)
 	if err != nil {
 		return nil, err
 	}
-	loc, note, err := canal.TimeZoneOn(conn, j.src)
+	loc, note, err := source.TimeZoneOn(conn, j.src)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -186,7 +187,7 @@ func (j *Job) connect(ctx context.Context) (*client.Conn, error) {
 }
 
 func (j *Job) compile(conn *client.Conn, rules []*config.Rule, m *metrics.Metrics) error {
-	t, err := canal.LoadTable(conn, j.db, j.name)
+	t, err := source.LoadTable(conn, j.db, j.name)
 	if err != nil {
 		return fmt.Errorf("--table %s: %w", j.opts.Table, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/schema"
 
 	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Values must reach the key renderer in the Go types go-mysql's binlog
@@ -56,14 +57,14 @@ func newScan(t *schema.Table, keys *canal.RowKeys, where string, chunk int) *sca
 	exprs := make([]string, 0, len(t.Columns)+len(t.PKColumns))
 	for i := range t.Columns {
 		used := keys.Uses(i)
-		exprs = append(exprs, valueExpr(&t.Columns[i], canal.QuoteIdent(t.Columns[i].Name), used))
+		exprs = append(exprs, valueExpr(&t.Columns[i], source.QuoteIdent(t.Columns[i].Name), used))
 	}
 	pk := make([]string, len(t.PKColumns))
 	for i, ci := range t.PKColumns {
-		pk[i] = canal.QuoteIdent(t.Columns[ci].Name)
+		pk[i] = source.QuoteIdent(t.Columns[ci].Name)
 		exprs = append(exprs, cursorExpr(&t.Columns[ci], pk[i]))
 	}
-	from := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(exprs, ", "), canal.QuoteIdent(t.Schema), canal.QuoteIdent(t.Name))
+	from := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(exprs, ", "), source.QuoteIdent(t.Schema), source.QuoteIdent(t.Name))
 	filter := ""
 	if strings.TrimSpace(where) != "" {
 		filter = "(" + where + "\n)" // a newline ends a trailing -- comment

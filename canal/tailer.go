@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Tailer follows the binlog. Build it with New.
@@ -183,7 +183,7 @@ const erSlaveSameID = 4052
 // back as they are. It is retried like any broken stream: the other client
 // may be a cachesync that was just replaced.
 func explainServerIDClash(err error, src config.SourceConfig) error {
-	if mysqlCode(err) != erSlaveSameID {
+	if source.ErrorCode(err) != erSlaveSameID {
 		return err
 	}
 	return fmt.Errorf("another replica client (a second cachesync, or a MySQL replica) uses source.server_id %d on %s, and the server lets only one connection per id stream: "+
@@ -203,7 +203,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
-	if err := SetSessionCharset(c, t.cfg.Charset); err != nil {
+	if err := source.SetSessionCharset(c, t.cfg.Charset); err != nil {
 		c.Close()
 		return fmt.Errorf("go-mysql canal's schema connection: %w", err)
 	}
@@ -255,7 +255,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 // canalConfig is the canal of one connection; it reads source.tls's files,
 // so each reconnect picks up renewed certificates.
 func (t *Tailer) canalConfig() (*gocanal.Config, error) {
-	tlsConf, err := SourceTLS(t.cfg)
+	tlsConf, err := source.TLS(t.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 		cc.TimestampStringLocation = t.loc // as the application's SELECT shows them
 	}
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = handshakeCharset(guardedDialer((&net.Dialer{Timeout: t.cfg.DialTimeout(), KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout), t.cfg.Charset)
+	cc.Dialer = source.StreamDialer(t.cfg, cc.ReadTimeout)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}
@@ -291,12 +291,12 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 
 // currentPosition asks the primary where its binlog is now.
 func (t *Tailer) currentPosition(ctx context.Context) (event.Position, error) {
-	conn, err := connect(ctx, t.cfg)
+	conn, err := source.Connect(ctx, t.cfg)
 	if err != nil {
 		return event.Position{}, err
 	}
 	defer conn.Close()
-	return masterPosition(conn, t.cfg)
+	return source.MasterPosition(conn, t.cfg)
 }
 
 // seedSchemas gives canal the schema each mapped table had at pos, instead
@@ -313,4 +313,20 @@ func seedFrom(c *gocanal.Canal, h *SchemaHistory, pos event.Position) {
 			c.SetTableCache([]byte(s.Schema), []byte(s.Name), s)
 		}
 	}
+}
+
+// resolveTimeZone finds, once, the zone the tailer renders TIMESTAMP in.
+func (t *Tailer) resolveTimeZone(ctx context.Context) error {
+	if t.loc != nil {
+		return nil
+	}
+	loc, note, err := source.TimeZone(ctx, t.cfg)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		t.log.Warn(note)
+	}
+	t.loc = loc
+	return nil
 }

@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Roles of `cachesync run`: all runs every side this config has — the
@@ -158,7 +158,7 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 // contain the password.
 func mysqlDialer(src config.SourceConfig) sink.Dialer {
 	return func(ctx context.Context) (*client.Conn, error) {
-		tlsConf, err := canal.SourceTLS(src)
+		tlsConf, err := source.TLS(src)
 		if err != nil {
 			return nil, fmt.Errorf("flusher: %w", err)
 		}
@@ -168,11 +168,11 @@ func mysqlDialer(src config.SourceConfig) sink.Dialer {
 			func(c *client.Conn) error {
 				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
 				return nil
-			}, canal.WithTLS(tlsConf))
+			}, source.WithTLS(tlsConf))
 		if err != nil {
 			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
 		}
-		if err := canal.SetSessionCharset(c, src.Charset); err != nil {
+		if err := source.SetSessionCharset(c, src.Charset); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("flusher: %w", err)
 		}
