@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/keys"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/source"
@@ -195,11 +195,11 @@ func (j *Job) compile(conn *client.Conn, rules []*config.Rule, m *metrics.Metric
 		return fmt.Errorf("--table %s has no primary key, so its backfill is one query that cannot resume: delete %s and run it again without --resume",
 			j.opts.Table, j.opts.StatePath)
 	}
-	keys, err := canal.NewRowKeys(t, rules, m)
+	kt, err := keys.CompileStrict(t, rules, m)
 	if err != nil {
 		return fmt.Errorf("--table %s: %w", j.opts.Table, err)
 	}
-	j.scan = newScan(t, keys, j.opts.Where, j.opts.chunk())
+	j.scan = newScan(t, kt, j.opts.Where, j.opts.chunk())
 	j.scan.loc = j.loc
 	if len(j.cursor) != 0 && len(j.cursor) != len(t.PKColumns) {
 		return fmt.Errorf("state file %s has a %d-column cursor, but %s's primary key has %d columns now: delete it to start over",

@@ -10,7 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/schema"
 
-	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/keys"
 	"github.com/cachesync/cachesync/source"
 )
 
@@ -43,7 +43,7 @@ import (
 // scan is the SQL of one table's backfill.
 type scan struct {
 	table  *schema.Table
-	keys   *canal.RowKeys
+	keys   *keys.Table
 	chunk  int
 	first  string // the first chunk
 	next   string // every later chunk: after the cursor
@@ -52,7 +52,7 @@ type scan struct {
 	loc    *time.Location // TIMESTAMP: read in UTC, rendered in this zone
 }
 
-func newScan(t *schema.Table, keys *canal.RowKeys, where string, chunk int) *scan {
+func newScan(t *schema.Table, keys *keys.Table, where string, chunk int) *scan {
 	s := &scan{table: t, keys: keys, chunk: chunk, nPK: len(t.PKColumns), pkCols: t.PKColumns}
 	exprs := make([]string, 0, len(t.Columns)+len(t.PKColumns))
 	for i := range t.Columns {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-mysql-org/go-mysql/schema"
+
 	"github.com/cachesync/cachesync/config"
 )
 
@@ -35,4 +37,28 @@ func RulesFromText(t testing.TB, text, db string) []*config.Rule {
 		out[i] = &cfg.Rules[i]
 	}
 	return out
+}
+
+// Rule builds a rule as Validate would leave it (Templates parsed).
+func Rule(tb testing.TB, table string, watch []string, keys ...string) *config.Rule {
+	tb.Helper()
+	r := &config.Rule{Table: table, Keys: keys, Watch: watch}
+	for _, k := range keys {
+		tpl, err := config.ParseTemplate(k)
+		if err != nil {
+			tb.Fatalf("template %q: %v", k, err)
+		}
+		r.Templates = append(r.Templates, tpl)
+	}
+	return r
+}
+
+// Table builds a schema as schema.NewTable does; cols are name, SQL
+// type, collation triples. The first column is the primary key.
+func Table(db, name string, cols ...string) *schema.Table {
+	t := &schema.Table{Schema: db, Name: name, PKColumns: []int{0}}
+	for i := 0; i+2 < len(cols); i += 3 {
+		t.AddColumn(cols[i], cols[i+1], cols[i+2], "")
+	}
+	return t
 }
