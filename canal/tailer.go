@@ -45,7 +45,7 @@ type Tailer struct {
 	// XAStore, if set, keeps the keys of open XA prepares beside the
 	// checkpoint, so a restart between prepare and commit still deletes
 	// them again at the commit (xa.go).
-	XAStore Blob
+	XAStore checkpoint.Blob
 	// History, if set, keeps the schemas in force at each position so rows
 	// older than a DDL decode with their own columns after a restart.
 	History *SchemaHistory

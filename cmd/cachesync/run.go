@@ -264,9 +264,9 @@ func isLoopback(a net.Addr) bool {
 // besideCheckpoint is where the tailer keeps state with the checkpoint: a
 // file next to a file checkpoint, a key next to a shared one in Redis (for
 // the instance that takes over).
-func besideCheckpoint(cfg *config.Config, store checkpoint.Store, name string) canal.Blob {
+func besideCheckpoint(cfg *config.Config, store checkpoint.Store, name string) checkpoint.Blob {
 	if rs, ok := store.(*checkpoint.RedisStore); ok {
 		return rs.Blob(name)
 	}
-	return canal.FileBlob{Path: cfg.Checkpoint.Path + "." + name}
+	return checkpoint.FileBlob{Path: cfg.Checkpoint.Path + "." + name}
 }
