@@ -1,6 +1,6 @@
 // Package backfill invalidates every cache key of a table: it pages through
 // the table by primary key (keyset pagination, never OFFSET), renders each
-// row's keys with the tailer's own renderer, and hands them to a sink (the
+// row's keys with the tailer's own renderer (package keys), and hands them to a sink (the
 // Redis deleter, or a printer for --dry-run). Progress is kept in a small
 // state file after every finished chunk, so a stopped or crashed backfill
 // resumes where it was. A table without a primary key is read in one

@@ -196,7 +196,7 @@ func binlogValue(c *schema.TableColumn, v *mysql.FieldValue) any {
 // ("10:00:00.000" → "10:00:00"), as go-mysql's binlog decoder does
 // (replication.timeFormat prints a fraction only when it is not zero), so
 // both paths hand the renderer the same value; the renderer then restores
-// the zeros SELECT shows, from the column's type (canal/coltype.go).
+// the zeros SELECT shows, from the column's type (keys/coltype.go).
 func binlogTime(s []byte) []byte {
 	dot := bytes.IndexByte(s, '.')
 	if dot < 0 {

@@ -1,7 +1,11 @@
 // Package canal is the binlog tailer: it follows the primary's row-based
 // binlog with go-mysql canal, turns each committed row change of a mapped
-// table into cache keys, and hands them to a Sink. It never imports a sink;
-// cmd wires the two together.
+// table into cache keys (package keys), and hands them to a Sink. Beside the
+// stream it keeps what reading it needs: XA groups, DDL and the schema
+// history, the write-behind flusher's echo marks, the detection of changes
+// it cannot turn into keys, and the replay of a past binlog range. The rest
+// of the MySQL side (dial, positions, checks) is package source. It never
+// imports a sink; cmd wires the two together.
 package canal
 
 import (

@@ -27,8 +27,9 @@ const queryReadTimeout = time.Minute
 // source.tls says so), talking source.charset (SetSessionCharset), with
 // errors that say what to fix and never contain the password. Every
 // connection cachesync opens for queries (checks, positions, retention,
-// backfill scans, write-behind) comes from here.
-func Connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
+// backfill scans, the write-behind flusher) comes from here; opts are
+// applied after TLS (e.g. the flusher's read and write timeouts).
+func Connect(ctx context.Context, src config.SourceConfig, opts ...client.Option) (*client.Conn, error) {
 	tlsConf, err := TLS(src)
 	if err != nil {
 		return nil, err
@@ -38,7 +39,7 @@ func Connect(ctx context.Context, src config.SourceConfig) (*client.Conn, error)
 	defer cancel()
 	dial, abort := handshakeBound(guardedDialer((&net.Dialer{Timeout: timeout}).DialContext, queryReadTimeout))
 	stop := context.AfterFunc(cctx, abort)
-	conn, err := client.ConnectWithDialer(cctx, "", src.Addr, src.User, src.Password.Reveal(), "", dial, WithTLS(tlsConf))
+	conn, err := client.ConnectWithDialer(cctx, "", src.Addr, src.User, src.Password.Reveal(), "", dial, append([]client.Option{WithTLS(tlsConf)}, opts...)...)
 	if !stop() { // the bound passed (or ctx ended) during the handshake
 		if err == nil {
 			conn.Close()

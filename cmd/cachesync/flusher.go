@@ -152,28 +152,17 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 	return g.Wait()
 }
 
-// mysqlDialer connects the flusher to the source with the source's user,
-// over TLS with source.tls; it needs SELECT, INSERT, UPDATE, DELETE on the
-// write-behind tables and CREATE on cachesync_wb_offsets. Errors never
-// contain the password.
+// mysqlDialer connects the flusher to the source with the source's user
+// (source.Connect: source.tls, source.charset, errors that name the fix and
+// never contain the password); it needs SELECT, INSERT, UPDATE, DELETE on
+// the write-behind tables and CREATE on cachesync_wb_offsets.
 func mysqlDialer(src config.SourceConfig) sink.Dialer {
 	return func(ctx context.Context) (*client.Conn, error) {
-		tlsConf, err := source.TLS(src)
+		c, err := source.Connect(ctx, src, func(c *client.Conn) error {
+			c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("flusher: %w", err)
-		}
-		cctx, cancel := context.WithTimeout(ctx, src.DialTimeout())
-		defer cancel()
-		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", src.DialTimeout(),
-			func(c *client.Conn) error {
-				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
-				return nil
-			}, source.WithTLS(tlsConf))
-		if err != nil {
-			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
-		}
-		if err := source.SetSessionCharset(c, src.Charset); err != nil {
-			c.Close()
 			return nil, fmt.Errorf("flusher: %w", err)
 		}
 		return c, nil
