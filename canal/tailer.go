@@ -126,7 +126,7 @@ var ErrPositionNotEvent = errors.New("checkpoint is not the start of an event in
 // committed to the tracker at once so a crash cannot skip past it.
 func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 	if start.IsZero() {
-		pos, err := t.currentPosition(ctx)
+		pos, err := source.CurrentPosition(ctx, t.cfg)
 		if err != nil {
 			return err
 		}
@@ -291,16 +291,6 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 	}
 	cc.IncludeTableRegex = append(cc.IncludeTableRegex, offsetsTableRegexes(t.rules)...)
 	return cc, nil
-}
-
-// currentPosition asks the primary where its binlog is now.
-func (t *Tailer) currentPosition(ctx context.Context) (event.Position, error) {
-	conn, err := source.Connect(ctx, t.cfg)
-	if err != nil {
-		return event.Position{}, err
-	}
-	defer conn.Close()
-	return source.MasterPosition(conn, t.cfg)
 }
 
 // seedSchemas gives canal the schema each mapped table had at pos, instead
