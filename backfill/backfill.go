@@ -13,9 +13,9 @@ import (
 	pingcaperrors "github.com/pingcap/errors"
 	"go.uber.org/zap"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/keys"
 	"github.com/cachesync/cachesync/retry"
 )
 
@@ -34,7 +34,7 @@ type Job struct {
 	pos                 event.Position // the primary's position when the backfill started, for messages
 	firstStmt, nextStmt *client.Stmt
 	scan                *scan
-	loc                 *time.Location // TIMESTAMP keys render in it (canal.TimeZone)
+	loc                 *time.Location // TIMESTAMP keys render in it (source.TimeZone)
 
 	// Limiter paces reading; Prepare sets it from Options.Rate.
 	Limiter Waiter
@@ -56,7 +56,7 @@ type chunkInfo struct {
 	cursor []any
 	rows   int64
 	keys   int64
-	counts canal.RenderCounts
+	counts keys.Counts
 }
 
 // Stats is what one run did. Rows and keys count finished chunks only:
@@ -250,7 +250,7 @@ func newChunkKeys(s *scan) *chunkKeys {
 // row renders one result row; its values may be reused after it returns.
 func (c *chunkKeys) row(vals []mysql.FieldValue) {
 	c.info.cursor = c.scan.row(vals, c.image)
-	n := c.scan.keys.Render(c.image, c.add)
+	n := c.scan.keys.RenderAll(c.image, keys.AddFunc(c.add))
 	c.info.rows++
 	c.info.counts.Null += n.Null
 	c.info.counts.Empty += n.Empty

@@ -128,7 +128,7 @@ func TestBackfillRateLimiterIsWired(t *testing.T) {
 	db.Exec(t, "CREATE TABLE `"+name+"`.r (id INT PRIMARY KEY)")
 	db.Exec(t, "INSERT INTO `"+name+"`.r SELECT seq FROM `"+name+"`.seq_1_to_95")
 	rules := parseRules(t, "rules:\n  - table: db.r\n    keys: [\"r:{id}\"]\n", name)
-	j, err := Prepare(context.Background(), source(db), rules, Options{Table: name + ".r", Chunk: 10, DryRun: true},
+	j, err := Prepare(context.Background(), sourceOf(db), rules, Options{Table: name + ".r", Chunk: 10, DryRun: true},
 		zaptest.NewLogger(t), metrics.New(nil), retry.Backoff{})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestBackfillResumeRules(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	prepare := func(o Options) error {
 		o.StatePath = path
-		j, err := Prepare(context.Background(), source(db), rules, o, zaptest.NewLogger(t), metrics.New(nil), retry.Backoff{})
+		j, err := Prepare(context.Background(), sourceOf(db), rules, o, zaptest.NewLogger(t), metrics.New(nil), retry.Backoff{})
 		if err == nil {
 			j.Close()
 		}

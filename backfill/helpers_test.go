@@ -55,20 +55,8 @@ func (c *collector) keys() []string {
 }
 
 // parseRules reads a rules: section with "db." standing for the database.
-func parseRules(t *testing.T, yaml, db string) []*config.Rule { return parseRulesTB(t, yaml, db) }
-
-func parseRulesTB(t testing.TB, yaml, db string) []*config.Rule {
-	t.Helper()
-	text := "source: {user: root}\n" + strings.ReplaceAll(yaml, "table: db.", "table: "+db+".")
-	cfg, err := config.Parse([]byte(text), "rules.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("rules: %v", err)
-	}
-	out := make([]*config.Rule, len(cfg.Rules))
-	for i := range cfg.Rules {
-		out[i] = &cfg.Rules[i]
-	}
-	return out
+func parseRules(t *testing.T, yaml, db string) []*config.Rule {
+	return testenv.RulesFromText(t, yaml, db)
 }
 
 func readFile(t *testing.T, path string) string {
@@ -97,7 +85,7 @@ func runSQL(t *testing.T, db *testenv.MariaDB, name, script string) {
 	}
 }
 
-func source(db *testenv.MariaDB) config.SourceConfig {
+func sourceOf(db *testenv.MariaDB) config.SourceConfig {
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor, src.ServerID = db.Addr, "root", "mariadb", db.ReplicaServerID()
 	return src
@@ -115,7 +103,7 @@ func tailKeys(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, start, en
 	t.Helper()
 	tracker := checkpoint.NewTracker(event.Position{})
 	col := &collector{acker: tracker}
-	tl := canal.New(source(db), rules, col, tracker, zaptest.NewLogger(t), metrics.New(nil),
+	tl := canal.New(sourceOf(db), rules, col, tracker, zaptest.NewLogger(t), metrics.New(nil),
 		retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -152,7 +140,7 @@ func backfillKeysAtMost(t *testing.T, db *testenv.MariaDB, rules []*config.Rule,
 	t.Helper()
 	opts.DryRun = true
 	ctx := context.Background()
-	j, err := Prepare(ctx, source(db), rules, opts, zaptest.NewLogger(t), metrics.New(nil), retry.Backoff{Initial: 10 * time.Millisecond, MaxElapsed: time.Second})
+	j, err := Prepare(ctx, sourceOf(db), rules, opts, zaptest.NewLogger(t), metrics.New(nil), retry.Backoff{Initial: 10 * time.Millisecond, MaxElapsed: time.Second})
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}

@@ -1,6 +1,6 @@
 // Package backfill invalidates every cache key of a table: it pages through
 // the table by primary key (keyset pagination, never OFFSET), renders each
-// row's keys with the tailer's own renderer, and hands them to a sink (the
+// row's keys with the tailer's own renderer (package keys), and hands them to a sink (the
 // Redis deleter, or a printer for --dry-run). Progress is kept in a small
 // state file after every finished chunk, so a stopped or crashed backfill
 // resumes where it was. A table without a primary key is read in one
@@ -18,11 +18,12 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/keys"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Options is one backfill. The zero value of each optional field has a default.
@@ -99,7 +100,7 @@ func Prepare(ctx context.Context, src config.SourceConfig, rules []*config.Rule,
 	// Without REPLICATION CLIENT there is no position to name; the
 	// messages then say "backfill" (only a Kafka message needs one).
 	j.pos = event.Position{File: "backfill"}
-	if pos, err := canal.MasterPosition(conn, src); err == nil && pos.File != "" {
+	if pos, err := source.MasterPosition(conn, src); err == nil && pos.File != "" {
 		j.pos = pos
 	}
 	if err := j.compile(conn, matched, m); err != nil {
@@ -161,13 +162,13 @@ func (j *Job) loadState() error {
 
 // connect opens the scan connection, read-only so a --where cannot write.
 // TIMESTAMP is read in UTC and rendered in Go in the zone the application
-// sees (canal.TimeZone, read first), exactly as the tailer's decoder does.
+// sees (source.TimeZone, read first), exactly as the tailer's decoder does.
 func (j *Job) connect(ctx context.Context) (*client.Conn, error) {
-	conn, err := canal.Connect(ctx, j.src)
+	conn, err := source.Connect(ctx, j.src)
 	if err != nil {
 		return nil, err
 	}
-	loc, note, err := canal.TimeZoneOn(conn, j.src)
+	loc, note, err := source.TimeZoneOn(conn, j.src)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -186,7 +187,7 @@ func (j *Job) connect(ctx context.Context) (*client.Conn, error) {
 }
 
 func (j *Job) compile(conn *client.Conn, rules []*config.Rule, m *metrics.Metrics) error {
-	t, err := canal.LoadTable(conn, j.db, j.name)
+	t, err := source.LoadTable(conn, j.db, j.name)
 	if err != nil {
 		return fmt.Errorf("--table %s: %w", j.opts.Table, err)
 	}
@@ -194,11 +195,11 @@ func (j *Job) compile(conn *client.Conn, rules []*config.Rule, m *metrics.Metric
 		return fmt.Errorf("--table %s has no primary key, so its backfill is one query that cannot resume: delete %s and run it again without --resume",
 			j.opts.Table, j.opts.StatePath)
 	}
-	keys, err := canal.NewRowKeys(t, rules, m)
+	kt, err := keys.CompileStrict(t, rules, m)
 	if err != nil {
 		return fmt.Errorf("--table %s: %w", j.opts.Table, err)
 	}
-	j.scan = newScan(t, keys, j.opts.Where, j.opts.chunk())
+	j.scan = newScan(t, kt, j.opts.Where, j.opts.chunk())
 	j.scan.loc = j.loc
 	if len(j.cursor) != 0 && len(j.cursor) != len(t.PKColumns) {
 		return fmt.Errorf("state file %s has a %d-column cursor, but %s's primary key has %d columns now: delete it to start over",

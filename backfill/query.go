@@ -10,7 +10,8 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/schema"
 
-	"github.com/cachesync/cachesync/canal"
+	"github.com/cachesync/cachesync/keys"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Values must reach the key renderer in the Go types go-mysql's binlog
@@ -42,7 +43,7 @@ import (
 // scan is the SQL of one table's backfill.
 type scan struct {
 	table  *schema.Table
-	keys   *canal.RowKeys
+	keys   *keys.Table
 	chunk  int
 	first  string // the first chunk
 	next   string // every later chunk: after the cursor
@@ -51,19 +52,19 @@ type scan struct {
 	loc    *time.Location // TIMESTAMP: read in UTC, rendered in this zone
 }
 
-func newScan(t *schema.Table, keys *canal.RowKeys, where string, chunk int) *scan {
+func newScan(t *schema.Table, keys *keys.Table, where string, chunk int) *scan {
 	s := &scan{table: t, keys: keys, chunk: chunk, nPK: len(t.PKColumns), pkCols: t.PKColumns}
 	exprs := make([]string, 0, len(t.Columns)+len(t.PKColumns))
 	for i := range t.Columns {
 		used := keys.Uses(i)
-		exprs = append(exprs, valueExpr(&t.Columns[i], canal.QuoteIdent(t.Columns[i].Name), used))
+		exprs = append(exprs, valueExpr(&t.Columns[i], source.QuoteIdent(t.Columns[i].Name), used))
 	}
 	pk := make([]string, len(t.PKColumns))
 	for i, ci := range t.PKColumns {
-		pk[i] = canal.QuoteIdent(t.Columns[ci].Name)
+		pk[i] = source.QuoteIdent(t.Columns[ci].Name)
 		exprs = append(exprs, cursorExpr(&t.Columns[ci], pk[i]))
 	}
-	from := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(exprs, ", "), canal.QuoteIdent(t.Schema), canal.QuoteIdent(t.Name))
+	from := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(exprs, ", "), source.QuoteIdent(t.Schema), source.QuoteIdent(t.Name))
 	filter := ""
 	if strings.TrimSpace(where) != "" {
 		filter = "(" + where + "\n)" // a newline ends a trailing -- comment
@@ -195,7 +196,7 @@ func binlogValue(c *schema.TableColumn, v *mysql.FieldValue) any {
 // ("10:00:00.000" → "10:00:00"), as go-mysql's binlog decoder does
 // (replication.timeFormat prints a fraction only when it is not zero), so
 // both paths hand the renderer the same value; the renderer then restores
-// the zeros SELECT shows, from the column's type (canal/coltype.go).
+// the zeros SELECT shows, from the column's type (keys/coltype.go).
 func binlogTime(s []byte) []byte {
 	dot := bytes.IndexByte(s, '.')
 	if dot < 0 {

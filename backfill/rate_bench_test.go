@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cachesync/cachesync/internal/testenv"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 )
@@ -24,10 +25,10 @@ func BenchmarkBackfillRate(b *testing.B) {
 	name := db.NewDatabase(b)
 	db.Exec(b, "CREATE TABLE `"+name+"`.r (id INT PRIMARY KEY, v INT)")
 	db.Exec(b, "INSERT INTO `"+name+"`.r SELECT seq, seq FROM `"+name+"`.seq_1_to_10000")
-	rules := parseRulesTB(b, "rules:\n  - table: db.r\n    keys: [\"r:{id}\", \"v:{v}\"]\n", name)
+	rules := testenv.RulesFromText(b, "rules:\n  - table: db.r\n    keys: [\"r:{id}\", \"v:{v}\"]\n", name)
 	for b.Loop() {
 		ctx := context.Background()
-		j, err := Prepare(ctx, source(db), rules, Options{Table: name + ".r", Rate: perSecond, DryRun: true},
+		j, err := Prepare(ctx, sourceOf(db), rules, Options{Table: name + ".r", Rate: perSecond, DryRun: true},
 			zap.NewNop(), metrics.New(nil), retry.Backoff{})
 		if err != nil {
 			b.Fatal(err)

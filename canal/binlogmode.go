@@ -10,8 +10,8 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"go.uber.org/zap"
 
-	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Changes of a mapped table the binlog holds but cachesync cannot turn into
@@ -79,7 +79,7 @@ func (h *handler) checkStatement(hdr *replication.EventHeader, file string) erro
 	ev, readErr := h.statementAt(file, hdr.LogPos-hdr.EventSize)
 	var eff stmtEffect
 	switch {
-	case readErr != nil && mysqlCode(readErr) == 0:
+	case readErr != nil && source.ErrorCode(readErr) == 0:
 		// No answer (the connection broke, the server is unreachable): the
 		// statement is not known to be DML. Read it again after reconnecting.
 		return fmt.Errorf("reading back the statement of the binlog event ending at %s: %w (retried from the last transaction boundary)", pos, readErr)
@@ -119,14 +119,14 @@ func (h *handler) checkStatement(hdr *replication.EventHeader, file string) erro
 func (h *handler) statementAt(file string, start uint32) (binlogEvent, error) {
 	for attempt := 0; ; attempt++ {
 		if h.mode.sql == nil {
-			c, err := connect(h.ctx, h.t.cfg)
+			c, err := source.Connect(h.ctx, h.t.cfg)
 			if err != nil {
 				return binlogEvent{}, err
 			}
 			h.mode.sql = c
 		}
 		ev, err := eventAt(h.mode.sql, event.Position{File: file, Pos: start})
-		if err == nil || attempt > 0 || mysqlCode(err) != 0 {
+		if err == nil || attempt > 0 || source.ErrorCode(err) != 0 {
 			return ev, err
 		}
 		h.closeSQL() // a broken connection: once more on a new one
@@ -142,7 +142,7 @@ func (h *handler) closeSQL() {
 
 // mappedTablesIn lists the mapped tables of schema (every schema when "").
 func (h *handler) mappedTablesIn(schema string) ([]string, error) {
-	all, err := MappedTables(h.ctx, h.t.cfg, h.t.rules)
+	all, err := source.MappedTables(h.ctx, h.t.cfg, h.t.rules)
 	if err != nil {
 		return nil, fmt.Errorf("listing the mapped tables a statement may have changed: %w", err)
 	}
@@ -162,21 +162,4 @@ var errNoRowImageHook = errors.New("cannot watch the binlog's row images for abs
 func isUnsafe(err error) bool {
 	var u *UnsafeBinlogError
 	return errors.As(err, &u) || errors.Is(err, errNoRowImageHook)
-}
-
-// BinlogSettings reads the source's global binlog_format and
-// binlog_row_image: what sessions opened from now on write.
-func BinlogSettings(ctx context.Context, src config.SourceConfig) (format, image string, err error) {
-	conn, err := connect(ctx, src)
-	if err != nil {
-		return "", "", err
-	}
-	defer conn.Close()
-	r, err := conn.Execute("SELECT @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image")
-	if err != nil {
-		return "", "", fmt.Errorf("source: reading binlog_format and binlog_row_image: %w", err)
-	}
-	format, _ = r.GetString(0, 0)
-	image, _ = r.GetString(0, 1)
-	return format, image, nil
 }

@@ -76,7 +76,7 @@ func (h *handler) unparsedDDL(pos event.Position) {
 	tables := map[string]dbTable{}
 	for name, tk := range h.tables {
 		if tk != nil {
-			tables[name] = dbTable{tk.table.Schema, tk.table.Name}
+			tables[name] = dbTable{tk.Schema().Schema, tk.Schema().Name}
 			delete(h.tables, name)
 		}
 	}

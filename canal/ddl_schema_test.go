@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/internal/testenv"
 )
 
 // memBlob keeps a schema history in memory.
@@ -45,7 +46,7 @@ func TestDDLSchemaReadFailureIsLogged(t *testing.T) {
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor = addr, "root", "mariadb"
 	core, logs := observer.New(zapcore.WarnLevel)
-	h := newTestHandler(src, benchRule(t, "readback.items", nil, "item:{id}"), zap.New(core))
+	h := newTestHandler(src, testenv.Rule(t, "readback.items", nil, "item:{id}"), zap.New(core))
 	tl := h.t
 	if tl.History, err = OpenSchemaHistory(ctx, &memBlob{}); err != nil {
 		t.Fatal(err)

@@ -89,22 +89,7 @@ func loadRules(t *testing.T, path, db string) []*config.Rule {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rulesFromText(t, string(raw), db)
-}
-
-// rulesFromText parses a rules: section, "db." standing for the database db.
-func rulesFromText(t *testing.T, text, db string) []*config.Rule {
-	t.Helper()
-	text = "source: {user: root}\n" + strings.ReplaceAll(text, "table: db.", "table: "+db+".")
-	cfg, err := config.Parse([]byte(text), "rules.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("rules: %v", err)
-	}
-	out := make([]*config.Rule, len(cfg.Rules))
-	for i := range cfg.Rules {
-		out[i] = &cfg.Rules[i]
-	}
-	return out
+	return testenv.RulesFromText(t, string(raw), db)
 }
 
 func TestGolden(t *testing.T) {

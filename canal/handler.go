@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/keys"
 )
 
 // handler receives go-mysql canal callbacks on canal's one goroutine.
@@ -31,7 +32,6 @@ type handler struct {
 	boundary  event.Position      // last transaction boundary seen
 	curFile   string              // binlog file being read, for error positions
 	seen      map[string]struct{} // keys already emitted in this event group (reset at its GTID and at boundaries)
-	scratch   []byte
 	ruleBuf   []int
 	pkVals    [][]byte // markRow's scratch
 	idBuf     []byte
@@ -80,7 +80,7 @@ func (h *handler) reset() {
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
 	name := t.Schema + "." + t.Name
-	if tk, ok := h.tables[name]; ok && (tk == nil || tk.table == t) {
+	if tk, ok := h.tables[name]; ok && (tk == nil || tk.Schema() == t) {
 		return tk
 	}
 	var rules []*config.Rule
@@ -93,16 +93,16 @@ func (h *handler) tableFor(t *schema.Table) *tableKeys {
 		h.tables[name] = nil
 		return nil
 	}
-	tk := compileTable(t, rules, tableMetrics{h.t.metrics})
+	tk := compileTable(t, rules, h.t.metrics)
 	h.logNotOwnable(tk)
-	for _, m := range tk.missingColumn {
+	for _, m := range tk.Missing() {
 		h.t.log.Error("key template names a column the table does not have; its keys are NOT invalidated until the rule is fixed (the rule's other keys still are)",
-			zap.String("table", name), zap.String("template", m.template), zap.String("column", m.column),
+			zap.String("table", name), zap.String("template", m.Template), zap.String("column", m.Column),
 			zap.Stringer("position", h.boundary))
 	}
-	if len(tk.unknownCharsets) > 0 {
+	if len(tk.UnknownCharsets()) > 0 {
 		h.t.log.Warn("key template columns in a character set cachesync cannot convert to UTF-8: their stored bytes are used as they are",
-			zap.String("table", name), zap.Strings("columns", tk.unknownCharsets))
+			zap.String("table", name), zap.Strings("columns", tk.UnknownCharsets()))
 	}
 	h.tables[name] = tk
 	return tk
@@ -225,28 +225,28 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 	if err := h.checkRowImage(tk, op, rows, hdr); err != nil {
 		return err
 	}
-	b := &event.Batch{DB: tk.table.Schema, Table: tk.table.Name, Op: op,
+	b := &event.Batch{DB: tk.Schema().Schema, Table: tk.Schema().Name, Op: op,
 		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0)}
 	h.batch = b
 	h.t.observeLag(hdr.Timestamp)
 	if op == event.OpUpdate {
 		for i := 0; i+1 < len(rows); i += 2 {
-			h.ruleBuf = tk.updateRules(rows[i], rows[i+1], h.ruleBuf)
+			h.ruleBuf = tk.UpdateRules(rows[i], rows[i+1], h.ruleBuf)
 			if len(h.ruleBuf) == 0 {
 				tk.watchSkipped.Inc()
 				continue
 			}
 			b.Rows++
-			h.scratch = tk.renderRow(rows[i], h.ruleBuf, h.scratch, h)
-			h.scratch = tk.renderRow(rows[i+1], h.ruleBuf, h.scratch, h)
+			tk.Render(rows[i], h.ruleBuf, keyOut{h})
+			tk.Render(rows[i+1], h.ruleBuf, keyOut{h})
 			h.markRow(tk, rows[i+1])
 		}
 		tk.rows[op.String()].Add(float64(len(rows) / 2))
 	} else {
-		h.ruleBuf = tk.allRules(h.ruleBuf)
+		h.ruleBuf = tk.AllRules(h.ruleBuf)
 		for _, row := range rows {
 			b.Rows++
-			h.scratch = tk.renderRow(row, h.ruleBuf, h.scratch, h)
+			tk.Render(row, h.ruleBuf, keyOut{h})
 			h.markRow(tk, row)
 		}
 		tk.rows[op.String()].Add(float64(len(rows)))
@@ -281,14 +281,14 @@ func (h *handler) markRow(tk *tableKeys, row []any) {
 		return // every key of this row already went out with an earlier row
 	}
 	h.pkVals = h.pkVals[:0]
-	for _, c := range tk.table.PKColumns {
+	for _, c := range tk.Schema().PKColumns {
 		var v []byte
 		if c < len(row) {
-			v, _ = appendValue(nil, &tk.table.Columns[c], row[c])
+			v, _ = keys.AppendValue(nil, &tk.Schema().Columns[c], row[c])
 		}
 		h.pkVals = append(h.pkVals, v)
 	}
-	h.idBuf = event.AppendRowID(h.idBuf[:0], tk.table.Schema, tk.table.Name, h.pkVals...)
+	h.idBuf = event.AppendRowID(h.idBuf[:0], tk.Schema().Schema, tk.Schema().Name, h.pkVals...)
 	b.RowIDs = append(b.RowIDs, string(h.idBuf))
 	b.RowEnds = append(b.RowEnds, len(b.Keys))
 }
@@ -375,7 +375,7 @@ func (h *handler) recordSchema(tk *tableKeys) {
 		return
 	}
 	tk.recorded = true
-	if err := h.t.History.Record(h.ctx, tk.name, h.boundary, tk.table); err != nil {
+	if err := h.t.History.Record(h.ctx, tk.name, h.boundary, tk.Schema()); err != nil {
 		h.t.log.Error("cannot save the schema history; after a restart, rows older than a DDL may decode with the current schema",
 			zap.String("table", tk.name), zap.Stringer("position", h.boundary), zap.Error(err))
 	}

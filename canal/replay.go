@@ -20,6 +20,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Replayer re-reads a binlog range with the tailer's own handler (same
@@ -180,7 +181,7 @@ func (r *Replayer) runOnce(ctx context.Context, t *Tailer, rh *replayHandler) er
 // such events (Binlog_checkpoint, Gtid_list) after its last commit, and no
 // handler callback would ever report having passed them.
 func (r *Replayer) reachedEnd(ctx context.Context, from, end event.Position) bool {
-	conn, err := connect(ctx, r.src)
+	conn, err := source.Connect(ctx, r.src)
 	if err != nil {
 		r.log.Warn("checking whether the replay reached its end", zap.Error(err))
 		return false

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Range is a resolved, half-open binlog range: the transactions that start
@@ -22,7 +23,7 @@ import (
 // boundaries on the server.
 type Range struct {
 	From, To event.Position
-	files    []binlogFile // the server's binlog files when resolved, for progress
+	files    []source.BinlogFile // the server's binlog files when resolved, for progress
 }
 
 func (r Range) String() string { return fmt.Sprintf("[%s, %s)", r.From, r.To) }
@@ -46,14 +47,14 @@ func (r Range) Bytes(p event.Position) (done, total int64) {
 func (r Range) span(a, b event.Position) int64 {
 	var n int64
 	for _, f := range r.files {
-		lo, hi := int64(0), f.size
-		if compareFiles(f.name, a.File) < 0 || compareFiles(f.name, b.File) > 0 {
+		lo, hi := int64(0), f.Size
+		if compareFiles(f.Name, a.File) < 0 || compareFiles(f.Name, b.File) > 0 {
 			continue
 		}
-		if f.name == a.File {
+		if f.Name == a.File {
 			lo = int64(a.Pos)
 		}
-		if f.name == b.File {
+		if f.Name == b.File {
 			hi = int64(b.Pos)
 		}
 		if hi > lo {
@@ -61,12 +62,6 @@ func (r Range) span(a, b event.Position) int64 {
 		}
 	}
 	return n
-}
-
-// binlogFile is one row of SHOW BINARY LOGS.
-type binlogFile struct {
-	name string
-	size int64
 }
 
 // compareFiles orders binlog file names as event.Position.Compare does.
@@ -147,20 +142,20 @@ func ResolveRange(ctx context.Context, src config.SourceConfig, from, to string,
 			return Range{}, fmt.Errorf("--to: %w", err)
 		}
 	}
-	conn, err := connect(ctx, src)
+	conn, err := source.Connect(ctx, src)
 	if err != nil {
 		return Range{}, err
 	}
 	defer conn.Close()
-	files, err := binaryLogs(conn)
+	files, err := source.BinaryLogs(conn)
 	if err != nil {
 		return Range{}, err
 	}
-	end, err := masterPosition(conn, config.SourceConfig{Flavor: src.Flavor, Addr: src.Addr})
+	end, err := source.MasterPosition(conn, config.SourceConfig{Flavor: src.Flavor, Addr: src.Addr})
 	if err != nil {
 		return Range{}, err
 	}
-	tlsConf, err := SourceTLS(src)
+	tlsConf, err := source.TLS(src)
 	if err != nil {
 		return Range{}, err
 	}
@@ -186,7 +181,7 @@ type resolver struct {
 	src   config.SourceConfig
 	tls   *tls.Config // source.tls, for the binlog reads
 	conn  *client.Conn
-	files []binlogFile
+	files []source.BinlogFile
 	end   event.Position
 	log   *zap.Logger
 }
@@ -211,35 +206,18 @@ func (r *resolver) resolve(ctx context.Context, p point, flag string) (event.Pos
 	return pos, nil
 }
 
-func binaryLogs(conn *client.Conn) ([]binlogFile, error) {
-	res, err := conn.Execute("SHOW BINARY LOGS")
-	if err != nil {
-		return nil, fmt.Errorf("source: SHOW BINARY LOGS failed: %w (the user needs REPLICATION CLIENT, BINLOG MONITOR on MariaDB)", err)
-	}
-	files := make([]binlogFile, 0, res.RowNumber())
-	for i := 0; i < res.RowNumber(); i++ {
-		name, _ := res.GetString(i, 0)
-		size, _ := res.GetInt(i, 1)
-		files = append(files, binlogFile{name: name, size: size})
-	}
-	if len(files) == 0 {
-		return nil, errors.New("source: the server lists no binlog files: is log_bin on?")
-	}
-	return files, nil
-}
-
-func (r *resolver) file(name string) (binlogFile, error) {
+func (r *resolver) file(name string) (source.BinlogFile, error) {
 	for _, f := range r.files {
-		if f.name == name {
+		if f.Name == name {
 			return f, nil
 		}
 	}
-	oldest, newest := r.files[0].name, r.files[len(r.files)-1].name
+	oldest, newest := r.files[0].Name, r.files[len(r.files)-1].Name
 	if compareFiles(name, oldest) < 0 && !strings.HasSuffix(oldest, ".000001") {
-		return binlogFile{}, fmt.Errorf("binlog file %s is no longer on the server (purged; the oldest is %s): "+
+		return source.BinlogFile{}, fmt.Errorf("binlog file %s is no longer on the server (purged; the oldest is %s): "+
 			"that part of the binlog cannot be replayed; run `cachesync backfill` for the affected tables instead", name, oldest)
 	}
-	return binlogFile{}, fmt.Errorf("the server has no binlog file %s (it has %s … %s): use a name SHOW BINARY LOGS lists", name, oldest, newest)
+	return source.BinlogFile{}, fmt.Errorf("the server has no binlog file %s (it has %s … %s): use a name SHOW BINARY LOGS lists", name, oldest, newest)
 }
 
 // checkFilePos accepts a position only where a transaction may start: the
@@ -252,8 +230,8 @@ func (r *resolver) checkFilePos(p event.Position) (event.Position, error) {
 	if p.Pos < 4 {
 		return event.Position{}, fmt.Errorf("offset %d is before the first event (offsets start at 4)", p.Pos)
 	}
-	if int64(p.Pos) > f.size {
-		return event.Position{}, fmt.Errorf("offset %d is past the end of %s (%d bytes)", p.Pos, f.name, f.size)
+	if int64(p.Pos) > f.Size {
+		return event.Position{}, fmt.Errorf("offset %d is past the end of %s (%d bytes)", p.Pos, f.Name, f.Size)
 	}
 	ev, err := eventAt(r.conn, p)
 	if err != nil {

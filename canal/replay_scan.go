@@ -16,6 +16,7 @@ import (
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/source"
 )
 
 // binlogEvent is one row of SHOW BINLOG EVENTS.
@@ -32,7 +33,7 @@ func listEvents(conn *client.Conn, file string, pos uint32, limit int) ([]binlog
 	q := fmt.Sprintf("SHOW BINLOG EVENTS IN '%s' FROM %d LIMIT %d", strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(file), pos, limit)
 	res, err := conn.Execute(q)
 	if err != nil {
-		if mysqlCode(err) == mysql.ER_ERROR_WHEN_EXECUTING_COMMAND {
+		if source.ErrorCode(err) == mysql.ER_ERROR_WHEN_EXECUTING_COMMAND {
 			return nil, fmt.Errorf("%s:%d is not the start of a binlog event (%w): use a position SHOW MASTER STATUS printed, or one from SHOW BINLOG EVENTS", file, pos, err)
 		}
 		return nil, fmt.Errorf("source: %s: %w", q, err)
@@ -109,7 +110,7 @@ func (r *resolver) syncer() *replication.BinlogSyncer {
 const scanLimit = 10 * time.Minute
 
 func explainSyncErr(what string, err error) error {
-	if mysqlCode(err) == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG || strings.Contains(err.Error(), "1236") {
+	if source.ErrorCode(err) == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG || strings.Contains(err.Error(), "1236") {
 		return fmt.Errorf("%w: %s is not in the server's binlog (purged, not written yet, or from another server): %v", ErrPositionGone, what, err)
 	}
 	return fmt.Errorf("reading the binlog from %s: %w", what, err)
@@ -169,7 +170,7 @@ func (r *resolver) timeStart(ctx context.Context, at time.Time, flag string) (ev
 	// the time; the transaction we want is in the file before it or later.
 	var probeErr error
 	idx := sort.Search(len(r.files), func(i int) bool {
-		ts, err := r.fileStart(ctx, r.files[i].name)
+		ts, err := r.fileStart(ctx, r.files[i].Name)
 		if err != nil && probeErr == nil {
 			probeErr = err
 		}
@@ -178,16 +179,16 @@ func (r *resolver) timeStart(ctx context.Context, at time.Time, flag string) (ev
 	if probeErr != nil {
 		return event.Position{}, probeErr
 	}
-	if idx == 0 && strings.HasSuffix(r.files[0].name, ".000001") {
+	if idx == 0 && strings.HasSuffix(r.files[0].Name, ".000001") {
 		idx = 1 // nothing was ever purged: the binlog starts after the time
 	}
 	if idx == 0 {
-		ts, _ := r.fileStart(ctx, r.files[0].name)
+		ts, _ := r.fileStart(ctx, r.files[0].Name)
 		return event.Position{}, fmt.Errorf("%w: the oldest binlog file on the server, %s, starts at %s, after %s: "+
 			"transactions from that time are purged; use a later time, or `cachesync backfill` for the affected tables",
-			ErrPositionGone, r.files[0].name, time.Unix(ts, 0).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+			ErrPositionGone, r.files[0].Name, time.Unix(ts, 0).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	}
-	pos, err := r.scanForTime(ctx, r.files[idx-1].name, want)
+	pos, err := r.scanForTime(ctx, r.files[idx-1].Name, want)
 	if err != nil {
 		return event.Position{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cachesync/cachesync/internal/testenv"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 func TestReplayParsePoint(t *testing.T) {
@@ -57,7 +58,7 @@ func TestReplayRangeBytes(t *testing.T) {
 	r := Range{
 		From:  event.Position{File: "b.000001", Pos: 100},
 		To:    event.Position{File: "b.000003", Pos: 50},
-		files: []binlogFile{{"b.000001", 1000}, {"b.000002", 500}, {"b.000003", 800}},
+		files: []source.BinlogFile{{Name: "b.000001", Size: 1000}, {Name: "b.000002", Size: 500}, {Name: "b.000003", Size: 800}},
 	}
 	for _, c := range []struct {
 		at   event.Position

@@ -14,6 +14,7 @@ import (
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/internal/testenv"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 )
@@ -49,7 +50,7 @@ func TestReplayStopsAtUnsafeChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	tracker := checkpoint.NewTracker(event.Position{})
-	r := NewReplayer(src, []*config.Rule{benchRule(t, name+".u", nil, "u:{id}")}, nil, &replaySink{tracker: tracker}, tracker, log, metrics.New(nil), retry.Backoff{})
+	r := NewReplayer(src, []*config.Rule{testenv.Rule(t, name+".u", nil, "u:{id}")}, nil, &replaySink{tracker: tracker}, tracker, log, metrics.New(nil), retry.Backoff{})
 	r.MaxReconnects = 3
 	r.IdleCheck = 50 * time.Millisecond
 	err = r.Run(ctx, rng)

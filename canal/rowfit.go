@@ -116,7 +116,7 @@ func misfit(t *schema.Table, rows [][]any) int { return misfitKinds(kindsOf(t), 
 // misfit is the package misfit for rows decoded with t, with the column
 // kinds of tk's schema worked out once rather than per rows event.
 func (tk *tableKeys) misfit(t *schema.Table, rows [][]any) int {
-	if t != tk.table {
+	if t != tk.Schema() {
 		return misfit(t, rows)
 	}
 	if tk.kinds == nil {

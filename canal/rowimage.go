@@ -4,23 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"unsafe"
 
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/keys"
 )
 
-// absentColumn stands in a row image for a column the rows event does not
-// carry (binlog_row_image MINIMAL or NOBLOB), where go-mysql leaves nil as
-// for NULL. A NULL skips a key; an absent column is a key nobody can
-// render, which must not pass unnoticed.
-type absentColumn struct{}
-
-// markAbsentColumns makes c's binlog parser put absentColumn where a rows
-// event's column bitmap leaves a column out. canal keeps its parser to
+// markAbsentColumns makes c's binlog parser put keys.Absent where a rows
+// event's column bitmap leaves a column out, where go-mysql leaves nil as
+// for NULL: a NULL skips a key, an absent column is a key nobody can
+// render, which must not pass unnoticed. canal keeps its parser to
 // itself (it sets RowsEventDecodeFunc for its table filter and hands the
 // handler only the rows), so the parser is reached by reflection and
 // canal's own decode function is wrapped, not replaced. Pinned to go-mysql
@@ -51,7 +47,7 @@ func markAbsentColumns(c *gocanal.Canal) error {
 		for i, skips := range e.SkippedColumns {
 			for _, col := range skips {
 				if i < len(e.Rows) && col < len(e.Rows[i]) {
-					e.Rows[i][col] = absentColumn{}
+					e.Rows[i][col] = keys.Absent{}
 				}
 			}
 		}
@@ -69,38 +65,14 @@ func privateField(v reflect.Value, name string) any {
 	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface()
 }
 
-// usedColumns are the columns a template or a watch list of tk reads.
-func (tk *tableKeys) usedColumns() []int {
-	if tk.used != nil {
-		return tk.used
-	}
-	used := []int{}
-	for _, r := range tk.rules {
-		for _, ct := range r.templates {
-			for _, p := range ct.parts {
-				if p.col >= 0 && !slices.Contains(used, p.col) {
-					used = append(used, p.col)
-				}
-			}
-		}
-		for _, c := range r.watch {
-			if !slices.Contains(used, c) {
-				used = append(used, c)
-			}
-		}
-	}
-	tk.used = used
-	return used
-}
-
 // absentUsed names the used columns some row image of rows lacks (as the
 // bitmaps are per event, the first before and after image tell for all).
 func (tk *tableKeys) absentUsed(rows [][]any) []string {
 	var names []string
-	for _, c := range tk.usedColumns() {
+	for _, c := range tk.UsedColumns() {
 		for _, row := range rows {
-			if c < len(row) && row[c] == (absentColumn{}) {
-				names = append(names, tk.table.Columns[c].Name)
+			if c < len(row) && row[c] == (keys.Absent{}) {
+				names = append(names, tk.Schema().Columns[c].Name)
 				break
 			}
 		}
@@ -122,7 +94,7 @@ func (h *handler) checkRowImage(tk *tableKeys, op event.Op, rows [][]any, hdr *r
 		return nil
 	}
 	if op == event.OpUpdate {
-		fillUnchanged(tk.usedColumns(), rows)
+		fillUnchanged(tk.UsedColumns(), rows)
 	}
 	absent := tk.absentUsed(head)
 	if len(absent) == 0 {
@@ -143,20 +115,9 @@ func fillUnchanged(cols []int, rows [][]any) {
 	for i := 0; i+1 < len(rows); i += 2 {
 		before, after := rows[i], rows[i+1]
 		for _, c := range cols {
-			if c < len(before) && c < len(after) && after[c] == (absentColumn{}) {
+			if c < len(before) && c < len(after) && after[c] == (keys.Absent{}) {
 				after[c] = before[c]
 			}
 		}
 	}
-}
-
-// hasAbsent reports whether a template part of ct reads an absent column of
-// row: that key is not rendered, and is not a NULL either.
-func (ct *compiledTemplate) hasAbsent(row []any) bool {
-	for _, p := range ct.parts {
-		if p.col >= 0 && p.col < len(row) && row[p.col] == (absentColumn{}) {
-			return true
-		}
-	}
-	return false
 }

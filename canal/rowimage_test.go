@@ -9,6 +9,8 @@ import (
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/keys"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 )
@@ -17,16 +19,16 @@ import (
 // are per event), yet fills every UPDATE pair, and still refuses an event
 // whose before images lack a used column.
 func TestCheckRowImageWholeEvent(t *testing.T) {
-	tbl := benchTable("shop", "users",
+	tbl := testenv.Table("shop", "users",
 		"id", "bigint(20)", "",
 		"email", "varchar(255)", "utf8mb4_general_ci",
 		"name", "varchar(64)", "utf8mb4_general_ci")
-	rule := benchRule(t, "shop.users", nil, "user:{id}", "user:email:{email}")
+	rule := testenv.Rule(t, "shop.users", nil, "user:{id}", "user:email:{email}")
 	h := newTestHandler(config.Default().Source, rule, zap.NewNop())
 	tl := h.t
-	tk := compileTable(tbl, []*config.Rule{rule}, tableMetrics{tl.metrics})
+	tk := compileTable(tbl, []*config.Rule{rule}, tl.metrics)
 	hdr := &replication.EventHeader{LogPos: 4096}
-	gone := absentColumn{}
+	gone := keys.Absent{}
 
 	// NOBLOB-like after images: email left out of every after image.
 	rows := [][]any{

@@ -3,11 +3,7 @@ package canal
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/schema"
 
+	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/event"
 )
 
@@ -30,19 +27,9 @@ import (
 // is a fraction of a second), in a JSON file written atomically whenever a
 // new version is recorded — before any row decoded with it is emitted.
 type SchemaHistory struct {
-	store Blob
+	store checkpoint.Blob
 	mu    sync.Mutex
 	data  map[string][]schemaVersion // db.table → versions, oldest first
-}
-
-// Blob is bytes kept beside the checkpoint: a file next to it (FileBlob),
-// or a Redis key beside a shared checkpoint, under the same fencing, so the
-// instance that takes over reads what its predecessor saved.
-type Blob interface {
-	// Load returns nil, nil when nothing was saved yet.
-	Load(ctx context.Context) ([]byte, error)
-	Save(ctx context.Context, data []byte) error
-	String() string // where it is kept, for errors
 }
 
 type schemaVersion struct {
@@ -55,12 +42,12 @@ const historyDepth = 4
 
 // LoadSchemaHistory reads the file at path; see OpenSchemaHistory.
 func LoadSchemaHistory(path string) (*SchemaHistory, error) {
-	return OpenSchemaHistory(context.Background(), FileBlob{Path: path})
+	return OpenSchemaHistory(context.Background(), checkpoint.FileBlob{Path: path})
 }
 
 // OpenSchemaHistory reads the history from store; nothing saved is an empty
 // history. Bytes that cannot be read are an error, like a bad checkpoint.
-func OpenSchemaHistory(ctx context.Context, store Blob) (*SchemaHistory, error) {
+func OpenSchemaHistory(ctx context.Context, store checkpoint.Blob) (*SchemaHistory, error) {
 	h := &SchemaHistory{store: store, data: map[string][]schemaVersion{}}
 	raw, err := store.Load(ctx)
 	if err != nil {
@@ -159,39 +146,6 @@ func (h *SchemaHistory) save(ctx context.Context) error {
 		return fmt.Errorf("schema history %s: %w", h.store, err)
 	}
 	return nil
-}
-
-// FileBlob keeps a Blob in a file, replaced atomically.
-type FileBlob struct{ Path string }
-
-func (f FileBlob) String() string { return f.Path }
-
-// Load implements Blob.
-func (f FileBlob) Load(context.Context) ([]byte, error) {
-	raw, err := os.ReadFile(f.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	return raw, err
-}
-
-// Save implements Blob.
-func (f FileBlob) Save(_ context.Context, raw []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(f.Path), filepath.Base(f.Path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(raw); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), f.Path)
-	}
-	return err
 }
 
 func sameColumns(a, b *schema.Table) bool {

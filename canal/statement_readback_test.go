@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/internal/testenv"
 )
 
 // cutQuery proxies to addr and cuts every connection that sends a query
@@ -76,7 +77,7 @@ func TestStatementReadBackNetworkErrorIsRetried(t *testing.T) {
 	db.Exec(t, "CREATE TABLE IF NOT EXISTS readback.items (id INT PRIMARY KEY)")
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor = cutQuery(t, db.Addr, "SHOW BINLOG EVENTS"), "root", "mariadb"
-	rule := benchRule(t, "readback.items", nil, "item:{id}")
+	rule := testenv.Rule(t, "readback.items", nil, "item:{id}")
 	h := newTestHandler(src, rule, zap.NewNop())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -4,11 +4,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cachesync/cachesync/internal/testenv"
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
 )
 
 func TestClassifyStatement(t *testing.T) {
-	rules := testRules(t, "shop.users;shop.order_*")
+	rules := testenv.Rules(t, "shop.users;shop.order_*")
 	for _, c := range []struct {
 		query, schema string
 		affects       bool

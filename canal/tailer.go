@@ -1,7 +1,11 @@
 // Package canal is the binlog tailer: it follows the primary's row-based
 // binlog with go-mysql canal, turns each committed row change of a mapped
-// table into cache keys, and hands them to a Sink. It never imports a sink;
-// cmd wires the two together.
+// table into cache keys (package keys), and hands them to a Sink. Beside the
+// stream it keeps what reading it needs: XA groups, DDL and the schema
+// history, the write-behind flusher's echo marks, the detection of changes
+// it cannot turn into keys, and the replay of a past binlog range. The rest
+// of the MySQL side (dial, positions, checks) is package source. It never
+// imports a sink; cmd wires the two together.
 package canal
 
 import (
@@ -9,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 // Tailer follows the binlog. Build it with New.
@@ -45,7 +49,7 @@ type Tailer struct {
 	// XAStore, if set, keeps the keys of open XA prepares beside the
 	// checkpoint, so a restart between prepare and commit still deletes
 	// them again at the commit (xa.go).
-	XAStore Blob
+	XAStore checkpoint.Blob
 	// History, if set, keeps the schemas in force at each position so rows
 	// older than a DDL decode with their own columns after a restart.
 	History *SchemaHistory
@@ -122,7 +126,7 @@ var ErrPositionNotEvent = errors.New("checkpoint is not the start of an event in
 // committed to the tracker at once so a crash cannot skip past it.
 func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 	if start.IsZero() {
-		pos, err := t.currentPosition(ctx)
+		pos, err := source.CurrentPosition(ctx, t.cfg)
 		if err != nil {
 			return err
 		}
@@ -183,7 +187,7 @@ const erSlaveSameID = 4052
 // back as they are. It is retried like any broken stream: the other client
 // may be a cachesync that was just replaced.
 func explainServerIDClash(err error, src config.SourceConfig) error {
-	if mysqlCode(err) != erSlaveSameID {
+	if source.ErrorCode(err) != erSlaveSameID {
 		return err
 	}
 	return fmt.Errorf("another replica client (a second cachesync, or a MySQL replica) uses source.server_id %d on %s, and the server lets only one connection per id stream: "+
@@ -203,7 +207,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", t.cfg.Addr, err)
 	}
-	if err := SetSessionCharset(c, t.cfg.Charset); err != nil {
+	if err := source.SetSessionCharset(c, t.cfg.Charset); err != nil {
 		c.Close()
 		return fmt.Errorf("go-mysql canal's schema connection: %w", err)
 	}
@@ -255,7 +259,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 // canalConfig is the canal of one connection; it reads source.tls's files,
 // so each reconnect picks up renewed certificates.
 func (t *Tailer) canalConfig() (*gocanal.Config, error) {
-	tlsConf, err := SourceTLS(t.cfg)
+	tlsConf, err := source.TLS(t.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -281,22 +285,12 @@ func (t *Tailer) canalConfig() (*gocanal.Config, error) {
 		cc.TimestampStringLocation = t.loc // as the application's SELECT shows them
 	}
 	cc.Logger = logging.Slog(t.log.Named("go-mysql"), slog.LevelWarn)
-	cc.Dialer = handshakeCharset(guardedDialer((&net.Dialer{Timeout: t.cfg.DialTimeout(), KeepAlive: 30 * time.Second}).DialContext, cc.ReadTimeout), t.cfg.Charset)
+	cc.Dialer = source.StreamDialer(t.cfg, cc.ReadTimeout)
 	for _, r := range t.rules {
 		cc.IncludeTableRegex = append(cc.IncludeTableRegex, r.TableRegex())
 	}
 	cc.IncludeTableRegex = append(cc.IncludeTableRegex, offsetsTableRegexes(t.rules)...)
 	return cc, nil
-}
-
-// currentPosition asks the primary where its binlog is now.
-func (t *Tailer) currentPosition(ctx context.Context) (event.Position, error) {
-	conn, err := connect(ctx, t.cfg)
-	if err != nil {
-		return event.Position{}, err
-	}
-	defer conn.Close()
-	return masterPosition(conn, t.cfg)
 }
 
 // seedSchemas gives canal the schema each mapped table had at pos, instead
@@ -313,4 +307,20 @@ func seedFrom(c *gocanal.Canal, h *SchemaHistory, pos event.Position) {
 			c.SetTableCache([]byte(s.Schema), []byte(s.Name), s)
 		}
 	}
+}
+
+// resolveTimeZone finds, once, the zone the tailer renders TIMESTAMP in.
+func (t *Tailer) resolveTimeZone(ctx context.Context) error {
+	if t.loc != nil {
+		return nil
+	}
+	loc, note, err := source.TimeZone(ctx, t.cfg)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		t.log.Warn(note)
+	}
+	t.loc = loc
+	return nil
 }

@@ -3,14 +3,13 @@ package canal
 import (
 	"fmt"
 	"regexp"
-	"slices"
 
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
-	"github.com/go-mysql-org/go-mysql/schema"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/keys"
 	"github.com/cachesync/cachesync/writebehind"
 )
 
@@ -50,7 +49,7 @@ func (h *handler) flushRow(e *gocanal.RowsEvent) bool {
 	if e.Table.Name != writebehind.OffsetsTable || !h.wbDatabase(e.Table.Schema) {
 		return false
 	}
-	col := columnIndex(e.Table, writebehind.OffsetsStream)
+	col := keys.ColumnIndex(e.Table, writebehind.OffsetsStream)
 	if col < 0 {
 		return true
 	}
@@ -81,7 +80,7 @@ func (h *handler) wbDatabase(db string) bool {
 	return false
 }
 
-// echo implements keySink: whether the row change being rendered is an
+// echo answers keys.Output.Echo (keyOut): whether the row change being rendered is an
 // insert or update of the current transaction, the flush of stream. A
 // deleted row's keys are never guarded: a reader may have refilled the
 // row's old value after the write-behind delete.
@@ -93,7 +92,7 @@ func (h *handler) echo(stream string) bool {
 	return ok
 }
 
-// addGuarded implements keySink: a key to delete unless the cache holds
+// addGuarded is keys.Output.AddGuarded (keyOut): a key to delete unless the cache holds
 // exactly write-behind's value. De-duplicated within the transaction apart
 // from the plain keys: a plain delete of the same key (h.seen) wins, and a
 // plain delete that comes after a guarded one goes out again, plainly.
@@ -119,22 +118,10 @@ func (h *handler) endFlush() {
 	clear(h.guardSeen)
 }
 
-// primaryKeyOnly reports whether every column of an owned template is in
-// t's primary key (a table without one has no ownable template).
-func primaryKeyOnly(t *schema.Table, cols []string) bool {
-	for _, c := range cols {
-		i := columnIndex(t, c)
-		if i < 0 || !slices.Contains(t.PKColumns, i) {
-			return false
-		}
-	}
-	return len(t.PKColumns) > 0
-}
-
 // logNotOwnable says, once per compiled schema, which owned templates are
 // deleted plainly because they name a column outside the primary key.
 func (h *handler) logNotOwnable(tk *tableKeys) {
-	for _, raw := range tk.notOwnable {
+	for _, raw := range tk.NotOwnable() {
 		h.t.log.Error("write_behind.keys template names a column outside the table's primary key (a DDL since start?): its keys get plain deletes; move it out of write_behind.keys",
 			zap.String("table", tk.name), zap.String("template", raw), zap.Stringer("position", h.boundary))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"go.uber.org/zap"
 
+	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/event"
 )
 
@@ -74,7 +75,7 @@ func toStrings(bs [][]byte) []string {
 }
 
 // loadXA reads the saved open prepares (none when nothing was saved).
-func loadXA(ctx context.Context, b Blob) (xaState, error) {
+func loadXA(ctx context.Context, b checkpoint.Blob) (xaState, error) {
 	var st xaState
 	if b == nil {
 		return st, nil

@@ -25,7 +25,7 @@ type xaRig struct {
 	col *collector
 }
 
-func newXARig(t *testing.T, limit int, store Blob, log *zap.Logger) *xaRig {
+func newXARig(t *testing.T, limit int, store checkpoint.Blob, log *zap.Logger) *xaRig {
 	tracker := checkpoint.NewTracker(event.Position{})
 	col := &collector{tracker: tracker}
 	tl := New(config.SourceConfig{}, nil, col, tracker, log, metrics.New(nil), retry.Backoff{})
@@ -113,7 +113,7 @@ func TestXAKeyLimit(t *testing.T) {
 // pass them), byte strings intact, and a new tailer that loads them deletes
 // them again at the completion: a restart between prepare and commit.
 func TestXAStateSurvivesRestart(t *testing.T) {
-	store := FileBlob{Path: filepath.Join(t.TempDir(), "cp.xa")}
+	store := checkpoint.FileBlob{Path: filepath.Join(t.TempDir(), "cp.xa")}
 	r := newXARig(t, 100, store, zap.NewNop())
 	r.gtid(1, flPreparedXA)
 	r.rows("k\xff\x00", "plain")

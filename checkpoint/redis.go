@@ -202,7 +202,7 @@ func (s *RedisStore) Blob(name string) *RedisBlob {
 }
 
 // RedisBlob is bytes beside the shared checkpoint, written under the same
-// fencing as Save: only the current leader (canal.Blob).
+// fencing as Save: only the current leader (a Blob).
 type RedisBlob struct {
 	s   *RedisStore
 	key string

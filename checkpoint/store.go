@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cachesync/cachesync/event"
@@ -68,29 +67,8 @@ func (s *FileStore) Save(_ context.Context, pos event.Position) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.Path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(s.Path)+".tmp-*")
-	if err != nil {
+	if err := writeAtomic(s.Path, append(data, '\n')); err != nil {
 		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save checkpoint %s at %s: fsync: %w", s.Path, pos, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path); err != nil {
-		return fmt.Errorf("save checkpoint %s at %s: %w", s.Path, pos, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // makes the rename durable; not all filesystems support it
-		d.Close()
 	}
 	return nil
 }

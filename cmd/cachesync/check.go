@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/source"
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
@@ -37,13 +37,13 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok (%d rules; run with --online to check the servers too)\n", *path, len(cfg.Rules))
 		return nil
 	}
-	warnings, err := canal.PreflightWarnings(ctx, cfg.Source)
+	warnings, err := source.PreflightWarnings(ctx, cfg.Source)
 	for _, w := range warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	// A source that cannot be connected to fails every other source check
 	// the same way, each after its own source.connect_timeout: say it once.
-	var down *canal.ConnectError
+	var down *source.ConnectError
 	sourceUp := !errors.As(err, &down)
 	errs := []error{err, checkRedisOnline(ctx, cfg.Redis)}
 	errs = append(errs, checkRunNeeds(ctx, cfg, stdout, sourceUp)...)
@@ -67,7 +67,7 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 // warnings, not failures: they are a security problem, not a correctness
 // one.
 func checkSourceRules(ctx context.Context, cfg *config.Config, stdout io.Writer) []error {
-	privs, err := canal.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
+	privs, err := source.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		fmt.Fprintf(stdout, "warning: could not check the source user's privileges for extras: %v\n", err)
 	}
@@ -77,7 +77,7 @@ func checkSourceRules(ctx context.Context, cfg *config.Config, stdout io.Writer)
 	for _, n := range privs.Notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
-	rep, err := canal.CheckSchema(ctx, cfg.Source, rulePtrs(cfg))
+	rep, err := source.CheckSchema(ctx, cfg.Source, rulePtrs(cfg))
 	errs := append([]error{err}, rep.Problems...)
 	for _, m := range rep.Missing {
 		errs = append(errs, errors.New(m))

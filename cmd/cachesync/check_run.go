@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/source"
 )
 
 // The online checks of what run needs beyond reachable servers, each of
@@ -31,7 +31,7 @@ func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer, so
 		return errs
 	}
 	errs = append(errs, checkCheckpointOnServer(ctx, cfg))
-	missing, roles, err := canal.CheckWriteBehindPrivileges(ctx, cfg.Source, rulePtrs(cfg))
+	missing, roles, err := source.CheckWriteBehindPrivileges(ctx, cfg.Source, rulePtrs(cfg))
 	errs = append(errs, err)
 	for _, m := range missing {
 		if roles {
@@ -40,7 +40,7 @@ func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer, so
 			errs = append(errs, errors.New(m))
 		}
 	}
-	loc, note, err := canal.TimeZone(ctx, cfg.Source)
+	loc, note, err := source.TimeZone(ctx, cfg.Source)
 	switch {
 	case err != nil:
 		errs = append(errs, err)
@@ -100,7 +100,7 @@ func checkCheckpointOnServer(ctx context.Context, cfg *config.Config) error {
 	if err != nil || !ok || pos.File == "" || cfg.Source.GTID {
 		return err // a GTID checkpoint is found by its set, which run checks
 	}
-	ret, err := canal.RetentionBefore(cctx, cfg.Source, pos)
+	ret, err := source.RetentionBefore(cctx, cfg.Source, pos)
 	if err != nil || ret.Found {
 		return err
 	}

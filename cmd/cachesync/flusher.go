@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/source"
 	"github.com/cachesync/cachesync/writebehind/flusher"
 )
 
@@ -153,28 +153,17 @@ func runFlushers(ctx context.Context, cfg *config.Config, rules []*config.Rule, 
 	return g.Wait()
 }
 
-// mysqlDialer connects the flusher to the source with the source's user,
-// over TLS with source.tls; it needs SELECT, INSERT, UPDATE, DELETE on the
-// write-behind tables and CREATE on cachesync_wb_offsets. Errors never
-// contain the password.
+// mysqlDialer connects the flusher to the source with the source's user
+// (source.Connect: source.tls, source.charset, errors that name the fix and
+// never contain the password); it needs SELECT, INSERT, UPDATE, DELETE on
+// the write-behind tables and CREATE on cachesync_wb_offsets.
 func mysqlDialer(src config.SourceConfig) flusher.Dialer {
 	return func(ctx context.Context) (*client.Conn, error) {
-		tlsConf, err := canal.SourceTLS(src)
+		c, err := source.Connect(ctx, src, func(c *client.Conn) error {
+			c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("flusher: %w", err)
-		}
-		cctx, cancel := context.WithTimeout(ctx, src.DialTimeout())
-		defer cancel()
-		c, err := client.ConnectWithContext(cctx, src.Addr, src.User, src.Password.Reveal(), "", src.DialTimeout(),
-			func(c *client.Conn) error {
-				c.ReadTimeout, c.WriteTimeout = 30*time.Second, 30*time.Second
-				return nil
-			}, canal.WithTLS(tlsConf))
-		if err != nil {
-			return nil, fmt.Errorf("flusher: cannot connect to MySQL at %s as %q: %w", src.Addr, src.User, err)
-		}
-		if err := canal.SetSessionCharset(c, src.Charset); err != nil {
-			c.Close()
 			return nil, fmt.Errorf("flusher: %w", err)
 		}
 		return c, nil

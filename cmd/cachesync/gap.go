@@ -16,6 +16,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 )
 
 // gapBackfill is source.on_gap: backfill. The binlog between the checkpoint
@@ -28,11 +29,11 @@ import (
 // crash here meets the same gap, and the same backfill, on restart.
 func gapBackfill(ctx context.Context, cfg *config.Config, gap error, log *zap.Logger, m *metrics.Metrics) (event.Position, error) {
 	log = log.Named("gap")
-	pos, err := canal.CurrentPosition(ctx, cfg.Source)
+	pos, err := source.CurrentPosition(ctx, cfg.Source)
 	if err != nil {
 		return event.Position{}, fmt.Errorf("on_gap backfill: %w", err)
 	}
-	tables, err := canal.MappedTables(ctx, cfg.Source, rulePtrs(cfg))
+	tables, err := source.MappedTables(ctx, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		return event.Position{}, fmt.Errorf("on_gap backfill: %w", err)
 	}

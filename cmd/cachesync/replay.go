@@ -23,6 +23,7 @@ import (
 	"github.com/cachesync/cachesync/internal/progress"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/source"
 )
 
 const replayUsage = `Usage: cachesync replay --config FILE --from X [--to Y] [--tables db.t,...] [--dry-run] [--direct]
@@ -112,7 +113,7 @@ func cmdReplay(soft, hard context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	if err := canal.Preflight(soft, src); err != nil {
+	if err := source.Preflight(soft, src); err != nil {
 		return err
 	}
 	rng, err := canal.ResolveRange(soft, src, f.from, f.to, log.Named("replay"))

@@ -25,6 +25,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/logging"
 	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/source"
 )
 
 // cmdRun runs the pipeline until soft ends (graceful: stop reading, finish
@@ -111,14 +112,14 @@ func runPipeline(soft, hard context.Context, cfg *config.Config, store checkpoin
 		m.Leader.Set(0)
 		h.drop(pipelineParts...)
 	}()
-	warnings, err := canal.PreflightWarnings(soft, cfg.Source)
+	warnings, err := source.PreflightWarnings(soft, cfg.Source)
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	rep, err := canal.CheckSchema(soft, cfg.Source, rulePtrs(cfg))
+	rep, err := source.CheckSchema(soft, cfg.Source, rulePtrs(cfg))
 	if err != nil {
 		return err
 	}
@@ -263,9 +264,9 @@ func isLoopback(a net.Addr) bool {
 // besideCheckpoint is where the tailer keeps state with the checkpoint: a
 // file next to a file checkpoint, a key next to a shared one in Redis (for
 // the instance that takes over).
-func besideCheckpoint(cfg *config.Config, store checkpoint.Store, name string) canal.Blob {
+func besideCheckpoint(cfg *config.Config, store checkpoint.Store, name string) checkpoint.Blob {
 	if rs, ok := store.(*checkpoint.RedisStore); ok {
 		return rs.Blob(name)
 	}
-	return canal.FileBlob{Path: cfg.Checkpoint.Path + "." + name}
+	return checkpoint.FileBlob{Path: cfg.Checkpoint.Path + "." + name}
 }

@@ -9,10 +9,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/source"
 )
 
 // lastDone remembers when the last piece of work finished.
@@ -69,7 +69,7 @@ func watchRetention(ctx context.Context, src config.SourceConfig, saved func() e
 		}
 		wait = every
 		if pos := saved(); pos.File != "" {
-			ret, err := canal.RetentionBefore(ctx, src, pos)
+			ret, err := source.RetentionBefore(ctx, src, pos)
 			switch {
 			case err != nil:
 				log.Debug("cannot list the binlog files", zap.Error(err))

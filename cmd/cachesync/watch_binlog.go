@@ -7,9 +7,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/source"
 )
 
 // watchBinlogSettings re-reads the source's global binlog_format and
@@ -27,7 +27,7 @@ func watchBinlogSettings(ctx context.Context, src config.SourceConfig, m *metric
 			return
 		case <-time.After(every):
 		}
-		format, image, err := canal.BinlogSettings(ctx, src)
+		format, image, err := source.BinlogSettings(ctx, src)
 		if err != nil {
 			log.Debug("cannot read the binlog settings", zap.Error(err))
 			continue

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func CheckWriteBehindPrivileges(ctx context.Context, src config.SourceConfig, ru
 	if !slices.ContainsFunc(rules, func(r *config.Rule) bool { return r.WriteBehind.Enabled() }) {
 		return nil, false, nil
 	}
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/internal/testenv"
 )
 
 // CheckSchema against a live server: what makes a config unusable is a
@@ -14,7 +15,7 @@ import (
 // table that does not exist yet is only missing; a pattern is checked on
 // every table it matches; a user without SELECT is told to grant it.
 func TestCheckSchema(t *testing.T) {
-	db := sharedMariaDB(t)
+	db := testenv.SharedMariaDB(t)
 	name := db.NewDatabase(t)
 	for _, q := range []string{
 		"CREATE TABLE `" + name + "`.users (id INT PRIMARY KEY, Email VARCHAR(64), `名前` VARCHAR(16))",
@@ -63,7 +64,7 @@ func TestCheckSchema(t *testing.T) {
 			if c.user != "root" {
 				s.Password = config.Secret("pw")
 			}
-			rep, err := CheckSchema(ctx, s, rulesFromText(t, "rules:\n"+c.rules, name))
+			rep, err := CheckSchema(ctx, s, testenv.RulesFromText(t, "rules:\n"+c.rules, name))
 			if err != nil {
 				t.Fatal(err)
 			}

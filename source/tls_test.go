@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func TestSourceTLS(t *testing.T) {
 		if err := Preflight(ctx, src); err != nil {
 			t.Fatalf("%s: preflight: %v", c.name, err)
 		}
-		conn, err := connect(ctx, src)
+		conn, err := Connect(ctx, src)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -95,7 +95,7 @@ func TestSourceTLS(t *testing.T) {
 // A server without TLS: source.tls on is told the server does not offer it.
 func TestSourceTLSServerWithout(t *testing.T) {
 	t.Parallel()
-	m := sharedMariaDB(t)
+	m := testenv.SharedMariaDB(t)
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor = m.Addr, "root", "mariadb"
 	src.TLS = config.TLSConfig{Enabled: true}

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ func TestRetentionWarning(t *testing.T) {
 }
 
 func TestMeasureRetention(t *testing.T) {
-	files := []binlogFile{{"b.000001", 1000}, {"b.000002", 2000}, {"b.000003", 500}}
+	files := []BinlogFile{{"b.000001", 1000}, {"b.000002", 2000}, {"b.000003", 500}}
 	for _, c := range []struct {
 		pos  event.Position
 		want Retention

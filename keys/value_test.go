@@ -1,4 +1,4 @@
-package canal
+package keys
 
 import (
 	"testing"
@@ -48,7 +48,7 @@ func TestAppendValue(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, ok := appendValue([]byte("p:"), c.col, c.v)
+			got, ok := AppendValue([]byte("p:"), c.col, c.v)
 			if ok == c.null {
 				t.Fatalf("ok = %v, want NULL = %v", ok, c.null)
 			}

@@ -1,12 +1,13 @@
-package canal
+package source
 
 import (
+	"github.com/cachesync/cachesync/internal/testenv"
 	"strings"
 	"testing"
 )
 
 func TestMissingWriteBehindPrivileges(t *testing.T) {
-	rules := testRules(t, "shop.items wb=wb:items;shop.users")
+	rules := testenv.Rules(t, "shop.items wb=wb:items;shop.users")
 	const acct = "`cs`@`%`"
 	for _, c := range []struct {
 		name   string
@@ -37,7 +38,7 @@ func TestMissingWriteBehindPrivileges(t *testing.T) {
 			}
 		}
 	}
-	if got, _ := MissingWriteBehindPrivileges(nil, testRules(t, "shop.users"), ""); len(got) != 0 {
+	if got, _ := MissingWriteBehindPrivileges(nil, testenv.Rules(t, "shop.users"), ""); len(got) != 0 {
 		t.Errorf("no write-behind rule, yet %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package canal
+package keys
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/schema"
 )
 
-// appendValue appends the key text of one column value to dst. The rule is
+// AppendValue appends the key text of one column value to dst. The rule is
 // "what the MySQL text protocol shows for SELECT col", because that is what
 // the application had in hand when it built the key:
 //
@@ -24,7 +24,7 @@ import (
 //	JSON            the server's canonical JSON text
 //
 // ok is false for NULL: the key is skipped, never rendered as "" or "<nil>".
-func appendValue(dst []byte, col *schema.TableColumn, v any) (out []byte, ok bool) {
+func AppendValue(dst []byte, col *schema.TableColumn, v any) (out []byte, ok bool) {
 	switch x := v.(type) {
 	case nil:
 		return dst, false

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func TimeZone(ctx context.Context, src config.SourceConfig) (loc *time.Location,
 	if src.TimeZone != "" {
 		return configuredZone(src)
 	}
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return nil, "", err
 	}
@@ -77,20 +77,4 @@ func serverTimeZone(conn *client.Conn, src config.SourceConfig) (*time.Location,
 	name := fmt.Sprintf("%s%02d:%02d", sign, int(off.Hours()), int(off.Minutes())%60)
 	return time.FixedZone(name, int(now)), fmt.Sprintf("the server's time zone is SYSTEM (%s), which cachesync cannot load by that name: TIMESTAMP keys use today's offset %s, "+
 		"wrong after a daylight-saving change; set source.time_zone to the zone's name (Europe/Berlin, ...) for %s", system, name, src.Addr), nil
-}
-
-// resolveTimeZone finds, once, the zone the tailer renders TIMESTAMP in.
-func (t *Tailer) resolveTimeZone(ctx context.Context) error {
-	if t.loc != nil {
-		return nil
-	}
-	loc, note, err := TimeZone(ctx, t.cfg)
-	if err != nil {
-		return err
-	}
-	if note != "" {
-		t.log.Warn(note)
-	}
-	t.loc = loc
-	return nil
 }

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -10,22 +10,6 @@ import (
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 )
-
-// CurrentPosition is the primary's binlog position now (SHOW MASTER STATUS
-// or its newer name on the server's version).
-func CurrentPosition(ctx context.Context, src config.SourceConfig) (event.Position, error) {
-	conn, err := connect(ctx, src)
-	if err != nil {
-		return event.Position{}, err
-	}
-	defer conn.Close()
-	return masterPosition(conn, src)
-}
-
-// MasterPosition is CurrentPosition on a connection the caller holds.
-func MasterPosition(conn *client.Conn, src config.SourceConfig) (event.Position, error) {
-	return masterPosition(conn, src)
-}
 
 // Retention is how much binlog the server still keeps before a position:
 // what a purge may remove before the checkpoint itself is gone.
@@ -43,12 +27,12 @@ type Retention struct {
 // needs REPLICATION CLIENT) and measures those older than pos's file, and
 // how much binlog was written after pos.
 func RetentionBefore(ctx context.Context, src config.SourceConfig, pos event.Position) (Retention, error) {
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return Retention{}, err
 	}
 	defer conn.Close()
-	files, err := binaryLogs(conn)
+	files, err := BinaryLogs(conn)
 	if err != nil {
 		return Retention{}, err
 	}
@@ -56,18 +40,18 @@ func RetentionBefore(ctx context.Context, src config.SourceConfig, pos event.Pos
 }
 
 // measureRetention measures files (oldest first) against pos.
-func measureRetention(files []binlogFile, pos event.Position) Retention {
+func measureRetention(files []BinlogFile, pos event.Position) Retention {
 	ret := Retention{Total: len(files)}
 	for _, f := range files {
 		switch {
 		case ret.Found:
-			ret.Behind += f.size
-		case f.name == pos.File:
+			ret.Behind += f.Size
+		case f.Name == pos.File:
 			ret.Found = true
-			ret.Behind += max(f.size-int64(pos.Pos), 0)
+			ret.Behind += max(f.Size-int64(pos.Pos), 0)
 		default:
 			ret.Files++
-			ret.Bytes += f.size
+			ret.Bytes += f.Size
 		}
 	}
 	if !ret.Found {
@@ -79,7 +63,7 @@ func measureRetention(files []binlogFile, pos event.Position) Retention {
 // MappedTables lists the base tables on the server that some rule maps
 // (patterns resolved), as db.table, sorted.
 func MappedTables(ctx context.Context, src config.SourceConfig, rules []*config.Rule) ([]string, error) {
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -114,14 +98,14 @@ func retentionWarnings(conn *client.Conn, src config.SourceConfig) []string {
 	if r, err := conn.Execute("SELECT @@GLOBAL.binlog_expire_logs_seconds"); err == nil {
 		seconds, _ = r.GetInt(0, 0)
 		name = "binlog_expire_logs_seconds"
-	} else if mysqlCode(err) != 1193 { // unknown variable: an older server
+	} else if ErrorCode(err) != 1193 { // unknown variable: an older server
 		return []string{fmt.Sprintf("cannot read the source's binlog retention (binlog_expire_logs_seconds): %v", err)}
 	}
 	if seconds == 0 {
 		if r, err := conn.Execute("SELECT @@GLOBAL.expire_logs_days"); err == nil {
 			days, _ := r.GetFloat(0, 0) // MariaDB allows fractions of a day
 			seconds, name = int64(days*86400), "expire_logs_days"
-		} else if mysqlCode(err) != 1193 { // MySQL 8.4 removed it
+		} else if ErrorCode(err) != 1193 { // MySQL 8.4 removed it
 			return []string{fmt.Sprintf("cannot read the source's binlog retention (expire_logs_days): %v", err)}
 		}
 	}

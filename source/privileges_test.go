@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/internal/testenv"
 )
 
 // Lines as MariaDB 10.11 (captured from the test server) and MySQL 8.0 print
@@ -73,19 +74,6 @@ func TestParseGrant(t *testing.T) {
 			t.Errorf("ParseGrant(%q): no error", bad)
 		}
 	}
-}
-
-func testRules(t *testing.T, specs string) []*config.Rule {
-	t.Helper()
-	var rules []*config.Rule
-	for _, spec := range strings.Split(specs, ";") {
-		table, stream, _ := strings.Cut(strings.TrimSpace(spec), " wb=")
-		r := &config.Rule{Table: table}
-		r.DB, r.TableGlob, _ = strings.Cut(table, ".")
-		r.WriteBehind.Stream = stream
-		rules = append(rules, r)
-	}
-	return rules
 }
 
 func TestExtraPrivileges(t *testing.T) {
@@ -198,7 +186,7 @@ func TestExtraPrivileges(t *testing.T) {
 		{"unreadable line is a note", "shop.users", []string{"GRANT SELECT ON `shop" + to}, nil, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rep := ExtraPrivileges(c.grants, testRules(t, c.rules))
+			rep := ExtraPrivileges(c.grants, testenv.Rules(t, c.rules))
 			var got []string
 			for _, e := range rep.Extra {
 				if e.Account != acct {
@@ -220,11 +208,11 @@ func TestExtraPrivileges(t *testing.T) {
 // extras; one with SUPER and INSERT on *.* has exactly those.
 func TestCheckPrivilegesMariaDB(t *testing.T) {
 	t.Parallel()
-	m := sharedMariaDB(t)
+	m := testenv.SharedMariaDB(t)
 	db := m.NewDatabase(t)
 	m.Exec(t, "CREATE TABLE `"+db+"`.users (id INT PRIMARY KEY)")
 	m.Exec(t, "CREATE TABLE `"+db+"`.stock (sku INT PRIMARY KEY, n INT)")
-	rules := testRules(t, db+".users; "+db+".stock wb=wb:"+db)
+	rules := testenv.Rules(t, db+".users; "+db+".stock wb=wb:"+db)
 	src := config.Default().Source
 	src.Addr, src.Flavor = m.Addr, "mariadb"
 	q := "`" + db + "`"

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -6,7 +6,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachesync/cachesync/config"
 )
+
+// StreamDialer dials the connections go-mysql canal opens on its own (the
+// binlog stream and its schema queries): every wait for a byte ends within
+// readTimeout (guardedDialer), and the handshake asks for source.charset
+// (handshakeCharset), since no SET NAMES can follow on those connections.
+func StreamDialer(src config.SourceConfig, readTimeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := (&net.Dialer{Timeout: src.DialTimeout(), KeepAlive: 30 * time.Second}).DialContext
+	return handshakeCharset(guardedDialer(dial, readTimeout), src.Charset)
+}
 
 // dialFunc is the shape of go-mysql's client.Dialer.
 type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)

@@ -1,4 +1,4 @@
-package canal
+package source
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func Preflight(ctx context.Context, src config.SourceConfig) error {
 // the settings that work but are risky, for a warning: a binlog retention
 // under a day.
 func PreflightWarnings(ctx context.Context, src config.SourceConfig) ([]string, error) {
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ type SchemaReport struct {
 // least one table of a pattern) exists and is readable, and has every
 // template and watch column.
 func CheckSchema(ctx context.Context, src config.SourceConfig, rules []*config.Rule) (SchemaReport, error) {
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return SchemaReport{}, err
 	}
@@ -140,8 +140,8 @@ func checkRule(conn *client.Conn, src config.SourceConfig, r *config.Rule, rep *
 		// information_schema hides tables the user may not read: tell apart
 		// "no SELECT" from "no such table" by asking for the table itself.
 		if r.TableGlob == "" || !strings.ContainsAny(r.TableGlob, "*?") {
-			_, err := conn.Execute("SELECT 1 FROM `" + r.DB + "`.`" + strings.ReplaceAll(r.TableGlob, "`", "``") + "` LIMIT 0")
-			switch mysqlCode(err) {
+			_, err := conn.Execute("SELECT 1 FROM " + QuoteIdent(r.DB) + "." + QuoteIdent(r.TableGlob) + " LIMIT 0")
+			switch ErrorCode(err) {
 			case mysql.ER_TABLEACCESS_DENIED_ERROR, mysql.ER_DBACCESS_DENIED_ERROR:
 				rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): user %q may not read %s: GRANT SELECT ON %s.* TO the cachesync user (its schema is needed to render keys)", r.Table, r.Line, src.User, r.Table, r.DB))
 				return

@@ -1,9 +1,10 @@
-package canal
+package source
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -61,7 +62,7 @@ type PrivilegeReport struct {
 // CheckPrivileges reads the source user's grants and reports the privileges
 // beyond what cachesync needs for rules (see the top of this file).
 func CheckPrivileges(ctx context.Context, src config.SourceConfig, rules []*config.Rule) (PrivilegeReport, error) {
-	conn, err := connect(ctx, src)
+	conn, err := Connect(ctx, src)
 	if err != nil {
 		return PrivilegeReport{}, err
 	}
@@ -117,7 +118,7 @@ func CheckPrivileges(ctx context.Context, src config.SourceConfig, rules []*conf
 // user through which this one was reached, and goes back to no role.
 func roleGrants(conn *client.Conn, role, top string) (*mysql.Result, error) {
 	r, err := conn.Execute("SHOW GRANTS FOR " + role)
-	if err == nil || mysqlCode(err) != 1044 && mysqlCode(err) != 1142 {
+	if err == nil || ErrorCode(err) != 1044 && ErrorCode(err) != 1142 {
 		return r, err
 	}
 	if _, serr := conn.Execute("SET ROLE " + top); serr != nil {
@@ -189,12 +190,10 @@ type tableRef struct{ db, table string }
 
 func (t tableRef) text() string {
 	if t.table == "*" {
-		return quoteName(t.db) + ".*"
+		return QuoteIdent(t.db) + ".*"
 	}
-	return quoteName(t.db) + "." + quoteName(t.table)
+	return QuoteIdent(t.db) + "." + QuoteIdent(t.table)
 }
-
-func quoteName(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 type needs struct {
 	rules   []*config.Rule
@@ -382,19 +381,11 @@ func likeMatch(pattern, name string) bool {
 	case name == "":
 		return false
 	case c == '_':
-		return likeMatch(pattern[1:], name[runeLen(name):])
+		_, w := utf8.DecodeRuneInString(name)
+		return likeMatch(pattern[1:], name[w:])
 	case c == '\\' && len(pattern) > 1:
 		return name[0] == pattern[1] && likeMatch(pattern[2:], name[1:])
 	default:
 		return name[0] == c && likeMatch(pattern[1:], name[1:])
 	}
-}
-
-func runeLen(s string) int {
-	for i := 1; i < len(s); i++ {
-		if s[i]&0xC0 != 0x80 {
-			return i
-		}
-	}
-	return len(s)
 }
