@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/cachesync/cachesync/source"
 )
 
 // INSERT … ON DUPLICATE KEY UPDATE fires on ANY unique index: on a table
@@ -47,7 +49,7 @@ func (d *flushDB) upsertByKey(c *client.Conn, g []*rowOp) (int, error) {
 			switch {
 			case err == nil:
 				done++
-			case mysqlCode(err) == mysql.ER_DUP_ENTRY:
+			case source.ErrorCode(err) == mysql.ER_DUP_ENTRY:
 				again = append(again, op)
 				dupErr[op] = err
 			case isRowError(err):
@@ -70,7 +72,7 @@ func (d *flushDB) upsertByKey(c *client.Conn, g []*rowOp) (int, error) {
 // writeByKey locks the row by its primary key, then updates it or inserts it.
 func writeByKey(c *client.Conn, op *rowOp) error {
 	t := op.tbl
-	table := quoteIdent(t.db) + "." + quoteIdent(t.name)
+	table := source.QuoteIdent(t.db) + "." + source.QuoteIdent(t.name)
 	where := keyWhere(t.pk)
 	r, err := c.Execute("SELECT 1 FROM "+table+" WHERE "+where+" FOR UPDATE", op.pk...)
 	if err != nil {
@@ -83,7 +85,7 @@ func writeByKey(c *client.Conn, op *rowOp) error {
 		sets := make([]string, len(op.cols))
 		args := make([]any, 0, len(op.cols)+len(op.pk))
 		for i, col := range op.cols {
-			sets[i] = quoteIdent(col) + " = ?"
+			sets[i] = source.QuoteIdent(col) + " = ?"
 			args = append(args, op.vals[col])
 		}
 		_, err := c.Execute("UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE "+where, append(args, op.pk...)...)
@@ -106,7 +108,7 @@ func writeByKey(c *client.Conn, op *rowOp) error {
 func keyWhere(pk []string) string {
 	parts := make([]string, len(pk))
 	for i, k := range pk {
-		parts[i] = quoteIdent(k) + " = ?"
+		parts[i] = source.QuoteIdent(k) + " = ?"
 	}
 	return strings.Join(parts, " AND ")
 }

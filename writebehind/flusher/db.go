@@ -2,17 +2,16 @@ package flusher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
-	pingcaperrors "github.com/pingcap/errors"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/retry"
+	"github.com/cachesync/cachesync/source"
 	"github.com/cachesync/cachesync/writebehind"
 )
 
@@ -75,7 +74,7 @@ const (
 )
 
 func (d *flushDB) offsetsTable() string {
-	return quoteIdent(d.rule.DB) + "." + quoteIdent(writebehind.OffsetsTable)
+	return source.QuoteIdent(d.rule.DB) + "." + source.QuoteIdent(writebehind.OffsetsTable)
 }
 
 // ensureOffsetsTable creates the offsets table in the rule's database, and
@@ -103,7 +102,7 @@ func (d *flushDB) ensureOffsetsTable(ctx context.Context) error {
 	// MySQL 8 has no ADD COLUMN IF NOT EXISTS; a flusher migrating at the
 	// same moment makes this one fail with a duplicate column, which is done.
 	_, err = c.Execute("ALTER TABLE " + d.offsetsTable() + " ADD COLUMN " + writebehind.LeaseTokenDefinition)
-	if err != nil && mysqlCode(err) != mysql.ER_DUP_FIELDNAME {
+	if err != nil && source.ErrorCode(err) != mysql.ER_DUP_FIELDNAME {
 		d.reset()
 		return fmt.Errorf("adding column %s to %s, created by an older cachesync (grant ALTER on it once, or run ALTER TABLE %s ADD COLUMN %s): %w",
 			writebehind.OffsetsLeaseToken, d.offsetsTable(), d.offsetsTable(), writebehind.LeaseTokenDefinition, err)
@@ -225,20 +224,10 @@ func (d *flushDB) schema(c *client.Conn, db, table string, reload bool) (*tableS
 	return t, nil
 }
 
-// mysqlCode finds the server error code in err's chain (0 if none); go-mysql
-// wraps with pingcap/errors, which hides the chain from errors.As sometimes.
-func mysqlCode(err error) uint16 {
-	var me *mysql.MyError
-	if errors.As(err, &me) || errors.As(pingcaperrors.Cause(err), &me) {
-		return me.Code
-	}
-	return 0
-}
-
 // isRowError reports whether err is about the values of one row (so the
 // row's entries are poison) rather than about the server or the connection.
 func isRowError(err error) bool {
-	switch mysqlCode(err) {
+	switch source.ErrorCode(err) {
 	case mysql.ER_BAD_NULL_ERROR, mysql.ER_DUP_ENTRY, mysql.ER_WARN_DATA_OUT_OF_RANGE, mysql.WARN_DATA_TRUNCATED,
 		mysql.ER_TRUNCATED_WRONG_VALUE, mysql.ER_TRUNCATED_WRONG_VALUE_FOR_FIELD, mysql.ER_DATA_TOO_LONG,
 		mysql.ER_NO_REFERENCED_ROW_2, mysql.ER_ROW_IS_REFERENCED_2, mysql.ER_NO_DEFAULT_FOR_FIELD,
@@ -248,6 +237,3 @@ func isRowError(err error) bool {
 	}
 	return false
 }
-
-// quoteIdent quotes a MySQL identifier with backticks.
-func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/cachesync/cachesync/source"
 )
 
 // maxPlaceholders keeps a statement well inside MySQL's 65,535 limit.
@@ -133,7 +135,7 @@ func markPoison(op *rowOp, err error) {
 func deleteSQL(rows []*rowOp) (string, []any) {
 	t := rows[0].tbl
 	var b strings.Builder
-	b.WriteString("DELETE FROM " + quoteIdent(t.db) + "." + quoteIdent(t.name) + " WHERE (")
+	b.WriteString("DELETE FROM " + source.QuoteIdent(t.db) + "." + source.QuoteIdent(t.name) + " WHERE (")
 	writeIdents(&b, t.pk)
 	b.WriteString(") IN (")
 	args := make([]any, 0, len(rows)*len(t.pk))
@@ -154,7 +156,7 @@ func upsertSQL(rows []*rowOp) (string, []any) {
 	t, cols := rows[0].tbl, rows[0].cols
 	all := append(slices.Clone(t.pk), cols...)
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + quoteIdent(t.db) + "." + quoteIdent(t.name) + " (")
+	b.WriteString("INSERT INTO " + source.QuoteIdent(t.db) + "." + source.QuoteIdent(t.name) + " (")
 	writeIdents(&b, all)
 	b.WriteString(") VALUES ")
 	args := make([]any, 0, len(rows)*len(all))
@@ -177,7 +179,7 @@ func upsertSQL(rows []*rowOp) (string, []any) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		q := quoteIdent(col)
+		q := source.QuoteIdent(col)
 		b.WriteString(q + " = VALUES(" + q + ")")
 	}
 	return b.String(), args
@@ -188,7 +190,7 @@ func writeIdents(b *strings.Builder, names []string) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(n))
+		b.WriteString(source.QuoteIdent(n))
 	}
 }
 
