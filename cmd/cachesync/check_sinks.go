@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/sink"
 )
 
@@ -30,11 +30,11 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 		return err
 	}
 	defer conn.Transport.CloseIdleConnections()
-	cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
+	cctx, cancel := context.WithTimeout(ctx, pipeline.MetadataTimeout(k))
 	defer cancel()
 	err = conn.EnsureTopics(cctx,
 		sink.TopicSpec{Name: k.Topic, Role: "invalidations"},
-		sink.TopicSpec{Name: dlqTopic(k), Role: "dead letters"})
+		sink.TopicSpec{Name: pipeline.DLQTopic(k), Role: "dead letters"})
 	var missing *sink.MissingTopicError
 	switch {
 	case err == nil:
@@ -47,11 +47,6 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 	}
 	return err
 }
-
-// metadataTimeout bounds one attempt to read (and create) the topics:
-// connecting, plus the answers, which a broker that accepts and never
-// answers never sends.
-func metadataTimeout(k config.KafkaConfig) time.Duration { return 2 * k.DialTimeout() }
 
 // configWarnings are the valid but unsafe settings run would log at start.
 func configWarnings(cfg *config.Config) []string {
