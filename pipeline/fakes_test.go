@@ -145,6 +145,12 @@ func (s *recordingStore) Save(ctx context.Context, p event.Position) error {
 	return nil
 }
 
+func (s *recordingStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.saved)
+}
+
 func (s *recordingStore) last() event.Position {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,7 +183,7 @@ func (r *binlogReader) read(ctx context.Context, from event.Position) error {
 		if err := r.out.Send(ctx, &event.Batch{Seq: r.tracker.Next(), Keys: []string{fmt.Sprint("k", tx)}}); err != nil {
 			return err
 		}
-		r.tracker.Commit(pos(tx))
+		r.tracker.Commit(event.Position{File: from.File, Pos: uint32(100 + tx)})
 		return nil
 	}
 	for i := 0; i < r.txs; i++ {
