@@ -71,8 +71,6 @@ func parseBackfillFlags(args []string, stderr io.Writer) (backfillFlags, error) 
 		return f, &exitError{code: 2, err: errors.New("backfill: --table is required (db.table)")}
 	case f.chunk <= 0 || f.inFlight <= 0 || f.rate < 0:
 		return f, &exitError{code: 2, err: errors.New("backfill: --chunk and --in-flight must be positive and --rate not negative")}
-	case fs.NArg() > 0:
-		return f, &exitError{code: 2, err: fmt.Errorf("backfill: unexpected argument %q", fs.Arg(0))}
 	}
 	return f, nil
 }

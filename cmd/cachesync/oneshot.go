@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 
 	"github.com/redis/go-redis/v9"
@@ -30,13 +31,17 @@ func (f *oneShotFlags) register(fs *flag.FlagSet, dryRunHelp string) {
 // errHelp: -h printed the usage; nothing else to do.
 var errHelp = errors.New("help requested")
 
-// parseFlags parses args: errHelp after -h, exit code 2 for bad flags.
+// parseFlags parses args, which take no arguments beyond the flags:
+// errHelp after -h, exit code 2 for bad flags.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
 		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
 	}
 	return nil
 }

@@ -71,9 +71,6 @@ func parseReplayFlags(args []string, stderr io.Writer) (replayFlags, error) {
 	if f.from == "" {
 		return f, &exitError{code: 2, err: errors.New("replay: --from is required (a binlog file:pos, a GTID set or an RFC3339 time)")}
 	}
-	if fs.NArg() > 0 {
-		return f, &exitError{code: 2, err: fmt.Errorf("replay: unexpected argument %q", fs.Arg(0))}
-	}
 	return f, nil
 }
 
