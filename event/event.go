@@ -190,6 +190,17 @@ type Sink interface {
 	Send(ctx context.Context, b *Batch) error
 }
 
+// Output is a Sink that runs on its own: the Redis deleter, the Kafka
+// publisher, the dry-run printer. The tailer, replay and backfill all hand
+// their batches to one. Run works until Close was called and everything
+// sent is acknowledged, or until ctx ends (a hard stop: the rest stays
+// unacknowledged). After Close, nothing more is sent.
+type Output interface {
+	Sink
+	Run(ctx context.Context) error
+	Close()
+}
+
 // Acker is told when a batch is completely done downstream.
 type Acker interface {
 	Done(seq uint64)

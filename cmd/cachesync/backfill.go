@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +14,9 @@ import (
 
 	"github.com/cachesync/cachesync/backfill"
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/pipeline"
 )
 
 const backfillUsage = `Usage: cachesync backfill --config FILE --table db.t [--where SQL] [--chunk 1000] [--rate N] [--resume] [--dry-run]
@@ -43,10 +43,11 @@ Flags:
 `
 
 type backfillFlags struct {
-	config, table, where, state, logFormat, logLevel string
-	chunk, inFlight                                  int
-	rate                                             float64
-	resume, dryRun, direct                           bool
+	oneShotFlags
+	table, where, state string
+	chunk, inFlight     int
+	rate                float64
+	resume              bool
 }
 
 func parseBackfillFlags(args []string, stderr io.Writer) (backfillFlags, error) {
@@ -54,7 +55,7 @@ func parseBackfillFlags(args []string, stderr io.Writer) (backfillFlags, error) 
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, backfillUsage); fs.PrintDefaults() }
-	fs.StringVar(&f.config, "config", "cachesync.yaml", "config file")
+	f.register(fs, "print the keys instead of deleting them (the state file is not written)")
 	fs.StringVar(&f.table, "table", "", "the table, db.table (required; a rule must map it)")
 	fs.StringVar(&f.where, "where", "", "only rows matching this SQL condition")
 	fs.IntVar(&f.chunk, "chunk", 1000, "rows per query")
@@ -62,50 +63,35 @@ func parseBackfillFlags(args []string, stderr io.Writer) (backfillFlags, error) 
 	fs.IntVar(&f.inFlight, "in-flight", 1, "chunks whose deletes may be unfinished at once; a crash redoes at most this many")
 	fs.StringVar(&f.state, "state", "", "state file for --resume (default: backfill-DB.TABLE.json next to checkpoint.path)")
 	fs.BoolVar(&f.resume, "resume", false, "continue after the last finished chunk in the state file")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "print the keys instead of deleting them (the state file is not written)")
-	fs.BoolVar(&f.direct, "direct", false, "delete straight from Redis even if transport.kind is kafka")
-	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, errHelp
-		}
-		return f, &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
 	switch {
 	case f.table == "":
 		return f, &exitError{code: 2, err: errors.New("backfill: --table is required (db.table)")}
 	case f.chunk <= 0 || f.inFlight <= 0 || f.rate < 0:
 		return f, &exitError{code: 2, err: errors.New("backfill: --chunk and --in-flight must be positive and --rate not negative")}
-	case fs.NArg() > 0:
-		return f, &exitError{code: 2, err: fmt.Errorf("backfill: unexpected argument %q", fs.Arg(0))}
 	}
 	return f, nil
 }
 
 func cmdBackfill(soft, hard context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseBackfillFlags(args, stderr)
-	if errors.Is(err, errHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, cfg, err := setupOneShot(f.config, f.logFormat, f.logLevel, f.direct || f.dryRun)
-	if err != nil {
+	log, cfg, err := setupOneShot(f.oneShotFlags, err)
+	if log == nil {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
 	opts := backfill.Options{Table: f.table, Where: f.where, Chunk: f.chunk, Rate: f.rate, InFlight: f.inFlight,
 		StatePath: f.state, Resume: f.resume, DryRun: f.dryRun}
 	if opts.StatePath == "" {
-		opts.StatePath = filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "backfill-"+safeFileName(f.table)+".json")
+		opts.StatePath = pipeline.StatePath(cfg, "backfill", f.table)
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	backoff := cfg.Retry.Backoff()
 	backoff.MaxElapsed = 2 * time.Minute
-	job, err := backfill.Prepare(soft, cfg.Source, rulePtrs(cfg), opts, log.Named("backfill"), m, backoff)
+	job, err := backfill.Prepare(soft, cfg.Source, pipeline.RulePtrs(cfg), opts, log.Named("backfill"), m, backoff)
 	if errors.Is(err, backfill.ErrAlreadyDone) {
 		fmt.Fprintf(stderr, "cachesync backfill: %v\n", err)
 		return nil
@@ -121,31 +107,33 @@ func cmdBackfill(soft, hard context.Context, args []string, stdout, stderr io.Wr
 
 func runBackfill(soft, hard context.Context, cfg *config.Config, job *backfill.Job, opts backfill.Options,
 	stdout, stderr io.Writer, log *zap.Logger, m *metrics.Metrics) error {
-	out, closeOut, err := newKeyOutput(soft, cfg, opts.DryRun, stdout, job.Acker(), log, m)
+	out, release, err := pipeline.NewOutput(soft, cfg, job.Acker(), outputOptions(opts.DryRun, stdout), pipeline.Deps{Log: log, Metrics: m})
 	if err != nil {
 		return err
 	}
-	defer closeOut()
-	outDone := make(chan error, 1)
-	go func() { outDone <- out.Run(hard) }()
-
+	defer release()
 	var read atomic.Int64
 	total := job.EstimatedRows()
 	job.OnRead = func(n int64) { read.Store(n) }
 	rep := startProgress(stderr, log, "backfill "+opts.Table, "rows", func() (int64, int64) { return read.Load(), total })
 	began := time.Now()
-	runErr := job.Run(soft, out)
-	reading := time.Since(began) // the rate applies to reading; draining the deletes follows
-	if soft.Err() != nil && errors.Is(runErr, context.Canceled) {
-		runErr = nil // Finish says where it stopped and how to resume
-	}
-	out.Close() // the deleter drains, second deletes included, acknowledging as it goes
-	stats, finErr := job.Finish(hard)
-	outErr := <-outDone
+	var reading time.Duration // the rate applies to reading; draining the deletes follows
+	var stats backfill.Stats
+	runErr, finErr, outErr := pipeline.Feed(hard, out, func() error {
+		err := job.Run(soft, out)
+		reading = time.Since(began)
+		if soft.Err() != nil && errors.Is(err, context.Canceled) {
+			err = nil // Finish says where it stopped and how to resume
+		}
+		return err
+	}, func() (err error) {
+		stats, err = job.Finish(hard) // the output drains, second deletes included, acknowledging as it goes
+		return err
+	})
 	rep.Stop()
 
 	elapsed := time.Since(began)
-	s := backfillSummary(opts, stats, out, reading, elapsed)
+	s := backfillSummary(opts, stats, cfg, out, reading, elapsed)
 	if outErr != nil && stats.Errors == 0 {
 		s.errors++
 	}
@@ -156,16 +144,16 @@ func runBackfill(soft, hard context.Context, cfg *config.Config, job *backfill.J
 	return errors.Join(runErr, outErr, finErr)
 }
 
-func backfillSummary(opts backfill.Options, st backfill.Stats, out keyOutput, reading, elapsed time.Duration) *summary {
+func backfillSummary(opts backfill.Options, st backfill.Stats, cfg *config.Config, out event.Output, reading, elapsed time.Duration) *summary {
 	s := &summary{title: "cachesync backfill " + opts.Table, errors: st.Errors}
 	if opts.Where != "" {
 		s.title += " where " + opts.Where
 	}
 	s.add("rows read", st.RowsRead)
-	if p, ok := out.(*keyPrinter); ok {
+	if p, ok := out.(*pipeline.Printer); ok {
 		s.title += " (dry run: nothing deleted)"
-		s.add("keys listed", p.printed())
-	} else if _, ok := out.(kafkaOutput); ok {
+		s.add("keys listed", p.Printed())
+	} else if cfg.Transport.Kind == "kafka" {
 		s.title += " (published to kafka)"
 		s.add("keys published", st.Keys)
 	} else {
@@ -193,14 +181,4 @@ func perSecond(n int64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
-}
-
-// safeFileName keeps a table name usable as part of a file name.
-func safeFileName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 {
-			return '_'
-		}
-		return r
-	}, s)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/source"
 )
 
@@ -67,7 +68,7 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 // warnings, not failures: they are a security problem, not a correctness
 // one.
 func checkSourceRules(ctx context.Context, cfg *config.Config, stdout io.Writer) []error {
-	privs, err := source.CheckPrivileges(ctx, cfg.Source, rulePtrs(cfg))
+	privs, err := source.CheckPrivileges(ctx, cfg.Source, pipeline.RulePtrs(cfg))
 	if err != nil {
 		fmt.Fprintf(stdout, "warning: could not check the source user's privileges for extras: %v\n", err)
 	}
@@ -77,7 +78,7 @@ func checkSourceRules(ctx context.Context, cfg *config.Config, stdout io.Writer)
 	for _, n := range privs.Notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
-	rep, err := source.CheckSchema(ctx, cfg.Source, rulePtrs(cfg))
+	rep, err := source.CheckSchema(ctx, cfg.Source, pipeline.RulePtrs(cfg))
 	errs := append([]error{err}, rep.Problems...)
 	for _, m := range rep.Missing {
 		errs = append(errs, errors.New(m))
@@ -95,12 +96,4 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-func rulePtrs(cfg *config.Config) []*config.Rule {
-	out := make([]*config.Rule, len(cfg.Rules))
-	for i := range cfg.Rules {
-		out[i] = &cfg.Rules[i]
-	}
-	return out
 }

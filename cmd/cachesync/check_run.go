@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/sink"
 	"github.com/cachesync/cachesync/source"
 )
@@ -25,13 +23,13 @@ import (
 func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer, sourceUp bool) []error {
 	var errs []error
 	if cfg.Checkpoint.Store != "redis" {
-		errs = append(errs, checkCheckpointDir(cfg.Checkpoint))
+		errs = append(errs, pipeline.CheckCheckpointDir(cfg.Checkpoint))
 	}
 	if !sourceUp {
 		return errs
 	}
 	errs = append(errs, checkCheckpointOnServer(ctx, cfg))
-	missing, roles, err := source.CheckWriteBehindPrivileges(ctx, cfg.Source, rulePtrs(cfg))
+	missing, roles, err := source.CheckWriteBehindPrivileges(ctx, cfg.Source, pipeline.RulePtrs(cfg))
 	errs = append(errs, err)
 	for _, m := range missing {
 		if roles {
@@ -58,28 +56,6 @@ func zoneSource(src config.SourceConfig) string {
 		return "source.time_zone"
 	}
 	return "the server's time_zone"
-}
-
-// checkCheckpointDir makes sure the file checkpoint can be written: its
-// directory exists and takes a new file (the store writes a temp file and
-// renames it). Without this, run streams, fails every save and retries.
-func checkCheckpointDir(c config.CheckpointConfig) error {
-	dir := filepath.Dir(c.Path)
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("checkpoint.path %s: the directory %s does not exist: create it (writable by cachesync) or point checkpoint.path elsewhere", c.Path, dir)
-	case err != nil:
-		return fmt.Errorf("checkpoint.path %s: %w", c.Path, err)
-	case !st.IsDir():
-		return fmt.Errorf("checkpoint.path %s: %s is not a directory: point checkpoint.path into a directory", c.Path, dir)
-	}
-	f, err := os.CreateTemp(dir, filepath.Base(c.Path)+".check-*")
-	if err != nil {
-		return fmt.Errorf("checkpoint.path %s: cannot create a file in %s (%v): make the directory writable by cachesync's user", c.Path, dir, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // checkCheckpointOnServer loads the checkpoint run would resume from and

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/sink"
 	"github.com/cachesync/cachesync/sink/kafka"
 )
@@ -31,11 +31,11 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 		return err
 	}
 	defer conn.Transport.CloseIdleConnections()
-	cctx, cancel := context.WithTimeout(ctx, metadataTimeout(k))
+	cctx, cancel := context.WithTimeout(ctx, pipeline.MetadataTimeout(k))
 	defer cancel()
 	err = conn.EnsureTopics(cctx,
 		kafka.TopicSpec{Name: k.Topic, Role: "invalidations"},
-		kafka.TopicSpec{Name: dlqTopic(k), Role: "dead letters"})
+		kafka.TopicSpec{Name: pipeline.DLQTopic(k), Role: "dead letters"})
 	var missing *kafka.MissingTopicError
 	switch {
 	case err == nil:
@@ -48,11 +48,6 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 	}
 	return err
 }
-
-// metadataTimeout bounds one attempt to read (and create) the topics:
-// connecting, plus the answers, which a broker that accepts and never
-// answers never sends.
-func metadataTimeout(k config.KafkaConfig) time.Duration { return 2 * k.DialTimeout() }
 
 // configWarnings are the valid but unsafe settings run would log at start.
 func configWarnings(cfg *config.Config) []string {

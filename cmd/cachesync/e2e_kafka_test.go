@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/sink/kafkamsg"
 )
 
@@ -36,7 +37,7 @@ func newKafkaEnv(t *testing.T, partitions int, extra string) (*env, *kfake.Clust
 // is working: streaming for a tailer, in the group for a consumer.
 func (e *env) startKafkaRole(role string) *proc {
 	e.t.Helper()
-	if role == roleConsumer {
+	if role == pipeline.RoleConsumer {
 		return e.startRole(role, `"msg":"consuming"`)
 	}
 	return e.startRole(role, "starting at the primary's current position", "resuming from checkpoint")
@@ -124,9 +125,9 @@ func TestKafkaRunTailerAndTwoConsumers(t *testing.T) {
 	t.Parallel()
 	e, c := newKafkaEnv(t, 4, "")
 	e.seedUsers(400)
-	e.startKafkaRole(roleTailer)
-	c1 := e.startKafkaRole(roleConsumer)
-	c2 := e.startKafkaRole(roleConsumer)
+	e.startKafkaRole(pipeline.RoleTailer)
+	c1 := e.startKafkaRole(pipeline.RoleConsumer)
+	c2 := e.startKafkaRole(pipeline.RoleConsumer)
 	ids := seq(1, 400)
 	for round := 0; round < 20; round++ {
 		keys := userKeysOf(ids...)
@@ -163,8 +164,8 @@ func TestKafkaTailerKill9AfterAckBeforeCheckpoint(t *testing.T) {
 	e.editConfig("checkpoint: {store: file, path: "+e.checkpointPath()+"}",
 		"checkpoint: {store: file, path: "+e.checkpointPath()+", min_interval: 1h}")
 	e.seedUsers(50)
-	tailer := e.startKafkaRole(roleTailer)
-	e.startKafkaRole(roleConsumer)
+	tailer := e.startKafkaRole(pipeline.RoleTailer)
+	e.startKafkaRole(pipeline.RoleConsumer)
 	keys := userKeysOf(seq(1, 50)...)
 	e.setKeys(keys...)
 	e.exec("UPDATE DB.users SET name = 'x' WHERE id <= 50")
@@ -178,7 +179,7 @@ func TestKafkaTailerKill9AfterAckBeforeCheckpoint(t *testing.T) {
 	// Readers re-cache the rows meanwhile; the restarted tailer publishes the
 	// changes after the checkpoint again, so those entries go too.
 	e.setKeys(keys...)
-	e.startKafkaRole(roleTailer)
+	e.startKafkaRole(pipeline.RoleTailer)
 	e.waitGone(20*time.Second, keys...)
 	changes, _ := topicRows(t, c.ListenAddrs()[0], 2)
 	dups := 0
@@ -200,8 +201,8 @@ func TestKafkaTailerKill9BeforeAck(t *testing.T) {
 	t.Parallel()
 	e, c := newKafkaEnv(t, 2, "")
 	e.seedUsers(50)
-	tailer := e.startKafkaRole(roleTailer)
-	e.startKafkaRole(roleConsumer)
+	tailer := e.startKafkaRole(pipeline.RoleTailer)
+	e.startKafkaRole(pipeline.RoleConsumer)
 	var refuse atomic.Bool
 	var refused atomic.Int64
 	refuse.Store(true)
@@ -228,7 +229,7 @@ func TestKafkaTailerKill9BeforeAck(t *testing.T) {
 		t.Fatalf("checkpoint %v is past the UPDATE (ends by %v) that kafka never acknowledged", now, afterUpdate)
 	}
 	refuse.Store(false)
-	e.startKafkaRole(roleTailer)
+	e.startKafkaRole(pipeline.RoleTailer)
 	e.waitGone(30*time.Second, keys...)
 }
 
@@ -238,8 +239,8 @@ func TestKafkaConsumerKill9WhileRedisDown(t *testing.T) {
 	t.Parallel()
 	e, _ := newKafkaEnv(t, 2, "")
 	e.seedUsers(50)
-	e.startKafkaRole(roleTailer)
-	consumer := e.startKafkaRole(roleConsumer)
+	e.startKafkaRole(pipeline.RoleTailer)
+	consumer := e.startKafkaRole(pipeline.RoleConsumer)
 	e.redis.Stop(t)
 	e.exec("UPDATE DB.users SET name = 'z' WHERE id <= 50")
 	e.waitLog(consumer, "redis delete failed") // it fetched and cannot delete
@@ -248,7 +249,7 @@ func TestKafkaConsumerKill9WhileRedisDown(t *testing.T) {
 	e.redis.Start(t) // persistence is off: it comes back empty
 	keys := userKeysOf(seq(1, 50)...)
 	e.setKeys(keys...)
-	e.startKafkaRole(roleConsumer)
+	e.startKafkaRole(pipeline.RoleConsumer)
 	e.waitGone(30*time.Second, keys...)
 }
 
@@ -258,7 +259,7 @@ func TestKafkaMissingTopic(t *testing.T) {
 	t.Parallel()
 	e, _ := newKafkaEnv(t, 1, "")
 	e.editConfig("create_topic: true", "create_topic: false")
-	for _, role := range []string{roleTailer, roleConsumer} {
+	for _, role := range []string{pipeline.RoleTailer, pipeline.RoleConsumer} {
 		r := runCLI(t, 60*time.Second, nil, "run", "--config", e.cfg, "--role", role)
 		if r.code == 0 {
 			t.Fatalf("--role %s with a missing topic: exit 0:\n%v", role, r)
@@ -321,8 +322,8 @@ func TestKafkaConsumerKill9BeforeCommit(t *testing.T) {
 	e, _ := newKafkaEnv(t, 2, "")
 	e.editConfig("commit_interval: 50ms", "commit_interval: 1h") // it never commits
 	e.seedUsers(30)
-	e.startKafkaRole(roleTailer)
-	consumer := e.startKafkaRole(roleConsumer)
+	e.startKafkaRole(pipeline.RoleTailer)
+	consumer := e.startKafkaRole(pipeline.RoleConsumer)
 	keys := userKeysOf(seq(1, 30)...)
 	e.setKeys(keys...)
 	e.exec("UPDATE DB.users SET name = 'k' WHERE id <= 30")
@@ -331,7 +332,7 @@ func TestKafkaConsumerKill9BeforeCommit(t *testing.T) {
 	consumer.kill9(t)
 	e.setKeys(keys...) // readers re-cached the rows (even a stale read)
 	e.editConfig("commit_interval: 1h", "commit_interval: 50ms")
-	e.startKafkaRole(roleConsumer)
+	e.startKafkaRole(pipeline.RoleConsumer)
 	e.waitGone(30*time.Second, keys...)
 }
 
@@ -341,7 +342,7 @@ func TestKafkaRowOrder(t *testing.T) {
 	t.Parallel()
 	e, c := newKafkaEnv(t, 4, "")
 	e.seedUsers(3)
-	e.startKafkaRole(roleTailer)
+	e.startKafkaRole(pipeline.RoleTailer)
 	for i := 0; i < 60; i++ {
 		e.exec(fmt.Sprintf("UPDATE DB.users SET name = 'v%d' WHERE id = %d", i, 1+i%3))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/pipeline"
 )
 
 // scrape parses p's whole /metrics page, so a malformed exposition fails.
@@ -155,7 +156,7 @@ func TestKafkaMetricsMoveAfterWrites(t *testing.T) {
 	t.Parallel()
 	e, _ := newKafkaEnv(t, 2, "")
 	e.enableMetrics()
-	p := e.startKafkaRole(roleAll)
+	p := e.startKafkaRole(pipeline.RoleAll)
 	e.setKeys(userKeysOf(1, 2, 3)...)
 	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'u1@x.io'), (2, 'u2@x.io'), (3, 'u3@x.io')")
 	e.waitGone(30*time.Second, userKeysOf(1, 2, 3)...)

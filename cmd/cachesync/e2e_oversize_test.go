@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/pipeline"
 )
 
 // A change Kafka can never carry — a key larger than a message — must not
@@ -75,7 +76,7 @@ func TestKafkaOversizedKeyIsDeletedStraightFromRedis(t *testing.T) {
 func TestShutdownTimeoutEndsAStuckStop(t *testing.T) {
 	t.Parallel()
 	e, refuse := newRefusingKafkaEnv(t, "commit_interval: 50ms")
-	p := e.startKafkaRole(roleTailer)
+	p := e.startKafkaRole(pipeline.RoleTailer)
 	e.exec("INSERT INTO DB.users (id, email) VALUES (1, 'a@x.io')")
 	time.Sleep(300 * time.Millisecond) // a save of the start position lands (min_interval 100ms)
 	before := e.savedCheckpoint()

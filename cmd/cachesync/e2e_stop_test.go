@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/pipeline"
 )
 
 // Exit codes and log lines around a stop: a graceful stop is exit 0 and
@@ -56,7 +57,7 @@ func TestStopWhileWaitingForKafkaExitsZero(t *testing.T) {
   kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true}
 `, freeAddr(t), kafkaTopic)
 	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, transport)
-	for _, role := range []string{roleAll, roleTailer, roleConsumer} {
+	for _, role := range []string{pipeline.RoleAll, pipeline.RoleTailer, pipeline.RoleConsumer} {
 		p := e.spawn(execRun(e.cfg, "--role", role))
 		e.waitLog(p, "kafka does not answer yet; waiting for it")
 		if code := p.sigterm(t, 30*time.Second); code != 0 {
@@ -181,7 +182,7 @@ shutdown: {timeout: 2s}
 func TestStopWhileHeldBackLogsNoCanceledErrors(t *testing.T) {
 	t.Parallel()
 	e, refuse := newRefusingKafkaEnv(t, "batch_size: 1, max_in_flight: 1")
-	p := e.startKafkaRole(roleTailer)
+	p := e.startKafkaRole(pipeline.RoleTailer)
 	refuse.Store(true)
 	for i := 1; i <= 3; i++ {
 		e.exec("INSERT INTO DB.users (id, email) VALUES (?, 'a@x.io')", i)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/writebehind"
 )
 
@@ -111,7 +112,7 @@ func TestWriteBehindGuardKafka(t *testing.T) {
 	e.editConfig("delete: {second_delay: 200ms}", "delete: {second_delay: 0s}")
 	wbGuardScenario(t, e, func() {
 		e.startKafkaRole("tailer")
-		e.startKafkaRole(roleConsumer)
+		e.startKafkaRole(pipeline.RoleConsumer)
 	})
 }
 

@@ -1,25 +1,71 @@
 package main
 
 import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/internal/logging"
+	"github.com/cachesync/cachesync/pipeline"
 )
 
-// setupOneShot is the common start of replay and backfill: the logger, the
-// validated config with its secrets, and the transport: with --direct (or
-// --dry-run) the keys go straight to Redis (or stdout) even when
-// transport.kind is kafka. The caller syncs the logger.
-func setupOneShot(configPath, logFormat, logLevel string, direct bool) (*zap.Logger, *config.Config, error) {
-	log, err := logging.New(logFormat, logLevel)
+// oneShotFlags are the flags replay and backfill share.
+type oneShotFlags struct {
+	config, logFormat, logLevel string
+	dryRun, direct              bool
+}
+
+func (f *oneShotFlags) register(fs *flag.FlagSet, dryRunHelp string) {
+	fs.StringVar(&f.config, "config", "cachesync.yaml", "config file")
+	fs.BoolVar(&f.dryRun, "dry-run", false, dryRunHelp)
+	fs.BoolVar(&f.direct, "direct", false, "delete straight from Redis even if transport.kind is kafka")
+	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// errHelp: -h printed the usage; nothing else to do.
+var errHelp = errors.New("help requested")
+
+// parseFlags parses args, which take no arguments beyond the flags:
+// errHelp after -h, exit code 2 for bad flags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+// setupOneShot is the common start of replay and backfill, given their
+// parsed flags and the parse's error: the logger, the validated config with
+// its secrets, and the transport: with --direct (or --dry-run) the keys go
+// straight to Redis (or stdout) even when transport.kind is kafka. A nil
+// logger means stop with the error (nil after -h). The caller syncs the
+// logger.
+func setupOneShot(f oneShotFlags, parseErr error) (*zap.Logger, *config.Config, error) {
+	if errors.Is(parseErr, errHelp) {
+		return nil, nil, nil
+	}
+	if parseErr != nil {
+		return nil, nil, parseErr
+	}
+	log, err := logging.New(f.logFormat, f.logLevel)
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: err}
 	}
 	redis.SetLogger(logging.Redis(log)) // go-redis has only a process-wide logger
-	cfg, err := loadConfig(configPath)
-	if err == nil && direct {
+	cfg, err := loadConfig(f.config)
+	if err == nil && (f.direct || f.dryRun) {
 		cfg.Transport.Kind = "direct"
 	}
 	if err != nil {
@@ -28,4 +74,13 @@ func setupOneShot(configPath, logFormat, logLevel string, direct bool) (*zap.Log
 	}
 	warnUnsafe(cfg, log)
 	return log, cfg, nil
+}
+
+// outputOptions: a one-shot's keys, printed to stdout on a dry run.
+func outputOptions(dryRun bool, stdout io.Writer) pipeline.OutputOptions {
+	o := pipeline.OutputOptions{OneShot: true}
+	if dryRun {
+		o.DryRun = stdout
+	}
+	return o
 }

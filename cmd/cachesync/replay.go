@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +19,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/progress"
 	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/source"
 )
 
@@ -54,9 +51,9 @@ Flags:
 `
 
 type replayFlags struct {
-	config, from, to, tables, logFormat, logLevel string
-	dryRun, direct                                bool
-	serverID                                      uint
+	oneShotFlags
+	from, to, tables string
+	serverID         uint
 }
 
 func parseReplayFlags(args []string, stderr io.Writer) (replayFlags, error) {
@@ -64,43 +61,24 @@ func parseReplayFlags(args []string, stderr io.Writer) (replayFlags, error) {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, replayUsage); fs.PrintDefaults() }
-	fs.StringVar(&f.config, "config", "cachesync.yaml", "config file")
+	f.register(fs, "print the keys instead of deleting them")
 	fs.StringVar(&f.from, "from", "", "start of the range: file:pos, GTID set or RFC3339 time (required)")
 	fs.StringVar(&f.to, "to", "", "end of the range (exclusive); default: the primary's position now")
 	fs.StringVar(&f.tables, "tables", "", "only these tables, comma-separated db.table names (each must have a rule)")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "print the keys instead of deleting them")
-	fs.BoolVar(&f.direct, "direct", false, "delete straight from Redis even if transport.kind is kafka")
 	fs.UintVar(&f.serverID, "server-id", 0, "replica server_id for reading the binlog; default source.server_id + a random offset")
-	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, errHelp
-		}
-		return f, &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
 	if f.from == "" {
 		return f, &exitError{code: 2, err: errors.New("replay: --from is required (a binlog file:pos, a GTID set or an RFC3339 time)")}
 	}
-	if fs.NArg() > 0 {
-		return f, &exitError{code: 2, err: fmt.Errorf("replay: unexpected argument %q", fs.Arg(0))}
-	}
 	return f, nil
 }
 
-// errHelp: -h printed the usage; nothing else to do.
-var errHelp = errors.New("help requested")
-
 func cmdReplay(soft, hard context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseReplayFlags(args, stderr)
-	if errors.Is(err, errHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, cfg, err := setupOneShot(f.config, f.logFormat, f.logLevel, f.direct || f.dryRun)
-	if err != nil {
+	log, cfg, err := setupOneShot(f.oneShotFlags, err)
+	if log == nil {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
@@ -130,35 +108,30 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	tracker := checkpoint.NewTracker(event.Position{})
-	out, closeOut, err := newKeyOutput(soft, cfg, dryRun, stdout, tracker, log, m)
+	out, release, err := pipeline.NewOutput(soft, cfg, tracker, outputOptions(dryRun, stdout), pipeline.Deps{Log: log, Metrics: m})
 	if err != nil {
 		return err
 	}
-	defer closeOut()
-	outDone := make(chan error, 1)
-	go func() { outDone <- out.Run(hard) }()
-
+	defer release()
 	rep := startProgress(stderr, log, "replay", "bytes", func() (int64, int64) {
 		p, _ := tracker.Safe()
 		return rng.Bytes(p)
 	})
 	began := time.Now()
 	backoff := cfg.Retry.Backoff()
-	r := canal.NewReplayer(src, rulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
+	r := canal.NewReplayer(src, pipeline.RulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
 	r.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
 	// run's schema history, read only: rows of the range that predate a later
 	// migration decode with their own columns when it still covers them.
-	if h, err := runSchemaHistory(soft, cfg); err == nil {
+	if h, err := pipeline.SchemaHistory(soft, cfg); err == nil {
 		r.History = h
 	} else {
 		log.Warn("ignoring the schema history; rows older than a DDL decode with today's schema", zap.Error(err))
 	}
-	runErr := r.Run(soft, rng)
-	out.Close() // the deleter finishes what it has, second deletes included
-	outErr := <-outDone
+	runErr, _, outErr := pipeline.Feed(hard, out, func() error { return r.Run(soft, rng) }, nil)
 	rep.Stop()
 
-	s := replaySummary(reg, rng, out, dryRun, time.Since(began))
+	s := replaySummary(reg, rng, cfg, out, time.Since(began))
 	unfinished := tracker.InFlight()
 	if unfinished > 0 {
 		s.errors++
@@ -217,100 +190,6 @@ func replayServerID(tailer uint32, flagID uint) (uint32, error) {
 	}
 }
 
-// keyOutput is where replay and backfill send keys: the deleter, or the
-// printer for --dry-run.
-type keyOutput interface {
-	event.Sink
-	Run(ctx context.Context) error
-	Close()
-}
-
-func newKeyOutput(ctx context.Context, cfg *config.Config, dryRun bool, stdout io.Writer, acker event.Acker,
-	log *zap.Logger, m *metrics.Metrics) (keyOutput, func(), error) {
-	if dryRun {
-		return &keyPrinter{w: bufio.NewWriter(stdout), acker: acker, closed: make(chan struct{})}, func() {}, nil
-	}
-	if cfg.Transport.Kind == "kafka" {
-		backoff := cfg.Retry.Backoff()
-		t, err := newKafkaTransport(ctx, cfg, acker, backoff, log, m)
-		if err != nil {
-			return nil, nil, err
-		}
-		return kafkaOutput{t}, t.release, nil
-	}
-	rdb, err := sink.NewRedis(cfg.Redis)
-	if err != nil {
-		return nil, nil, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		rdb.Close()
-		return nil, nil, fmt.Errorf("redis %v is not reachable (%v): nothing was deleted; start it or fix redis.addrs", cfg.Redis.Addrs, err)
-	}
-	backoff := cfg.Retry.Backoff()
-	del := sink.NewDeleter(rdb, sink.DeleterConfig{
-		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
-		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,
-	}, acker, backoff, log.Named("deleter"), m)
-	return del, func() { rdb.Close() }, nil
-}
-
-// kafkaOutput publishes replay and backfill keys to the topic like the
-// tailer does; the consumers delete them.
-type kafkaOutput struct{ *kafkaTransport }
-
-func (k kafkaOutput) Close() { k.Finish() }
-
-// keyPrinter is the --dry-run output: each key Go-quoted on its own line,
-// so any byte survives and one key is one line.
-type keyPrinter struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	acker  event.Acker
-	keys   int64
-	err    error
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (p *keyPrinter) Send(_ context.Context, b *event.Batch) error {
-	p.mu.Lock()
-	for _, k := range b.Keys {
-		p.w.WriteString(strconv.Quote(k))
-		p.w.WriteByte('\n')
-	}
-	p.keys += int64(len(b.Keys))
-	err := p.w.Flush()
-	if err != nil && p.err == nil {
-		p.err = fmt.Errorf("writing keys to stdout: %w", err)
-	}
-	p.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	p.acker.Done(b.Seq)
-	return nil
-}
-
-func (p *keyPrinter) Run(ctx context.Context) error {
-	select {
-	case <-p.closed:
-	case <-ctx.Done():
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
-func (p *keyPrinter) Close() { p.once.Do(func() { close(p.closed) }) }
-
-func (p *keyPrinter) printed() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.keys
-}
-
 func startProgress(stderr io.Writer, log *zap.Logger, what, unit string, poll func() (int64, int64)) *progress.Reporter {
 	cfg := progress.Config{What: what, Unit: unit, Log: log, Poll: poll}
 	if progress.IsTerminal(stderr) {
@@ -336,13 +215,13 @@ func (s *summary) write(w io.Writer) {
 	fmt.Fprintf(w, "  %-26s %d\n", "errors", s.errors)
 }
 
-func replaySummary(reg *prometheus.Registry, rng canal.Range, out keyOutput, dryRun bool, elapsed time.Duration) *summary {
+func replaySummary(reg *prometheus.Registry, rng canal.Range, cfg *config.Config, out event.Output, elapsed time.Duration) *summary {
 	s := &summary{title: fmt.Sprintf("cachesync replay %s", rng)}
 	s.add("rows read", counterSum(reg, "cachesync_binlog_rows_total", ""))
-	if p, ok := out.(*keyPrinter); ok && dryRun {
+	if p, ok := out.(*pipeline.Printer); ok {
 		s.title += " (dry run: nothing deleted)"
-		s.add("keys listed", p.printed())
-	} else if _, ok := out.(kafkaOutput); ok {
+		s.add("keys listed", p.Printed())
+	} else if cfg.Transport.Kind == "kafka" {
 		s.title += " (published to kafka)"
 		s.add("keys published", counterSum(reg, "cachesync_keys_emitted_total", ""))
 	} else {
@@ -393,18 +272,4 @@ func hasLabel[L interface {
 		}
 	}
 	return false
-}
-
-// runSchemaHistory reads the schema history run keeps: in Redis beside a
-// shared checkpoint (checkpoint.store redis), else in the file beside it.
-func runSchemaHistory(ctx context.Context, cfg *config.Config) (*canal.SchemaHistory, error) {
-	if cfg.Checkpoint.Store != "redis" {
-		return canal.LoadSchemaHistory(cfg.Checkpoint.Path + ".schemas")
-	}
-	rdb, err := sink.NewRedis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	defer rdb.Close()
-	return canal.OpenSchemaHistory(ctx, (&checkpoint.RedisStore{RDB: rdb, Keys: checkpoint.KeysFor(cfg.Checkpoint.Key)}).Blob("schemas"))
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"go.uber.org/zap"
 
@@ -14,10 +13,19 @@ import (
 	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
-	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/source"
 )
+
+// gapPolicy is source.on_gap: what the tailer side does when the server no
+// longer has the checkpoint's binlog. "fail" (nil) stops with the error,
+// which names the ways out; "backfill" covers the gap with cover and
+// streams on from where it says.
+func gapPolicy(onGap string, cover func(ctx context.Context, gone error) (event.Position, error)) func(context.Context, error) (event.Position, error) {
+	if onGap == "backfill" {
+		return cover
+	}
+	return nil
+}
 
 // gapBackfill is source.on_gap: backfill. The binlog between the checkpoint
 // and now is gone, so which rows changed is unknown: it records the primary's
@@ -27,21 +35,20 @@ import (
 // scan are in the binlog after that position, so nothing falls between. The
 // checkpoint is not touched until the caller streams from the position: a
 // crash here meets the same gap, and the same backfill, on restart.
-func gapBackfill(ctx context.Context, cfg *config.Config, gap error, log *zap.Logger, m *metrics.Metrics) (event.Position, error) {
-	log = log.Named("gap")
+func gapBackfill(ctx context.Context, cfg *config.Config, gap error, d Deps) (event.Position, error) {
+	log := d.log().Named("gap")
 	pos, err := source.CurrentPosition(ctx, cfg.Source)
 	if err != nil {
 		return event.Position{}, fmt.Errorf("on_gap backfill: %w", err)
 	}
-	tables, err := source.MappedTables(ctx, cfg.Source, rulePtrs(cfg))
+	tables, err := source.MappedTables(ctx, cfg.Source, RulePtrs(cfg))
 	if err != nil {
 		return event.Position{}, fmt.Errorf("on_gap backfill: %w", err)
 	}
 	log.Warn("binlog gap: the checkpoint's binlog is gone; invalidating every key of every mapped table, then streaming from the position recorded now (source.on_gap: backfill)",
 		zap.Stringer("recorded", pos), zap.Strings("tables", tables), zap.NamedError("gap", gap))
-	backoff := cfg.Retry.Backoff()
 	for _, table := range tables {
-		if err := gapBackfillTable(ctx, cfg, table, backoff, log, m); err != nil {
+		if err := backfillTable(ctx, cfg, table, log, d); err != nil {
 			return event.Position{}, fmt.Errorf("on_gap backfill of %s: %w (the checkpoint is unchanged: the next start backfills again)", table, err)
 		}
 	}
@@ -49,29 +56,30 @@ func gapBackfill(ctx context.Context, cfg *config.Config, gap error, log *zap.Lo
 	return pos, nil
 }
 
-func gapBackfillTable(ctx context.Context, cfg *config.Config, table string, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) error {
-	state := filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "gap-"+safeFileName(table)+".json")
+// backfillTable invalidates every key of table through the configured
+// output, from a state file of its own that it starts afresh.
+func backfillTable(ctx context.Context, cfg *config.Config, table string, log *zap.Logger, d Deps) error {
+	state := StatePath(cfg, "gap", table)
 	// A state file left by a gap backfill that crashed: this one starts over.
 	if err := removeFile(state); err != nil {
 		return err
 	}
 	opts := backfill.Options{Table: table, Chunk: 1000, InFlight: 4, StatePath: state}
-	job, err := backfill.Prepare(ctx, cfg.Source, rulePtrs(cfg), opts, log, m, backoff)
+	job, err := backfill.Prepare(ctx, cfg.Source, RulePtrs(cfg), opts, log, d.Metrics, cfg.Retry.Backoff())
 	if err != nil {
 		return err
 	}
 	defer job.Close()
-	out, closeOut, err := newKeyOutput(ctx, cfg, false, nil, job.Acker(), log, m)
+	out, release, err := NewOutput(ctx, cfg, job.Acker(), OutputOptions{OneShot: true}, Deps{Log: log, Metrics: d.Metrics})
 	if err != nil {
 		return err
 	}
-	defer closeOut()
-	outDone := make(chan error, 1)
-	go func() { outDone <- out.Run(ctx) }()
-	runErr := job.Run(ctx, out)
-	out.Close()
-	stats, finErr := job.Finish(ctx)
-	outErr := <-outDone
+	defer release()
+	var stats backfill.Stats
+	runErr, finErr, outErr := Feed(ctx, out, func() error { return job.Run(ctx, out) }, func() (err error) {
+		stats, err = job.Finish(ctx)
+		return err
+	})
 	if err := errors.Join(runErr, finErr, outErr); err != nil {
 		return err
 	}
@@ -91,11 +99,11 @@ func removeFile(path string) error {
 // the tables that change may have touched: each is invalidated by scanning
 // it (the rows as they are now, after the change; the keys of values the
 // change replaced are not known to anyone).
-func statementBackfill(cfg *config.Config, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) canal.Backfill {
-	log = log.Named("on_statement_dml")
+func statementBackfill(cfg *config.Config, d Deps) canal.Backfill {
+	log := d.log().Named("on_statement_dml")
 	return func(ctx context.Context, tables []string) error {
 		for _, table := range tables {
-			if err := gapBackfillTable(ctx, cfg, table, backoff, log, m); err != nil {
+			if err := backfillTable(ctx, cfg, table, log, d); err != nil {
 				return fmt.Errorf("backfill of %s: %w", table, err)
 			}
 		}

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func (p *lastDone) since() time.Duration { return time.Since(time.Unix(0, p.last
 
 // watchStall marks part not ready while work waits (waiting() > 0) and none
 // of it has finished for stallAfter: Redis or Kafka down, or stuck.
-func watchStall(ctx context.Context, h *health, part string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
+func watchStall(ctx context.Context, h *Health, part string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
 	tick(ctx, every, func() {
 		if n := waiting(); n > 0 && p.since() > stallAfter {
 			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: is Redis (or Kafka) reachable?", n, p.since().Round(time.Second)))
@@ -57,7 +57,7 @@ func tick(ctx context.Context, every time.Duration, fn func()) {
 // before the checkpoint's file: the metrics say how many purges away losing
 // the checkpoint is, a warning says when the next one would, and /readyz
 // fails once the file is gone (the tailer then stops with the ways out).
-func watchRetention(ctx context.Context, src config.SourceConfig, saved func() event.Position, h *health, m *metrics.Metrics,
+func watchRetention(ctx context.Context, src config.SourceConfig, saved func() event.Position, h *Health, m *metrics.Metrics,
 	log *zap.Logger, every time.Duration) {
 	warned := false
 	wait := time.Second // the first look soon after start, when the checkpoint is saved
@@ -153,7 +153,7 @@ func (f *failing) state() (time.Duration, error) {
 
 // watchFailing marks part not ready while its attempts have failed for
 // longer than stallAfter without one succeeding.
-func watchFailing(ctx context.Context, h *health, part string, f *failing, stallAfter, every time.Duration) {
+func watchFailing(ctx context.Context, h *Health, part string, f *failing, stallAfter, every time.Duration) {
 	tick(ctx, every, func() {
 		if d, err := f.state(); d > stallAfter {
 			h.bad(part, fmt.Sprintf("failing for %s and retrying: %v", d.Round(time.Second), err))

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"fmt"
@@ -12,10 +12,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// health is what /readyz reports: every part of the process says whether it
+// Health is what /readyz reports: every part of the process says whether it
 // works, and the process is ready only when all of them do. A change of
 // state is one log line; the gauge cachesync_ready follows it.
-type health struct {
+type Health struct {
 	log   *zap.Logger
 	gauge prometheus.Gauge
 
@@ -24,19 +24,21 @@ type health struct {
 	work     map[string]func() int // what → how much of it is unfinished
 }
 
-func newHealth(log *zap.Logger, reg prometheus.Registerer) *health {
+// NewHealth returns the readiness of a process with no part registered yet
+// (ready); its gauge cachesync_ready is registered with reg when not nil.
+func NewHealth(log *zap.Logger, reg prometheus.Registerer) *Health {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_ready",
 		Help: "1 when every part is connected and making progress (what /readyz reports), else 0."})
 	if reg != nil {
 		reg.MustRegister(g)
 	}
-	return &health{log: log, gauge: g, problems: map[string]string{}, work: map[string]func() int{}}
+	return &Health{log: log, gauge: g, problems: map[string]string{}, work: map[string]func() int{}}
 }
 
 // pending registers a count of unfinished work (what: its unit, such as
 // "kafka messages not acknowledged"), for the line that says what a stop
 // that overran shutdown.timeout was waiting for. The returned func removes it.
-func (h *health) pending(what string, n func() int) func() {
+func (h *Health) pending(what string, n func() int) func() {
 	h.mu.Lock()
 	h.work[what] = n
 	h.mu.Unlock()
@@ -47,10 +49,10 @@ func (h *health) pending(what string, n func() int) func() {
 	}
 }
 
-// unfinished names the work not done and the parts not ready, sorted. The
+// Unfinished names the work not done and the parts not ready, sorted. The
 // counters are called without h.mu held: they take their owners' locks,
 // and the shutdown watchdog that asks must not wait on those with h.mu.
-func (h *health) unfinished() string {
+func (h *Health) Unfinished() string {
 	h.mu.Lock()
 	work := maps.Clone(h.work)
 	var lines []string
@@ -71,9 +73,9 @@ func (h *health) unfinished() string {
 }
 
 // starting registers a part that is not ready until it says ok.
-func (h *health) starting(part string) { h.bad(part, "starting") }
+func (h *Health) starting(part string) { h.bad(part, "starting") }
 
-func (h *health) ok(part string) {
+func (h *Health) ok(part string) {
 	h.mu.Lock()
 	why, was := h.problems[part]
 	delete(h.problems, part)
@@ -88,7 +90,7 @@ func (h *health) ok(part string) {
 // bad marks part not ready. Only the change of state is logged: a reason
 // that changes while the part stays not ready (it may hold an elapsed time,
 // a temp file's name) is what /readyz shows, not a new line.
-func (h *health) bad(part, why string) {
+func (h *Health) bad(part, why string) {
 	h.mu.Lock()
 	old, was := h.problems[part]
 	h.problems[part] = why
@@ -104,7 +106,7 @@ func (h *health) bad(part, why string) {
 
 // drop forgets parts that stopped running, without a line: a part that
 // ends is not thereby ready (a fatal error may be on its way out).
-func (h *health) drop(parts ...string) {
+func (h *Health) drop(parts ...string) {
 	h.mu.Lock()
 	for _, p := range parts {
 		delete(h.problems, p)
@@ -114,7 +116,7 @@ func (h *health) drop(parts ...string) {
 	h.set(ready)
 }
 
-func (h *health) set(ready bool) {
+func (h *Health) set(ready bool) {
 	if ready {
 		h.gauge.Set(1)
 	} else {
@@ -122,8 +124,8 @@ func (h *health) set(ready bool) {
 	}
 }
 
-// status is ready, or each part's problem, one per line, sorted.
-func (h *health) status() (bool, string) {
+// Status is ready, or each part's problem, one per line, sorted.
+func (h *Health) Status() (bool, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.problems) == 0 {
@@ -137,8 +139,9 @@ func (h *health) status() (bool, string) {
 	return false, strings.Join(lines, "\n") + "\n"
 }
 
-func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
-	ok, text := h.status()
+// ServeHTTP answers /readyz: 200 and "ready", or 503 and what is not.
+func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	ok, text := h.Status()
 	if !ok {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -10,18 +10,18 @@ import (
 
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
-	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/sink"
 )
 
-// runTailerSide runs the tailer with its checkpoint store: a file, or Redis
-// shared by every instance of the config, where one instance at a time —
-// the holder of the leader lease — streams and the others wait to take
-// over.
-func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
+// Tailer is the tailer side: it streams the binlog with its checkpoint
+// store until soft (graceful) or hard ends. The store is a file, locked for
+// this process, or Redis shared by every instance of the config, where one
+// instance at a time — the holder of the leader lease — streams and the
+// others wait to take over.
+func Tailer(soft, hard context.Context, cfg *config.Config, d Deps) error {
 	if cfg.Checkpoint.Store != "redis" {
-		return runOnCheckpointFile(soft, hard, cfg, log, m, h)
+		return onCheckpointFile(soft, hard, cfg, d)
 	}
 	rdb, err := sink.NewRedis(cfg.Redis)
 	if err != nil {
@@ -31,8 +31,17 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 	keys := checkpoint.KeysFor(cfg.Checkpoint.Key)
 	lease := checkpoint.NewLease(rdb, keys, cfg.Checkpoint.Lease.D())
 	store := &checkpoint.RedisStore{RDB: rdb, Keys: keys, Lease: lease}
-	backoff := cfg.Retry.Backoff()
-	llog := log.Named("leader")
+	return lead(soft, hard, lease, keys.Lease, cfg.Retry.Backoff(), d.log().Named("leader"), func(soft, hard context.Context) error {
+		return stream(soft, hard, cfg, store, d)
+	})
+}
+
+// lead runs run each time this instance holds the lease, until soft ends
+// or run returns on its own. Without the lease it stands by, asking again
+// every ttl/4. A run whose lease is lost is stopped hard, and the instance
+// stands by again.
+func lead(soft, hard context.Context, lease *checkpoint.Lease, name string, backoff retry.Backoff, llog *zap.Logger,
+	run func(soft, hard context.Context) error) error {
 	standby := false
 	for attempt := 0; ; {
 		got, err := lease.TryAcquire(soft)
@@ -50,7 +59,7 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 		attempt = 0
 		if !got {
 			if !standby {
-				llog.Info("standby: another instance holds the leader lease; waiting to take over", zap.String("lease", keys.Lease))
+				llog.Info("standby: another instance holds the leader lease; waiting to take over", zap.String("lease", name))
 				standby = true
 			}
 			if retry.SleepCtx(soft, lease.TTL()/4) != nil {
@@ -59,10 +68,8 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 			continue
 		}
 		standby = false
-		llog.Info("leader lease acquired: streaming", zap.Int64("fencing_token", lease.Token()), zap.String("lease", keys.Lease))
-		lost, err := leadWhileHeld(soft, hard, lease, llog, func(soft, hard context.Context) error {
-			return runPipeline(soft, hard, cfg, store, log, m, h)
-		})
+		llog.Info("leader lease acquired: streaming", zap.Int64("fencing_token", lease.Token()), zap.String("lease", name))
+		lost, err := leadWhileHeld(soft, hard, lease, llog, run)
 		if !lost {
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			if rerr := lease.Release(rctx); rerr != nil {
@@ -75,10 +82,10 @@ func runTailerSide(soft, hard context.Context, cfg *config.Config, log *zap.Logg
 	}
 }
 
-// runOnCheckpointFile runs the tailer on a checkpoint file, locked for this
+// onCheckpointFile runs the tailer on a checkpoint file, locked for this
 // process: a second instance on the same file refuses to start.
-func runOnCheckpointFile(soft, hard context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, h *health) error {
-	if err := checkCheckpointDir(cfg.Checkpoint); err != nil {
+func onCheckpointFile(soft, hard context.Context, cfg *config.Config, d Deps) error {
+	if err := CheckCheckpointDir(cfg.Checkpoint); err != nil {
 		return err
 	}
 	store := &checkpoint.FileStore{Path: cfg.Checkpoint.Path}
@@ -87,7 +94,7 @@ func runOnCheckpointFile(soft, hard context.Context, cfg *config.Config, log *za
 		return err
 	}
 	defer release()
-	return runPipeline(soft, hard, cfg, store, log, m, h)
+	return stream(soft, hard, cfg, store, d)
 }
 
 // leadWhileHeld runs run while the lease is renewed every ttl/4. When the

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"strings"
@@ -14,7 +14,7 @@ import (
 // is not reported ready.
 func TestHealthLogsChangesOfStateOnly(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	h := newHealth(zap.New(core), nil)
+	h := NewHealth(zap.New(core), nil)
 	h.starting("binlog")
 	h.ok("binlog")
 	for _, why := range []string{"save failed: tmp-1", "save failed: tmp-2", "save failed: tmp-3"} {
@@ -31,22 +31,22 @@ func TestHealthLogsChangesOfStateOnly(t *testing.T) {
 	if strings.Join(got, "|") != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.ReplaceAll(want, "|", "\n"))
 	}
-	if ok, text := h.status(); !ok {
+	if ok, text := h.Status(); !ok {
 		t.Errorf("dropped parts still reported: %q", text)
 	}
 }
 
 func TestHealthUnfinishedNamesPendingWork(t *testing.T) {
-	h := newHealth(zap.NewNop(), nil)
+	h := NewHealth(zap.NewNop(), nil)
 	n := 3
 	remove := h.pending("messages not acknowledged by kafka", func() int { return n })
 	h.bad("invalidations", "stalled")
-	if got := h.unfinished(); got != "3 messages not acknowledged by kafka; invalidations: stalled" {
+	if got := h.Unfinished(); got != "3 messages not acknowledged by kafka; invalidations: stalled" {
 		t.Errorf("unfinished: %q", got)
 	}
 	remove()
 	h.ok("invalidations")
-	if got := h.unfinished(); got != "nothing reported" {
+	if got := h.Unfinished(); got != "nothing reported" {
 		t.Errorf("unfinished after: %q", got)
 	}
 }

@@ -1,0 +1,9 @@
+package pipeline
+
+import (
+	"testing"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
