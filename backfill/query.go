@@ -181,15 +181,23 @@ func binlogValue(c *schema.TableColumn, v *mysql.FieldValue) any {
 	case schema.TYPE_TIME:
 		return binlogTime(v.AsString())
 	}
-	switch v.Type {
-	case mysql.FieldValueTypeSigned:
-		return v.AsInt64()
-	case mysql.FieldValueTypeUnsigned:
-		return v.AsUint64()
-	case mysql.FieldValueTypeFloat:
-		return v.AsFloat64()
+	if n, ok := number(v); ok {
+		return n
 	}
 	return v.AsString()
+}
+
+// number is v as int64, uint64 or float64 when the protocol sent a number.
+func number(v *mysql.FieldValue) (any, bool) {
+	switch v.Type {
+	case mysql.FieldValueTypeSigned:
+		return v.AsInt64(), true
+	case mysql.FieldValueTypeUnsigned:
+		return v.AsUint64(), true
+	case mysql.FieldValueTypeFloat:
+		return v.AsFloat64(), true
+	}
+	return nil, false
 }
 
 // binlogTime drops an all-zero fraction from a TIME(n) value
@@ -224,14 +232,10 @@ func asInt64(v *mysql.FieldValue) int64 {
 // cursorValue keeps a key value in a type the client sends back as a
 // parameter of the same kind; bytes are copied out of the result buffer.
 func cursorValue(v *mysql.FieldValue) any {
-	switch v.Type {
-	case mysql.FieldValueTypeSigned:
-		return v.AsInt64()
-	case mysql.FieldValueTypeUnsigned:
-		return v.AsUint64()
-	case mysql.FieldValueTypeFloat:
-		return v.AsFloat64()
-	case mysql.FieldValueTypeString:
+	if n, ok := number(v); ok {
+		return n
+	}
+	if v.Type == mysql.FieldValueTypeString {
 		return string(v.AsString())
 	}
 	return nil

@@ -39,27 +39,37 @@ const (
 // kindOf reads the column's SQL type as SHOW FULL COLUMNS gives it.
 func kindOf(c *schema.TableColumn) valueKind {
 	t := strings.ToLower(c.RawType)
+	// Types named by how they start ("int(11) unsigned"), then those named
+	// by how they end (tinytext, longblob) and the temporal ones.
+	prefixes := [...]struct {
+		prefix string
+		kind   valueKind
+	}{
+		{"tinyint", kindInt8},
+		{"smallint", kindInt16},
+		{"mediumint", kindInt32},
+		{"int", kindInt32},
+		{"bigint", kindInt64},
+		{"year", kindYear},
+		{"float", kindFloat32},
+		{"double", kindFloat64},
+		{"real", kindFloat64},
+		{"decimal", kindDecimal},
+		{"numeric", kindDecimal},
+		{"enum", kindBits},
+		{"set", kindBits},
+		{"bit", kindBits},
+		{"char", kindString},
+		{"varchar", kindString},
+		{"binary", kindString},
+		{"varbinary", kindString},
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(t, p.prefix) {
+			return p.kind
+		}
+	}
 	switch {
-	case strings.HasPrefix(t, "tinyint"):
-		return kindInt8
-	case strings.HasPrefix(t, "smallint"):
-		return kindInt16
-	case strings.HasPrefix(t, "mediumint"), strings.HasPrefix(t, "int"):
-		return kindInt32
-	case strings.HasPrefix(t, "bigint"):
-		return kindInt64
-	case strings.HasPrefix(t, "year"):
-		return kindYear
-	case strings.HasPrefix(t, "float"):
-		return kindFloat32
-	case strings.HasPrefix(t, "double"), strings.HasPrefix(t, "real"):
-		return kindFloat64
-	case strings.HasPrefix(t, "decimal"), strings.HasPrefix(t, "numeric"):
-		return kindDecimal
-	case strings.HasPrefix(t, "enum"), strings.HasPrefix(t, "set"), strings.HasPrefix(t, "bit"):
-		return kindBits
-	case strings.HasPrefix(t, "char"), strings.HasPrefix(t, "varchar"), strings.HasPrefix(t, "binary"), strings.HasPrefix(t, "varbinary"):
-		return kindString
 	case strings.HasSuffix(t, "text"), strings.HasSuffix(t, "blob"):
 		return kindBytes
 	case t == "date", strings.HasPrefix(t, "time"), strings.HasPrefix(t, "datetime"):

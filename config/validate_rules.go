@@ -49,20 +49,26 @@ func (k *checker) checkKeys(r *Rule, path string) {
 		return
 	}
 	first := map[string]int{}
-	for j, raw := range r.Keys {
-		p := indexPath(path, j)
-		t := k.template(p, raw)
-		if t == nil {
-			continue
-		}
+	k.templates(path, r.Keys, func(j int, p string, t *Template) {
 		// Compare what the templates produce, so "{id}" and "{ID}" are duplicates too.
 		canon := t.syntax(true)
 		if prev, dup := first[canon]; dup {
 			k.addf(p, "makes the same keys as keys[%d]: remove one", prev)
-			continue
+			return
 		}
 		first[canon] = j
 		r.Templates = append(r.Templates, t)
+	})
+}
+
+// templates parses each of raws, the key templates at path, and hands
+// visit the ones that parse with their index and path.
+func (k *checker) templates(path string, raws []string, visit func(j int, p string, t *Template)) {
+	for j, raw := range raws {
+		p := indexPath(path, j)
+		if t := k.template(p, raw); t != nil {
+			visit(j, p, t)
+		}
 	}
 }
 

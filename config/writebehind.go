@@ -95,12 +95,7 @@ func (k *checker) checkOwnedKeys(r *Rule, path string) {
 		return
 	}
 	seen := map[int]int{}
-	for j, raw := range w.Keys {
-		p := indexPath(path, j)
-		t := k.template(p, raw)
-		if t == nil {
-			continue
-		}
+	k.templates(path, w.Keys, func(j int, p string, t *Template) {
 		idx := -1
 		for i, rt := range r.Templates {
 			if rt.syntax(true) == t.syntax(true) {
@@ -108,16 +103,16 @@ func (k *checker) checkOwnedKeys(r *Rule, path string) {
 			}
 		}
 		if idx < 0 {
-			k.addf(p, "%s is not one of the rule's keys: the cache can only own keys the rule invalidates (rule keys: %s)", k.show(p, raw), strings.Join(r.Keys, ", "))
-			continue
+			k.addf(p, "%s is not one of the rule's keys: the cache can only own keys the rule invalidates (rule keys: %s)", k.show(p, t.Raw), strings.Join(r.Keys, ", "))
+			return
 		}
 		if prev, dup := seen[idx]; dup {
 			k.addf(p, "names the same key as keys[%d]: remove one", prev)
-			continue
+			return
 		}
 		seen[idx] = j
 		w.Owned = append(w.Owned, idx)
-	}
+	})
 }
 
 func firstKey(r *Rule) string {

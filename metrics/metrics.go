@@ -65,57 +65,57 @@ type Metrics struct {
 // that do not scrape).
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		BinlogRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_binlog_rows_total",
-			Help: "Row changes read from the binlog for mapped tables."}, []string{"table", "op"}),
-		BinlogEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_binlog_events_total",
-			Help: "Binlog rows events read for mapped tables."}, []string{"table", "op"}),
-		KeysEmitted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_keys_emitted_total",
-			Help: "Cache keys rendered and handed to the transport, after de-duplication."}, []string{"table"}),
-		KeysNullSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_keys_null_skipped_total",
-			Help: "Keys not rendered because a template column was NULL."}, []string{"table", "template"}),
-		KeysEmptySkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_keys_empty_skipped_total",
-			Help: "Keys not deleted because they rendered to the empty string."}, []string{"table", "template"}),
-		TemplateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_template_column_missing_total",
-			Help: "Rows whose key template names a column the table no longer has (after DDL)."}, []string{"table", "column"}),
-		WatchSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_watch_skipped_rows_total",
-			Help: "UPDATE rows skipped because no watched column changed."}, []string{"table"}),
-		SchemaMismatch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_schema_mismatch_events_total",
-			Help: "Rows events whose column count differs from the table's current schema (lagging behind DDL)."}, []string{"table"}),
-		Invalidated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_keys_invalidated_total",
-			Help: "Keys deleted in Redis, by phase (first, second)."}, []string{"phase"}),
-		RedisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_redis_errors_total",
-			Help: "Failed Redis round trips, by phase."}, []string{"phase"}),
-		RedisRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_redis_retries_total",
-			Help: "Redis round trips retried after a failure, by phase."}, []string{"phase"}),
-		CommitToDelete: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cachesync_commit_to_delete_seconds",
-			Help:    "Time from the transaction's commit timestamp (1 s resolution) to the first delete.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
-		CheckpointSaves: prometheus.NewCounter(prometheus.CounterOpts{Name: "cachesync_checkpoint_saves_total",
-			Help: "Checkpoint writes."}),
-		CheckpointFile: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cachesync_checkpoint_info",
-			Help: "1 for the binlog file of the saved checkpoint."}, []string{"file"}),
-		CheckpointPos: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_checkpoint_position_bytes",
-			Help: "Offset within the binlog file of the saved checkpoint."}),
-		InFlightBatches: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_inflight_batches",
-			Help: "Batches handed to the transport and not yet fully invalidated."}),
-		TailerReconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "cachesync_binlog_reconnects_total",
-			Help: "Times the binlog connection was re-established from the last transaction boundary."}),
-		ReplicationLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_replication_lag_seconds",
-			Help: "Now minus the commit time of the last binlog event read."}),
-		HeadroomFiles: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_files",
-			Help: "Binlog files the server still keeps that are older than the checkpoint's file: how many purges away losing the checkpoint is."}),
-		BinlogBehind: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_behind_bytes",
-			Help: "Binlog the server has written after the saved checkpoint (measured with the retention, every 30 s): work not yet fully invalidated, or not yet read. Unlike the lag it grows while reading or deleting is stuck."}),
-		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_leader",
-			Help: "1 while this process streams the binlog (the lease holder with checkpoint.store redis, the tailer with a file checkpoint); 0 for a standby, or a process that only consumes or flushes. Exactly one instance of a config should be 1."}),
-		HeadroomBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_retention_headroom_bytes",
-			Help: "Total size of the binlog files older than the checkpoint's file that the server still keeps."}),
-		StatementDML: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_binlog_statement_dml_total",
-			Help: "Statement-format DML (binlog_format STATEMENT or MIXED) of a mapped table: its rows are not in the binlog, so source.on_statement_dml failed the run or backfilled the table."}, []string{"table"}),
-		PartialRowImage: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachesync_binlog_partial_row_images_total",
-			Help: "Rows events of a mapped table whose image lacks a template or watch column (binlog_row_image MINIMAL or NOBLOB); handled by source.on_statement_dml."}, []string{"table"}),
-		BinlogSettingsOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cachesync_binlog_settings_ok",
-			Help: "1 while the source's global binlog_format is ROW and binlog_row_image FULL (checked every 30 s); 0: new sessions write binlog cachesync cannot turn into keys."}),
+		BinlogRows: counterVec("cachesync_binlog_rows_total",
+			"Row changes read from the binlog for mapped tables.", "table", "op"),
+		BinlogEvents: counterVec("cachesync_binlog_events_total",
+			"Binlog rows events read for mapped tables.", "table", "op"),
+		KeysEmitted: counterVec("cachesync_keys_emitted_total",
+			"Cache keys rendered and handed to the transport, after de-duplication.", "table"),
+		KeysNullSkipped: counterVec("cachesync_keys_null_skipped_total",
+			"Keys not rendered because a template column was NULL.", "table", "template"),
+		KeysEmptySkipped: counterVec("cachesync_keys_empty_skipped_total",
+			"Keys not deleted because they rendered to the empty string.", "table", "template"),
+		TemplateErrors: counterVec("cachesync_template_column_missing_total",
+			"Rows whose key template names a column the table no longer has (after DDL).", "table", "column"),
+		WatchSkipped: counterVec("cachesync_watch_skipped_rows_total",
+			"UPDATE rows skipped because no watched column changed.", "table"),
+		SchemaMismatch: counterVec("cachesync_schema_mismatch_events_total",
+			"Rows events whose column count differs from the table's current schema (lagging behind DDL).", "table"),
+		Invalidated: counterVec("cachesync_keys_invalidated_total",
+			"Keys deleted in Redis, by phase (first, second).", "phase"),
+		RedisErrors: counterVec("cachesync_redis_errors_total",
+			"Failed Redis round trips, by phase.", "phase"),
+		RedisRetries: counterVec("cachesync_redis_retries_total",
+			"Redis round trips retried after a failure, by phase.", "phase"),
+		CommitToDelete: histogram("cachesync_commit_to_delete_seconds",
+			"Time from the transaction's commit timestamp (1 s resolution) to the first delete.",
+			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}),
+		CheckpointSaves: counter("cachesync_checkpoint_saves_total",
+			"Checkpoint writes."),
+		CheckpointFile: gaugeVec("cachesync_checkpoint_info",
+			"1 for the binlog file of the saved checkpoint.", "file"),
+		CheckpointPos: gauge("cachesync_checkpoint_position_bytes",
+			"Offset within the binlog file of the saved checkpoint."),
+		InFlightBatches: gauge("cachesync_inflight_batches",
+			"Batches handed to the transport and not yet fully invalidated."),
+		TailerReconnects: counter("cachesync_binlog_reconnects_total",
+			"Times the binlog connection was re-established from the last transaction boundary."),
+		ReplicationLag: gauge("cachesync_replication_lag_seconds",
+			"Now minus the commit time of the last binlog event read."),
+		HeadroomFiles: gauge("cachesync_binlog_retention_headroom_files",
+			"Binlog files the server still keeps that are older than the checkpoint's file: how many purges away losing the checkpoint is."),
+		BinlogBehind: gauge("cachesync_binlog_behind_bytes",
+			"Binlog the server has written after the saved checkpoint (measured with the retention, every 30 s): work not yet fully invalidated, or not yet read. Unlike the lag it grows while reading or deleting is stuck."),
+		Leader: gauge("cachesync_leader",
+			"1 while this process streams the binlog (the lease holder with checkpoint.store redis, the tailer with a file checkpoint); 0 for a standby, or a process that only consumes or flushes. Exactly one instance of a config should be 1."),
+		HeadroomBytes: gauge("cachesync_binlog_retention_headroom_bytes",
+			"Total size of the binlog files older than the checkpoint's file that the server still keeps."),
+		StatementDML: counterVec("cachesync_binlog_statement_dml_total",
+			"Statement-format DML (binlog_format STATEMENT or MIXED) of a mapped table: its rows are not in the binlog, so source.on_statement_dml failed the run or backfilled the table.", "table"),
+		PartialRowImage: counterVec("cachesync_binlog_partial_row_images_total",
+			"Rows events of a mapped table whose image lacks a template or watch column (binlog_row_image MINIMAL or NOBLOB); handled by source.on_statement_dml.", "table"),
+		BinlogSettingsOK: gauge("cachesync_binlog_settings_ok",
+			"1 while the source's global binlog_format is ROW and binlog_row_image FULL (checked every 30 s); 0: new sessions write binlog cachesync cannot turn into keys."),
 	}
 	m.newWriteBehind()
 	m.newKafka()
@@ -133,25 +133,18 @@ func New(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) newWriteBehind() {
-	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	}
-	gauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"stream"})
-	}
-	m.WBEntries = counter("cachesync_writebehind_entries_total", "Write-behind stream entries applied to MySQL.", "stream")
-	m.WBRows = counter("cachesync_writebehind_rows_total", "Rows written by the flusher after coalescing, by op (upsert, delete).", "stream", "op")
-	m.WBBatches = counter("cachesync_writebehind_batches_total", "Write-behind batches committed, one MySQL transaction each.", "stream")
-	m.WBSkipped = counter("cachesync_writebehind_skipped_total", "Re-delivered entries at or below the stored last-applied ID: acknowledged, not applied again.", "stream")
-	m.WBDeadLettered = counter("cachesync_writebehind_dead_lettered_total", "Poison entries moved to the dead-letter stream with their reason.", "stream")
-	m.WBErrors = counter("cachesync_writebehind_errors_total", "Failed flusher attempts, retried with backoff, by stage (mysql, redis).", "stream", "stage")
-	m.WBFlushSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cachesync_writebehind_flush_seconds",
-		Help:    "Time to apply and commit one write-behind batch.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"stream"})
-	m.WBPending = gauge("cachesync_writebehind_pending_entries", "Stream entries not yet flushed: delivered and unacknowledged, plus not yet delivered.")
-	m.WBOldestAge = gauge("cachesync_writebehind_oldest_pending_age_seconds", "Age of the oldest stream entry not yet flushed (0 when none).")
-	m.WBEchoGuarded = counter("cachesync_writebehind_echo_guarded_keys_total",
+	m.WBEntries = counterVec("cachesync_writebehind_entries_total", "Write-behind stream entries applied to MySQL.", "stream")
+	m.WBRows = counterVec("cachesync_writebehind_rows_total", "Rows written by the flusher after coalescing, by op (upsert, delete).", "stream", "op")
+	m.WBBatches = counterVec("cachesync_writebehind_batches_total", "Write-behind batches committed, one MySQL transaction each.", "stream")
+	m.WBSkipped = counterVec("cachesync_writebehind_skipped_total", "Re-delivered entries at or below the stored last-applied ID: acknowledged, not applied again.", "stream")
+	m.WBDeadLettered = counterVec("cachesync_writebehind_dead_lettered_total", "Poison entries moved to the dead-letter stream with their reason.", "stream")
+	m.WBErrors = counterVec("cachesync_writebehind_errors_total", "Failed flusher attempts, retried with backoff, by stage (mysql, redis).", "stream", "stage")
+	m.WBFlushSeconds = histogramVec("cachesync_writebehind_flush_seconds", "Time to apply and commit one write-behind batch.",
+		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}, "stream")
+	m.WBPending = gaugeVec("cachesync_writebehind_pending_entries", "Stream entries not yet flushed: delivered and unacknowledged, plus not yet delivered.", "stream")
+	m.WBOldestAge = gaugeVec("cachesync_writebehind_oldest_pending_age_seconds", "Age of the oldest stream entry not yet flushed (0 when none).", "stream")
+	m.WBEchoGuarded = counterVec("cachesync_writebehind_echo_guarded_keys_total",
 		"Owned keys of rows the flusher itself inserted or updated, sent as guarded deletes (kept while the cache holds exactly the stamped write-behind value).", "table")
-	m.WBGuardedDeletes = counter("cachesync_writebehind_guarded_deletes_total",
+	m.WBGuardedDeletes = counterVec("cachesync_writebehind_guarded_deletes_total",
 		"Guarded deletes by phase (first, second) and result: kept (the key holds exactly its stamped write-behind value) or deleted.", "phase", "result")
 }

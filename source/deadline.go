@@ -33,12 +33,17 @@ func guardedDialer(dial dialFunc, timeout time.Duration) dialFunc {
 	if timeout <= 0 {
 		return dial
 	}
+	return wrapDial(dial, func(c net.Conn) net.Conn { return &guardedConn{Conn: c, timeout: timeout} })
+}
+
+// wrapDial returns a dialer whose connections are dial's, wrapped.
+func wrapDial(dial dialFunc, wrap func(net.Conn) net.Conn) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return &guardedConn{Conn: c, timeout: timeout}, nil
+		return wrap(c), nil
 	}
 }
 

@@ -56,19 +56,14 @@ func ParseGrant(line string) (g Grant, ok bool, err error) {
 		return Grant{}, false, nil
 	}
 	on, to := -1, -1
-	depth := 0
-	for i, t := range toks {
+	outsideParens(toks, func(i int, t token) {
 		switch {
-		case t.punct('('):
-			depth++
-		case t.punct(')'):
-			depth--
-		case depth == 0 && on < 0 && to < 0 && t.is("ON"):
+		case on < 0 && to < 0 && t.is("ON"):
 			on = i
-		case depth == 0 && to < 0 && t.is("TO"):
+		case to < 0 && t.is("TO"):
 			to = i
 		}
-	}
+	})
 	if to < 0 {
 		return Grant{}, false, fmt.Errorf("no TO in %q", line)
 	}
@@ -194,19 +189,30 @@ func accountEnd(toks []token, i int) int {
 // splitTop splits toks at commas outside parentheses.
 func splitTop(toks []token) [][]token {
 	var out [][]token
-	depth, start := 0, 0
+	start := 0
+	outsideParens(toks, func(i int, t token) {
+		if t.punct(',') {
+			out = append(out, toks[start:i])
+			start = i + 1
+		}
+	})
+	return append(out, toks[start:])
+}
+
+// outsideParens calls visit with each token that is not a parenthesis and
+// not inside parentheses, with its index.
+func outsideParens(toks []token, visit func(i int, t token)) {
+	depth := 0
 	for i, t := range toks {
 		switch {
 		case t.punct('('):
 			depth++
 		case t.punct(')'):
 			depth--
-		case depth == 0 && t.punct(','):
-			out = append(out, toks[start:i])
-			start = i + 1
+		case depth == 0:
+			visit(i, t)
 		}
 	}
-	return append(out, toks[start:])
 }
 
 type tokKind int

@@ -2,7 +2,6 @@ package source
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -78,13 +77,7 @@ func handshakeCharset(dial dialFunc, charset string) dialFunc {
 	if !ok {
 		return dial
 	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &collationConn{Conn: c, id: id}, nil
-	}
+	return wrapDial(dial, func(c net.Conn) net.Conn { return &collationConn{Conn: c, id: id} })
 }
 
 type collationConn struct {

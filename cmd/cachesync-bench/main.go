@@ -114,33 +114,31 @@ func atLeast(limit float64, unit string) goal {
 }
 
 func goals(scenario, target, unit string) (goal, bool) {
-	kafka := strings.HasPrefix(target, "kafka")
-	key := scenario + "|" + unit
-	switch {
-	case target == "floor":
+	if target == "floor" {
 		return goal{}, false
-	case key == "burst|rows/s" && !kafka:
-		return goal{">= 0.75 x floor", func(v, f float64) bool { return f > 0 && v >= 0.75*f }}, true
-	case key == "burst|rows/s":
-		return atLeast(200000, "rows/s"), true
-	case key == "burst|peak-RSS-MiB" && !kafka:
-		return atMost(64, "MiB"), true
-	case key == "burst|peak-RSS-MiB":
-		return atMost(96, "MiB"), true
-	case key == "largetransaction|peak-RSS-MiB":
-		return atMost(128, "MiB"), true
-	case key == "steady 500/s|p99-ms" && !kafka:
-		return atMost(1, "ms"), true
-	case key == "steady 500/s|p99-ms":
-		return atMost(5, "ms"), true
-	case key == "steady 5000/s|p99-ms" && !kafka:
-		return atMost(3, "ms"), true
-	case key == "steady 5000/s|p99-ms":
-		return atMost(10, "ms"), true
-	case strings.HasPrefix(scenario, "steady") && unit == "missing":
+	}
+	if strings.HasPrefix(scenario, "steady") && unit == "missing" {
 		return atMost(0, "updates"), true
 	}
-	return goal{}, false
+	// Per scenario and unit: the goal of the direct targets, then of the
+	// Kafka ones.
+	byFigure := map[string][2]goal{
+		"burst|rows/s": {
+			{">= 0.75 x floor", func(v, f float64) bool { return f > 0 && v >= 0.75*f }},
+			atLeast(200000, "rows/s")},
+		"burst|peak-RSS-MiB":            {atMost(64, "MiB"), atMost(96, "MiB")},
+		"largetransaction|peak-RSS-MiB": {atMost(128, "MiB"), atMost(128, "MiB")},
+		"steady 500/s|p99-ms":           {atMost(1, "ms"), atMost(5, "ms")},
+		"steady 5000/s|p99-ms":          {atMost(3, "ms"), atMost(10, "ms")},
+	}
+	g, ok := byFigure[scenario+"|"+unit]
+	if !ok {
+		return goal{}, false
+	}
+	if strings.HasPrefix(target, "kafka") {
+		return g[1], true
+	}
+	return g[0], true
 }
 
 // report puts every figure beside the floor's figure of the same scenario

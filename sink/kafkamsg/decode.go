@@ -130,12 +130,16 @@ func (d *decoder) get(name string, required bool) (json.RawMessage, bool) {
 	return raw, ok
 }
 
-func (d *decoder) str(name string, required bool) string {
+func (d *decoder) str(name string, required bool) string { return d.parsed(name, required, unquote) }
+
+// parsed is the field's value as parse reads it ("" when it is missing);
+// a parse error is reported against the field.
+func (d *decoder) parsed(name string, required bool, parse func(json.RawMessage) (string, *DecodeError)) string {
 	raw, ok := d.get(name, required)
 	if !ok {
 		return ""
 	}
-	s, err := unquote(raw)
+	s, err := parse(raw)
 	if err != nil {
 		err.Field = name
 		d.fail(err)
@@ -183,18 +187,7 @@ func (d *decoder) ts() time.Time {
 	return t.UTC()
 }
 
-func (d *decoder) bytesField(name string) string {
-	raw, ok := d.get(name, true)
-	if !ok {
-		return ""
-	}
-	s, err := byteString(raw)
-	if err != nil {
-		err.Field = name
-		d.fail(err)
-	}
-	return s
-}
+func (d *decoder) bytesField(name string) string { return d.parsed(name, true, byteString) }
 
 func (d *decoder) keys() []string {
 	raw, ok := d.get("keys", true)
