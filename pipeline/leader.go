@@ -111,22 +111,15 @@ func leadWhileHeld(soft, hard context.Context, lease *checkpoint.Lease, log *zap
 	go func() {
 		defer close(renewDone)
 		ok := time.Now()
-		t := time.NewTicker(lease.TTL() / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-rsoft.Done():
-				return
-			case <-t.C:
-			}
+		retry.Every(rsoft, lease.TTL()/4, func() bool {
 			held, rerr := lease.Renew(rhard)
 			switch {
 			case rerr == nil && held:
 				ok = time.Now()
-				continue
+				return true
 			case rerr != nil && time.Since(ok) < lease.TTL():
 				log.Warn("cannot renew the leader lease; retrying", zap.Error(rerr))
-				continue
+				return true
 			case rerr != nil:
 				rerr = fmt.Errorf("not renewed for %s: %w", lease.TTL(), rerr)
 			default:
@@ -135,8 +128,8 @@ func leadWhileHeld(soft, hard context.Context, lease *checkpoint.Lease, log *zap
 			lostLease = true
 			stopHard(rerr)
 			stopSoft()
-			return
-		}
+			return false
+		})
 	}()
 	err = run(rsoft, rhard)
 	stopSoft()

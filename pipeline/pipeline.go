@@ -21,6 +21,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"os"
 	"time"
 
@@ -52,19 +53,8 @@ func (d Deps) log() *zap.Logger {
 	return d.Log
 }
 
-func (d Deps) finalSave() time.Duration {
-	if d.FinalSave <= 0 {
-		return 10 * time.Second
-	}
-	return d.FinalSave
-}
-
-func (d Deps) hardGrace() time.Duration {
-	if d.HardGrace <= 0 {
-		return 10 * time.Second
-	}
-	return d.HardGrace
-}
+func (d Deps) finalSave() time.Duration { return cmp.Or(d.FinalSave, 10*time.Second) }
+func (d Deps) hardGrace() time.Duration { return cmp.Or(d.HardGrace, 10*time.Second) }
 
 func (d Deps) exit(code int) {
 	if d.Exit != nil {

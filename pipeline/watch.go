@@ -12,6 +12,7 @@ import (
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/source"
 )
 
@@ -30,27 +31,14 @@ func (p *lastDone) since() time.Duration { return time.Since(time.Unix(0, p.last
 // watchStall marks part not ready while work waits (waiting() > 0) and none
 // of it has finished for stallAfter: Redis or Kafka down, or stuck.
 func watchStall(ctx context.Context, h *Health, part string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
-	tick(ctx, every, func() {
+	retry.Every(ctx, every, func() bool {
 		if n := waiting(); n > 0 && p.since() > stallAfter {
 			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: is Redis (or Kafka) reachable?", n, p.since().Round(time.Second)))
 		} else {
 			h.ok(part)
 		}
+		return true
 	})
-}
-
-// tick calls fn every period until ctx ends.
-func tick(ctx context.Context, every time.Duration, fn func()) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }
 
 // watchRetention measures, every period, how much binlog the server keeps
@@ -98,7 +86,7 @@ func watchLag(ctx context.Context, lag func() time.Duration, limit time.Duration
 		return
 	}
 	w := &lagWatch{limit: limit, log: log}
-	tick(ctx, every, func() { w.observe(lag()) })
+	retry.Every(ctx, every, func() bool { w.observe(lag()); return true })
 }
 
 type lagWatch struct {
@@ -154,11 +142,12 @@ func (f *failing) state() (time.Duration, error) {
 // watchFailing marks part not ready while its attempts have failed for
 // longer than stallAfter without one succeeding.
 func watchFailing(ctx context.Context, h *Health, part string, f *failing, stallAfter, every time.Duration) {
-	tick(ctx, every, func() {
+	retry.Every(ctx, every, func() bool {
 		if d, err := f.state(); d > stallAfter {
 			h.bad(part, fmt.Sprintf("failing for %s and retrying: %v", d.Round(time.Second), err))
 		} else {
 			h.ok(part)
 		}
+		return true
 	})
 }

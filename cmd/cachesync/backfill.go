@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -52,10 +51,7 @@ type backfillFlags struct {
 
 func parseBackfillFlags(args []string, stderr io.Writer) (backfillFlags, error) {
 	var f backfillFlags
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, backfillUsage); fs.PrintDefaults() }
-	f.register(fs, "print the keys instead of deleting them (the state file is not written)")
+	fs := f.flagSet("backfill", backfillUsage, stderr, "print the keys instead of deleting them (the state file is not written)")
 	fs.StringVar(&f.table, "table", "", "the table, db.table (required; a rule must map it)")
 	fs.StringVar(&f.where, "where", "", "only rows matching this SQL condition")
 	fs.IntVar(&f.chunk, "chunk", 1000, "rows per query")
@@ -75,13 +71,8 @@ func parseBackfillFlags(args []string, stderr io.Writer) (backfillFlags, error) 
 	return f, nil
 }
 
-func cmdBackfill(soft, hard context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseBackfillFlags(args, stderr)
-	log, cfg, err := setupOneShot(f.oneShotFlags, err)
-	if log == nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+// run is `cachesync backfill` once its flags, logger and config are set up.
+func (f backfillFlags) run(soft, hard context.Context, log *zap.Logger, cfg *config.Config, stdout, stderr io.Writer) error {
 	opts := backfill.Options{Table: f.table, Where: f.where, Chunk: f.chunk, Rate: f.rate, InFlight: f.inFlight,
 		StatePath: f.state, Resume: f.resume, DryRun: f.dryRun}
 	if opts.StatePath == "" {

@@ -21,8 +21,8 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	path := fs.String("config", "cachesync.yaml", "config file")
 	online := fs.Bool("online", false, "also connect: check the source's settings and every rule against the live schema, warn of privileges the source user has beyond what cachesync needs, and check that Redis (and Kafka's topics) answer with these credentials")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {

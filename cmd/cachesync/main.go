@@ -73,9 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		err = cmdRun(soft, hard, args[1:], stderr)
 	case "replay":
-		err = cmdReplay(soft, hard, args[1:], stdout, stderr)
+		err = oneShot(soft, hard, args[1:], stdout, stderr, parseReplayFlags)
 	case "backfill":
-		err = cmdBackfill(soft, hard, args[1:], stdout, stderr)
+		err = oneShot(soft, hard, args[1:], stdout, stderr, parseBackfillFlags)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)
@@ -91,6 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "cachesync: unknown command %q\n\n%s", args[0], usage)
 		return 2
+	}
+	if errors.Is(err, errHelp) {
+		return 0 // the usage is printed
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cachesync: %v\n", err)

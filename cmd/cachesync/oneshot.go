@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,12 +21,40 @@ type oneShotFlags struct {
 	dryRun, direct              bool
 }
 
-func (f *oneShotFlags) register(fs *flag.FlagSet, dryRunHelp string) {
+// flagSet is a one-shot command's flag set with the shared flags
+// registered; usage is printed before the flags on -h.
+func (f *oneShotFlags) flagSet(name, usage string, stderr io.Writer, dryRunHelp string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&f.config, "config", "cachesync.yaml", "config file")
 	fs.BoolVar(&f.dryRun, "dry-run", false, dryRunHelp)
 	fs.BoolVar(&f.direct, "direct", false, "delete straight from Redis even if transport.kind is kafka")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return fs
+}
+
+func (f oneShotFlags) shared() oneShotFlags { return f }
+
+// oneShotCommand is replay or backfill: its flags, and what it does with them.
+type oneShotCommand interface {
+	shared() oneShotFlags
+	run(soft, hard context.Context, log *zap.Logger, cfg *config.Config, stdout, stderr io.Writer) error
+}
+
+// oneShot parses a one-shot command's flags (parse), sets up the logger and
+// the config they name (setupOneShot) and runs the command; the logger is
+// synced when it ends.
+func oneShot[F oneShotCommand](soft, hard context.Context, args []string, stdout, stderr io.Writer,
+	parse func([]string, io.Writer) (F, error)) error {
+	f, err := parse(args, stderr)
+	log, cfg, err := setupOneShot(f.shared(), err)
+	if log == nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+	return f.run(soft, hard, log, cfg, stdout, stderr)
 }
 
 // errHelp: -h printed the usage; nothing else to do.

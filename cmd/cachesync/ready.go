@@ -17,8 +17,8 @@ func cmdReady(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("ready", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:9180", "http.addr of the cachesync to ask")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	host := *addr
 	if strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, "[::]:") || strings.HasPrefix(host, ":") {

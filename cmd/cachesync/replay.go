@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -58,10 +57,7 @@ type replayFlags struct {
 
 func parseReplayFlags(args []string, stderr io.Writer) (replayFlags, error) {
 	var f replayFlags
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, replayUsage); fs.PrintDefaults() }
-	f.register(fs, "print the keys instead of deleting them")
+	fs := f.flagSet("replay", replayUsage, stderr, "print the keys instead of deleting them")
 	fs.StringVar(&f.from, "from", "", "start of the range: file:pos, GTID set or RFC3339 time (required)")
 	fs.StringVar(&f.to, "to", "", "end of the range (exclusive); default: the primary's position now")
 	fs.StringVar(&f.tables, "tables", "", "only these tables, comma-separated db.table names (each must have a rule)")
@@ -75,13 +71,8 @@ func parseReplayFlags(args []string, stderr io.Writer) (replayFlags, error) {
 	return f, nil
 }
 
-func cmdReplay(soft, hard context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseReplayFlags(args, stderr)
-	log, cfg, err := setupOneShot(f.oneShotFlags, err)
-	if log == nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck // stderr sync errors are not actionable
+// run is `cachesync replay` once its flags, logger and config are set up.
+func (f replayFlags) run(soft, hard context.Context, log *zap.Logger, cfg *config.Config, stdout, stderr io.Writer) error {
 	tables, err := replayTables(cfg, f.tables)
 	if err != nil {
 		return err

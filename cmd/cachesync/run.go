@@ -32,8 +32,8 @@ func cmdRun(soft, hard context.Context, args []string, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	role := fs.String("role", "all", "all (tailer and deleter — with kafka, the consumer — plus the write-behind flusher when a rule has write_behind), tailer, consumer (kafka only), or flusher")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if err := pipeline.CheckRole(*role); err != nil {
 		return &exitError{code: 2, err: err}

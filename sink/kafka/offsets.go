@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/cachesync/cachesync/retry"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -106,16 +107,10 @@ func (c *Consumer) register(fs []*fetched) uint64 {
 
 // commitLoop commits every CommitInterval until ctx ends.
 func (c *Consumer) commitLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.CommitInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = c.Commit(ctx)
-		}
-	}
+	retry.Every(ctx, c.cfg.CommitInterval, func() bool {
+		_ = c.Commit(ctx)
+		return true
+	})
 }
 
 // Commit commits, per partition, the offset after the last message that is
