@@ -186,6 +186,19 @@ func (c KafkaConfig) DialTimeout() time.Duration {
 	return Default().Transport.Kafka.ConnectTimeout.D()
 }
 
+// MetadataTimeout bounds one attempt to read (and create) the topics:
+// connecting, plus the answers, which a broker that accepts and never
+// answers never sends.
+func (c KafkaConfig) MetadataTimeout() time.Duration { return 2 * c.DialTimeout() }
+
+// DeadLetterTopic is dlq_topic, or the topic's name + ".dlq".
+func (c KafkaConfig) DeadLetterTopic() string {
+	if c.DLQTopic != "" {
+		return c.DLQTopic
+	}
+	return c.Topic + ".dlq"
+}
+
 // SASLConfig authenticates to Kafka. It is used when any key is set, and
 // then mechanism, username and one of password or password_file are required.
 type SASLConfig struct {

@@ -25,7 +25,7 @@ func Consumer(soft, hard context.Context, cfg *config.Config, d Deps) error {
 	if err != nil {
 		return err
 	}
-	dlq := DLQTopic(k)
+	dlq := k.DeadLetterTopic()
 	if err := ensureTopics(soft, k, conn, backoff, log,
 		kafka.TopicSpec{Name: k.Topic, Partitions: k.Partitions, Create: k.CreateTopic, Role: "invalidations"},
 		kafka.TopicSpec{Name: dlq, Partitions: 1, Create: k.CreateTopic, Role: "dead letters"}); err != nil {

@@ -1,12 +1,10 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
 	"time"
 
@@ -39,7 +37,7 @@ type OutputOptions struct {
 func NewOutput(ctx context.Context, cfg *config.Config, acker event.Acker, o OutputOptions, d Deps) (event.Output, func(), error) {
 	log, m := d.log(), d.Metrics
 	if o.DryRun != nil {
-		return &Printer{w: bufio.NewWriter(o.DryRun), acker: acker, closed: make(chan struct{})}, func() {}, nil
+		return sink.NewPrinter(o.DryRun, acker), func() {}, nil
 	}
 	backoff := cfg.Retry.Backoff()
 	if cfg.Transport.Kind == "kafka" {
@@ -170,7 +168,7 @@ func (t *kafkaOutput) Run(ctx context.Context) error {
 // topic it may not create is an error at once.
 func ensureTopics(ctx context.Context, k config.KafkaConfig, conn kafka.Conn, backoff retry.Backoff, log *zap.Logger, specs ...kafka.TopicSpec) error {
 	for attempt := 0; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, MetadataTimeout(k))
+		cctx, cancel := context.WithTimeout(ctx, k.MetadataTimeout())
 		err := conn.EnsureTopics(cctx, specs...)
 		cancel()
 		if ctx.Err() != nil {
@@ -187,72 +185,6 @@ func ensureTopics(ctx context.Context, k config.KafkaConfig, conn kafka.Conn, ba
 			return err
 		}
 	}
-}
-
-// MetadataTimeout bounds one attempt to read (and create) the topics:
-// connecting, plus the answers, which a broker that accepts and never
-// answers never sends.
-func MetadataTimeout(k config.KafkaConfig) time.Duration { return 2 * k.DialTimeout() }
-
-// DLQTopic is transport.kafka.dlq_topic, or the topic's name + ".dlq".
-func DLQTopic(k config.KafkaConfig) string {
-	if k.DLQTopic != "" {
-		return k.DLQTopic
-	}
-	return k.Topic + ".dlq"
-}
-
-// Printer is the --dry-run output: each key Go-quoted on its own line, so
-// any byte survives and one key is one line.
-type Printer struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	acker  event.Acker
-	keys   int64
-	err    error
-	closed chan struct{}
-	once   sync.Once
-}
-
-// Send prints b's keys and acknowledges it.
-func (p *Printer) Send(_ context.Context, b *event.Batch) error {
-	p.mu.Lock()
-	for _, k := range b.Keys {
-		p.w.WriteString(strconv.Quote(k))
-		p.w.WriteByte('\n')
-	}
-	p.keys += int64(len(b.Keys))
-	err := p.w.Flush()
-	if err != nil && p.err == nil {
-		p.err = fmt.Errorf("writing keys to stdout: %w", err)
-	}
-	p.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	p.acker.Done(b.Seq)
-	return nil
-}
-
-// Run waits for Close (or ctx) and returns the first write error.
-func (p *Printer) Run(ctx context.Context) error {
-	select {
-	case <-p.closed:
-	case <-ctx.Done():
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
-// Close ends Run.
-func (p *Printer) Close() { p.once.Do(func() { close(p.closed) }) }
-
-// Printed is how many keys were printed.
-func (p *Printer) Printed() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.keys
 }
 
 // Feed is the one order of a one-shot run (replay, backfill, a gap's

@@ -16,6 +16,7 @@ import (
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/pipeline"
+	"github.com/cachesync/cachesync/sink"
 )
 
 const backfillUsage = `Usage: cachesync backfill --config FILE --table db.t [--where SQL] [--chunk 1000] [--rate N] [--resume] [--dry-run]
@@ -141,7 +142,7 @@ func backfillSummary(opts backfill.Options, st backfill.Stats, cfg *config.Confi
 		s.title += " where " + opts.Where
 	}
 	s.add("rows read", st.RowsRead)
-	if p, ok := out.(*pipeline.Printer); ok {
+	if p, ok := out.(*sink.Printer); ok {
 		s.title += " (dry run: nothing deleted)"
 		s.add("keys listed", p.Printed())
 	} else if cfg.Transport.Kind == "kafka" {

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/cachesync/cachesync/config"
-	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/sink"
 	"github.com/cachesync/cachesync/sink/kafka"
 )
@@ -31,11 +30,11 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 		return err
 	}
 	defer conn.Transport.CloseIdleConnections()
-	cctx, cancel := context.WithTimeout(ctx, pipeline.MetadataTimeout(k))
+	cctx, cancel := context.WithTimeout(ctx, k.MetadataTimeout())
 	defer cancel()
 	err = conn.EnsureTopics(cctx,
 		kafka.TopicSpec{Name: k.Topic, Role: "invalidations"},
-		kafka.TopicSpec{Name: pipeline.DLQTopic(k), Role: "dead letters"})
+		kafka.TopicSpec{Name: k.DeadLetterTopic(), Role: "dead letters"})
 	var missing *kafka.MissingTopicError
 	switch {
 	case err == nil:

@@ -19,6 +19,7 @@ import (
 	"github.com/cachesync/cachesync/internal/progress"
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/pipeline"
+	"github.com/cachesync/cachesync/sink"
 	"github.com/cachesync/cachesync/source"
 )
 
@@ -209,7 +210,7 @@ func (s *summary) write(w io.Writer) {
 func replaySummary(reg *prometheus.Registry, rng canal.Range, cfg *config.Config, out event.Output, elapsed time.Duration) *summary {
 	s := &summary{title: fmt.Sprintf("cachesync replay %s", rng)}
 	s.add("rows read", counterSum(reg, "cachesync_binlog_rows_total", ""))
-	if p, ok := out.(*pipeline.Printer); ok {
+	if p, ok := out.(*sink.Printer); ok {
 		s.title += " (dry run: nothing deleted)"
 		s.add("keys listed", p.Printed())
 	} else if cfg.Transport.Kind == "kafka" {
