@@ -1,7 +1,9 @@
 // Package checkpoint decides when a binlog position is safe to save and
 // saves it. A position is safe once every batch emitted before it has been
 // acknowledged downstream; positions only ever come from transaction
-// boundaries, so a checkpoint never lands mid-transaction.
+// boundaries, so a checkpoint never lands mid-transaction. The stores
+// (a file, or Redis with a leader lease) save it; a Blob keeps the tailer's
+// own state beside it (open XA prepares, the schema history).
 package checkpoint
 
 import (

@@ -1,6 +1,7 @@
 // Package sink is where invalidations end: the Redis deleter (first and
-// second delete) and the Redis client it runs on. The Kafka transport that
-// can sit in front of it is sink/kafka.
+// second delete, guarded deletes for write-behind's own flushes), the Redis
+// client it runs on, and the printer that takes its place on --dry-run.
+// The Kafka transport that can sit in front of it is sink/kafka.
 package sink
 
 import (
