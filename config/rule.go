@@ -3,7 +3,6 @@ package config
 import (
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // Name matching
@@ -86,43 +85,7 @@ func (c *Config) RulesFor(db, table string) []*Rule {
 // isGlob reports whether a table part is a pattern rather than one name.
 func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
 
-// globMatch matches name against a pattern of literal characters, * and ?,
-// one character being one UTF-8 sequence (or one invalid byte, as regexp
-// counts it). It backtracks only to the last *, so it runs in
-// O(len(pattern)·len(name)) at worst.
+// globMatch matches a rule's table pattern: * any run, ? one character.
 func globMatch(pattern, name string) bool {
-	p, n := 0, 0
-	starP, starN := -1, 0
-	for n < len(name) {
-		if p < len(pattern) {
-			pw := runeLen(pattern[p:])
-			nw := runeLen(name[n:])
-			switch {
-			case pattern[p] == '*':
-				starP, starN = p, n
-				p++
-				continue
-			case pattern[p] == '?':
-				p, n = p+pw, n+nw
-				continue
-			case pattern[p:p+pw] == name[n:n+nw]:
-				p, n = p+pw, n+nw
-				continue
-			}
-		}
-		if starP < 0 {
-			return false
-		}
-		starN += runeLen(name[starN:])
-		p, n = starP+1, starN
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
-
-func runeLen(s string) int {
-	_, w := utf8.DecodeRuneInString(s)
-	return w
+	return Wildcards{Many: '*', One: '?'}.Match(pattern, name)
 }

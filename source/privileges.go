@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -332,7 +331,7 @@ func covers(o Object, t tableRef) bool {
 	if o.Kind != "" {
 		return false
 	}
-	if o.DB != "*" && !likeMatch(o.DB, t.db) {
+	if o.DB != "*" && !grantDB().Match(o.DB, t.db) {
 		return false
 	}
 	return o.Table == "*" || o.Table == t.table
@@ -364,28 +363,6 @@ func unescapeLike(s string) string {
 	return b.String()
 }
 
-// likeMatch matches name against a database pattern of the grant tables:
-// % any run, _ one character, backslash escapes.
-func likeMatch(pattern, name string) bool {
-	if pattern == "" {
-		return name == ""
-	}
-	switch c := pattern[0]; {
-	case c == '%':
-		for i := 0; i <= len(name); i++ {
-			if likeMatch(pattern[1:], name[i:]) {
-				return true
-			}
-		}
-		return false
-	case name == "":
-		return false
-	case c == '_':
-		_, w := utf8.DecodeRuneInString(name)
-		return likeMatch(pattern[1:], name[w:])
-	case c == '\\' && len(pattern) > 1:
-		return name[0] == pattern[1] && likeMatch(pattern[2:], name[1:])
-	default:
-		return name[0] == c && likeMatch(pattern[1:], name[1:])
-	}
-}
+// grantDB is the pattern language of a grant's database name in MySQL's
+// grant tables: % any run, _ one character, backslash escapes.
+func grantDB() config.Wildcards { return config.Wildcards{Many: '%', One: '_', Escape: true} }
