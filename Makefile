@@ -1,9 +1,9 @@
-# make build | test | demo | bench | fmt | vet
+# make build | test | demo | bench | torture | fmt | vet
 # `test` and `demo` first run scripts/deps.sh, which installs MariaDB, Redis
 # and gcc with apt where missing and checks for Go 1.26+ (see README).
 GO ?= go
 
-.PHONY: build test demo bench fmt vet
+.PHONY: build test demo bench torture fmt vet
 
 build:
 	$(GO) build ./...
@@ -25,6 +25,13 @@ demo:
 bench:
 	bash scripts/deps.sh
 	bash scripts/bench.sh
+
+# The cache-aside race measured per mode (app-delete, single, double, lease)
+# on private MariaDB and Redis (scripts/torture.sh, cmd/cachesync-torture);
+# flags in TORTURE_ARGS, the JSON in torture-results/.
+torture:
+	bash scripts/deps.sh
+	bash scripts/torture.sh $(TORTURE_ARGS)
 
 fmt:
 	$(GO) fmt ./...
