@@ -12,3 +12,6 @@ var errNoLease = errors.New("not available in this build: it needs package cache
 // leaseFill is mode lease's fill: cacheaside.Client.Get, whose fill is
 // refused when cachesync deleted the key after the miss.
 func (o *Options) leaseFill(redis.UniversalClient) (fillStrategy, error) { return nil, errNoLease }
+
+// leaseCounter is a fill strategy that counts its fenced fills.
+type leaseCounter interface{ leaseStats() *LeaseStats }

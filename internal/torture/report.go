@@ -52,10 +52,22 @@ type ModeResult struct {
 	// that wrote each.
 	StaleKeys []StaleKey `json:"stale_keys,omitempty"`
 
+	// Lease is what the lease-fenced client counted, in mode lease.
+	Lease *LeaseStats `json:"lease,omitempty"`
+
 	Elapsed Millis `json:"elapsed_ms"` // writers' run
 	Settle  Millis `json:"settle_ms"`  // from the writers' stop until the compare
 
 	secondDelay Millis // the run's D, for StaleUnderD
+}
+
+// LeaseStats are the lease-fenced client's counters over one mode.
+type LeaseStats struct {
+	Fills        uint64 `json:"fills"`         // fenced fills that stored the value
+	RefusedFills uint64 `json:"refused_fills"` // refused: the key was deleted (or the lease expired) after the miss
+	Waits        uint64 `json:"waits"`         // misses that found another reader's placeholder and waited
+	WaitTimeouts uint64 `json:"wait_timeouts"` // waits that gave up and loaded without filling
+	Shared       uint64 `json:"shared"`        // misses answered by another caller's load in this process
 }
 
 // StaleKey is one key left older than its row, and the fill that wrote it.
@@ -146,22 +158,26 @@ func (r Report) WriteTable(w io.Writer) error {
 		r.Writers, r.Readers, r.Rows, r.Duration, r.SecondDelay, r.Pause, r.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\treads\twrites\tloads\tstale keys\tstale / 10^6 reads\tpauses of the stale fills\t")
-	var errs []string
+	var notes []string // printed under the table
 	for _, m := range r.Modes {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t\n", m.Mode, m.Reads, m.Writes, m.Loads, m.Stale,
 			m.StalePerMillion, m.stalePauses())
 		if m.Error != "" {
-			errs = append(errs, fmt.Sprintf("%s: did not finish: %s", m.Mode, m.Error))
+			notes = append(notes, fmt.Sprintf("%s: did not finish: %s", m.Mode, m.Error))
+		}
+		if l := m.Lease; l != nil {
+			notes = append(notes, fmt.Sprintf("%s: %d fills stored, %d refused (deleted after the miss), %d waits on another reader's lease (%d gave up), %d shared",
+				m.Mode, l.Fills, l.RefusedFills, l.Waits, l.WaitTimeouts, l.Shared))
 		}
 		if m.Errors > 0 {
-			errs = append(errs, fmt.Sprintf("%s: %d reads or writes failed, the first: %s", m.Mode, m.Errors, m.FirstError))
+			notes = append(notes, fmt.Sprintf("%s: %d reads or writes failed, the first: %s", m.Mode, m.Errors, m.FirstError))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(errs) > 0 {
-		_, err := fmt.Fprintln(w, strings.Join(errs, "\n"))
+	if len(notes) > 0 {
+		_, err := fmt.Fprintln(w, strings.Join(notes, "\n"))
 		return err
 	}
 	return nil

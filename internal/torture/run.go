@@ -194,6 +194,9 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	rwg.Wait()
 	res.Settle = Millis(time.Since(settled))
 	res.collect(readers, writers)
+	if lc, ok := fill.(leaseCounter); ok {
+		res.Lease = lc.leaseStats()
+	}
 	if settleErr != nil {
 		return res, settleErr
 	}
