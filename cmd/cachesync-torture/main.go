@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.RedisAddr, "redis", os.Getenv("REDIS_ADDR"), "Redis host:port on 127.0.0.0/8 (default $REDIS_ADDR)")
 	modes := fs.String("modes", strings.Join(torture.Modes(), ","), "modes to compare, in order")
 	fs.IntVar(&o.Writers, "writers", 4, "writer goroutines (W)")
-	fs.IntVar(&o.Readers, "readers", 32, "reader goroutines (R)")
+	fs.IntVar(&o.Readers, "readers", 64, "reader goroutines (R); they share up to 32 MySQL connections, held for the read only")
 	fs.IntVar(&o.Rows, "rows", 5000, "rows in the items table")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long the writers write, per mode")
 	fs.DurationVar(&o.SecondDelay, "second-delay", 500*time.Millisecond, "D: cachesync's delete.second_delay in mode double, and the unit of -pause")
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "torture.json", "write the report here as JSON; empty: do not")
 	deadline := fs.Duration("deadline", 0, "hard bound on the whole run; 0: per mode, the duration + 20 × second-delay + 3m")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (to stderr)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -84,6 +86,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer o.Log.Sync() //nolint:errcheck // stderr sync errors are not actionable
 	redis.SetLogger(logging.Redis(o.Log))
+	if *cpuProfile != "" {
+		stop, err := startProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	limit := *deadline
 	if limit == 0 {
 		limit = time.Duration(len(o.Modes)) * (o.Duration + 20*o.SecondDelay + 3*time.Minute)
@@ -100,6 +109,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return runErr
+}
+
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeJSON(path string, rep torture.Report) error {

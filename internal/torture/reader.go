@@ -80,7 +80,7 @@ type reader struct {
 	rows  int
 	rng   *rand.Rand // row choice: the loop's own
 	fill  fillStrategy
-	rr    *rowReader
+	pool  chan *rowReader // MySQL connections shared by the readers, held for the read only
 	start time.Time
 	dist  Dist
 
@@ -124,8 +124,15 @@ func (r *reader) load(ctx context.Context, id int) ([]byte, error) {
 	r.loads++
 	pause := r.dist.Sample(r.pauseRng)
 	r.mu.Unlock()
+	var rr *rowReader
+	select {
+	case rr = <-r.pool:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	readAt := time.Since(r.start)
-	version, text, err := r.rr.read(id)
+	version, text, err := rr.read(id)
+	r.pool <- rr // not held through the pause: a paused reader holds no connection
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,7 @@ type Options struct {
 	Seed        uint64
 	WriteRate   float64       // all writers together, per second; 0: unbounded
 	SettleLimit time.Duration // bound on cachesync catching up after the writers stop; default 2m
+	ReaderConns int           // MySQL connections the readers share; default 32
 
 	Log *zap.Logger // default: none
 }
@@ -72,6 +73,7 @@ func (o *Options) defaults() {
 	o.Database = cmp.Or(o.Database, "torture")
 	o.ServerID = cmp.Or(o.ServerID, 4290)
 	o.SettleLimit = cmp.Or(o.SettleLimit, 2*time.Minute)
+	o.ReaderConns = cmp.Or(o.ReaderConns, 32)
 }
 
 // Check names every option that cannot work.
@@ -159,10 +161,14 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	if mode == ModeAppDelete {
 		del = rdb
 	}
-	readers, writers, err := o.workers(ctx, fill, del)
+	readers, writers, pool, err := o.workers(ctx, fill, del)
 	defer func() {
-		for _, r := range readers {
-			r.rr.close()
+		for range cap(pool) { // not closed: a load cut off by the deadline may still return its connection
+			select {
+			case rr := <-pool:
+				rr.close()
+			default:
+			}
 		}
 		for _, w := range writers {
 			w.close()
@@ -240,16 +246,21 @@ func (o *Options) settle(ctx context.Context, sc *sidecar) error {
 	return sc.waitCaughtUp(sctx, pos)
 }
 
-// workers opens every reader's and writer's connection before the clock starts.
-func (o *Options) workers(ctx context.Context, fill fillStrategy, del redis.UniversalClient) ([]*reader, []*writer, error) {
+// workers opens every connection before the clock starts: the readers
+// share min(readers, ReaderConns) MySQL connections, each writer has its own.
+func (o *Options) workers(ctx context.Context, fill fillStrategy, del redis.UniversalClient) ([]*reader, []*writer, chan *rowReader, error) {
 	var readers []*reader
 	var writers []*writer
-	for i := range o.Readers {
+	pool := make(chan *rowReader, min(o.Readers, o.ReaderConns))
+	for range cap(pool) {
 		rr, err := o.newRowReader(ctx)
 		if err != nil {
-			return readers, writers, err
+			return readers, writers, pool, err
 		}
-		readers = append(readers, &reader{idx: i, rows: o.Rows, fill: fill, rr: rr, dist: o.Pause,
+		pool <- rr
+	}
+	for i := range o.Readers {
+		readers = append(readers, &reader{idx: i, rows: o.Rows, fill: fill, pool: pool, dist: o.Pause,
 			rng: rand.New(rand.NewPCG(o.Seed, uint64(i))), pauseRng: rand.New(rand.NewPCG(o.Seed, uint64(1<<31+i)))})
 	}
 	var lim *rate.Limiter
@@ -259,11 +270,11 @@ func (o *Options) workers(ctx context.Context, fill fillStrategy, del redis.Univ
 	for i := range o.Writers {
 		w, err := o.newWriter(ctx, i, del, lim)
 		if err != nil {
-			return readers, writers, err
+			return readers, writers, pool, err
 		}
 		writers = append(writers, w)
 	}
-	return readers, writers, nil
+	return readers, writers, pool, nil
 }
 
 // collect sums the workers' counters into res.
