@@ -70,10 +70,10 @@ func TestHarnessSeesTheRace(t *testing.T) {
 }
 
 // TestHarnessDoubleDeleteCoversShortPauses: with every pause under 1ms and
-// a second delete 1s after the first, no fill can land after the second
+// a second delete 2s after the first, no fill can land after the second
 // delete of the write it missed, so double mode must leave no stale key.
 func TestHarnessDoubleDeleteCoversShortPauses(t *testing.T) {
-	o := harnessOptions(t, ModeDouble, "100%:0-1ms", time.Second)
+	o := harnessOptions(t, ModeDouble, "100%:0-1ms", 2*time.Second)
 	m := runHarness(t, o)
 	if m.Stale != 0 {
 		t.Fatalf("%d stale keys with pauses far below the second delay: %+v", m.Stale, m.StaleKeys)
