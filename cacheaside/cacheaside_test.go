@@ -320,9 +320,9 @@ func TestBinaryValuesAndUnicodeKeys(t *testing.T) {
 	}
 	cases := map[string][]byte{
 		"user:email:ünïcødé@例え.jp":  []byte("Zoë 🎉 \x00 NUL"),
-		"emoji:😀:𝄞:{tag}":            all,
-		"bad-utf8:\xff\xfe":          []byte("\xc3\x28 not UTF-8"),
-		"empty-value:🚀":              {},
+		"emoji:😀:𝄞:{tag}":           all,
+		"bad-utf8:\xff\xfe":         []byte("\xc3\x28 not UTF-8"),
+		"empty-value:🚀":             {},
 		"prefix-only:\x00cachesync": []byte(cacheaside.Prefix[:5]),
 	}
 	for key, want := range cases {
@@ -350,4 +350,3 @@ func ExampleClient_Get() {
 	})
 	_ = errors.Is(err, cacheaside.ErrNotFound)
 }
-
