@@ -350,3 +350,48 @@ func ExampleClient_Get() {
 	})
 	_ = errors.Is(err, cacheaside.ErrNotFound)
 }
+
+// TestCanceledFirstCaller: the caller running a shared miss path gives up
+// (its context ends); a caller sharing it with a live context is not failed
+// by that: it runs the miss path again, and takes the lease at once because
+// the canceled load gave it back.
+func TestCanceledFirstCaller(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	c := newClient(t, rdb, cacheaside.Config{TTL: time.Minute, HotMissWait: 10 * time.Second})
+	var mu sync.Mutex
+	calls := 0
+	load := func(ctx context.Context) ([]byte, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return []byte("v"), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error)
+	go func() { _, err := c.Get(ctx, "k", load); first <- err }()
+	waitUntil(t, "the first caller loads", func() bool { return c.Stats().Loads == 1 })
+	second := make(chan string)
+	go func() {
+		v, err := c.Get(context.Background(), "k", load)
+		if err != nil {
+			t.Error(err)
+		}
+		second <- string(v)
+	}()
+	waitUntil(t, "the second caller joins", func() bool { return c.Stats().Misses == 2 })
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("first caller: %v, want context.Canceled", err)
+	}
+	if v := <-second; v != "v" {
+		t.Errorf("second caller got %q, want its own load's value", v)
+	}
+	if s := c.Stats(); s.Loads != 2 || s.Waits != 0 || s.Fills != 1 {
+		t.Errorf("stats %+v: want a second load at once (the lease given back), filled", s)
+	}
+}
