@@ -175,8 +175,8 @@ func (c *Client) shared(ctx context.Context, key string, load func(ctx context.C
 		case <-ctx.Done():
 			return nil, fmt.Errorf("cacheaside get %q: %w", key, context.Cause(ctx))
 		}
-		if res.Err != nil && ctx.Err() == nil && isContextErr(res.Err) {
-			continue
+		if res.Err != nil && !ran && ctx.Err() == nil && isContextErr(res.Err) {
+			continue // another caller's context ended, not ours
 		}
 		if res.Err != nil {
 			return nil, res.Err

@@ -395,3 +395,21 @@ func TestCanceledFirstCaller(t *testing.T) {
 		t.Errorf("stats %+v: want a second load at once (the lease given back), filled", s)
 	}
 }
+
+// TestLoaderTimeout: a loader's own deadline error (a query timeout) is
+// returned once, not retried as if another caller had been canceled.
+func TestLoaderTimeout(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	c := newClient(t, rdb, cacheaside.Config{TTL: time.Minute})
+	calls := 0
+	_, err := c.Get(context.Background(), "k", func(context.Context) ([]byte, error) {
+		calls++
+		if calls > 3 {
+			return []byte("v"), nil // bounds a retry loop, should one exist
+		}
+		return nil, fmt.Errorf("query timeout: %w", context.DeadlineExceeded)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || calls != 1 {
+		t.Errorf("%d loads, %v; want the loader's timeout after one load", calls, err)
+	}
+}
