@@ -1,0 +1,122 @@
+package cacheaside
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Waiting on another reader's placeholder polls the key, first after
+// firstPoll, then twice as long each time up to maxPoll, never past
+// HotMissWait.
+const (
+	firstPoll = time.Millisecond
+	maxPoll   = 16 * time.Millisecond
+)
+
+// miss is the miss path of one key: take the lease and fill, or wait for
+// another reader's fill, or — after HotMissWait — load without filling.
+func (c *Client) miss(ctx context.Context, key string, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	placeholder, err := newPlaceholder()
+	if err != nil {
+		return nil, fmt.Errorf("cacheaside get %q: %w", key, err)
+	}
+	var deadline time.Time
+	poll := firstPoll
+	for {
+		cur, err := c.lease.Run(ctx, c.rdb, []string{key}, placeholder, c.cfg.LeaseTTL.Milliseconds()).Text()
+		if err != nil {
+			return nil, fmt.Errorf("cacheaside lease %q: %w", key, err)
+		}
+		if cur == placeholder {
+			return c.loadAndFill(ctx, key, placeholder, load)
+		}
+		k, v, err := decode([]byte(cur))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("cacheaside lease %q: %w", key, err)
+		case k == isValue:
+			return v, nil // filled since our GET
+		case k == isNotFound:
+			return nil, fmt.Errorf("cacheaside get %q: %w (cached)", key, ErrNotFound)
+		}
+		// Another reader holds the lease: wait for its fill, bounded.
+		now := time.Now()
+		if deadline.IsZero() {
+			c.stats.waits.Add(1)
+			deadline = now.Add(c.cfg.HotMissWait)
+		}
+		if !now.Before(deadline) {
+			c.stats.waitTimeouts.Add(1)
+			return c.loadOnly(ctx, key, load)
+		}
+		if err := sleep(ctx, min(poll, deadline.Sub(now))); err != nil {
+			return nil, fmt.Errorf("cacheaside get %q: waiting for another reader's fill: %w", key, err)
+		}
+		poll = min(2*poll, maxPoll)
+	}
+}
+
+// loadAndFill loads under the lease placeholder holds and fills: the value,
+// or a tombstone when the row does not exist and NegativeTTL is set. On any
+// other outcome it gives the lease back, so waiting readers need not wait
+// it out.
+func (c *Client) loadAndFill(ctx context.Context, key, placeholder string, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	c.stats.loads.Add(1)
+	v, lerr := load(ctx)
+	switch {
+	case lerr == nil:
+		if err := c.store(ctx, key, placeholder, encode(v), c.cfg.TTL); err != nil {
+			return nil, err
+		}
+		return v, nil
+	case errors.Is(lerr, ErrNotFound) && c.cfg.NegativeTTL > 0:
+		if err := c.store(ctx, key, placeholder, []byte(tombstone), c.cfg.NegativeTTL); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("cacheaside load %q: %w", key, lerr)
+	}
+	// The release runs even when ctx has ended (the load may have failed
+	// because of it): a placeholder left behind costs others a wait.
+	if err := c.release.Run(context.WithoutCancel(ctx), c.rdb, []string{key}, placeholder).Err(); err != nil {
+		lerr = errors.Join(lerr, fmt.Errorf("giving the lease back: %w", err))
+	}
+	return nil, fmt.Errorf("cacheaside load %q: %w", key, lerr)
+}
+
+// store runs the fenced fill and counts whether it was refused.
+func (c *Client) store(ctx context.Context, key, placeholder string, stored []byte, ttl time.Duration) error {
+	ok, err := c.fill.Run(ctx, c.rdb, []string{key}, placeholder, stored, c.expiry(ttl)).Int64()
+	if err != nil {
+		return fmt.Errorf("cacheaside fill %q: %w", key, err)
+	}
+	if ok == 1 {
+		c.stats.fills.Add(1)
+	} else {
+		c.stats.refusedFills.Add(1)
+	}
+	return nil
+}
+
+// loadOnly loads without caching: another reader held the lease too long.
+func (c *Client) loadOnly(ctx context.Context, key string, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	c.stats.loads.Add(1)
+	v, err := load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cacheaside load %q (not cached: another reader holds the lease): %w", key, err)
+	}
+	return v, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
