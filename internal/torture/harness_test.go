@@ -79,3 +79,23 @@ func TestHarnessDoubleDeleteCoversShortPauses(t *testing.T) {
 		t.Fatalf("%d stale keys with pauses far below the second delay: %+v", m.Stale, m.StaleKeys)
 	}
 }
+
+// TestHarnessLeaseFencesTheRace forces TestHarnessSeesTheRace's race with
+// slow fills three times the second delay, which a double delete cannot
+// cover, and lease-fenced fills: the slow fills that read a row before its
+// last update are refused (cachesync's delete took their placeholder), so
+// no key is left stale — and fills were refused, so the race did happen.
+func TestHarnessLeaseFencesTheRace(t *testing.T) {
+	o := harnessOptions(t, ModeLease, "50%:0,50%:300ms", 100*time.Millisecond)
+	m := runHarness(t, o)
+	if m.Stale != 0 {
+		t.Fatalf("%d stale keys with lease-fenced fills: %+v", m.Stale, m.StaleKeys)
+	}
+	if m.Lease == nil {
+		t.Fatal("no lease counters in mode lease")
+	}
+	t.Logf("lease: %+v", *m.Lease)
+	if m.Lease.RefusedFills == 0 || m.Lease.Fills == 0 {
+		t.Fatalf("lease counters %+v: want fills stored and fills refused", *m.Lease)
+	}
+}

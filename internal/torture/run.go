@@ -57,6 +57,9 @@ type Options struct {
 	WriteRate   float64       // all writers together, per second; 0: unbounded
 	SettleLimit time.Duration // bound on cachesync catching up after the writers stop; default 2m
 	ReaderConns int           // MySQL connections the readers share; default 32
+	// Tail is how long the readers read on after every delete is done,
+	// before they stop and the keys are compared; default 1s.
+	Tail time.Duration
 
 	Log *zap.Logger // default: none
 }
@@ -74,6 +77,7 @@ func (o *Options) defaults() {
 	o.ServerID = cmp.Or(o.ServerID, 4290)
 	o.SettleLimit = cmp.Or(o.SettleLimit, 2*time.Minute)
 	o.ReaderConns = cmp.Or(o.ReaderConns, 32)
+	o.Tail = cmp.Or(o.Tail, time.Second)
 }
 
 // Check names every option that cannot work.
@@ -196,7 +200,15 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	if sc != nil {
 		settleErr = o.settle(ctx, sc)
 	}
-	close(stopReaders) // readers kept reading meanwhile; the reads in flight finish their fills
+	if settleErr == nil {
+		// The readers read on for Tail, refilling what the last deletes
+		// removed from the final rows (a stale key stays: it is a hit).
+		select {
+		case <-time.After(o.Tail):
+		case <-ctx.Done():
+		}
+	}
+	close(stopReaders) // the reads in flight finish their fills
 	rwg.Wait()
 	res.Settle = Millis(time.Since(settled))
 	res.collect(readers, writers)
@@ -207,7 +219,7 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 		return res, settleErr
 	}
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("the run's deadline passed: %w", ctx.Err())
+		return res, fmt.Errorf("stopped before the compare (the -deadline passed, or a signal): %w", ctx.Err())
 	}
 	return res, o.compare(ctx, rdb, readers, &res)
 }
