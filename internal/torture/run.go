@@ -181,6 +181,24 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	if err != nil {
 		return res, err
 	}
+	raceErr := o.race(ctx, sc, readers, writers, &res)
+	res.collect(readers, writers)
+	if lc, ok := fill.(leaseCounter); ok {
+		res.Lease = lc.leaseStats()
+	}
+	if raceErr != nil {
+		return res, raceErr
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("stopped before the compare (the -deadline passed, or a signal): %w", ctx.Err())
+	}
+	return res, o.compare(ctx, rdb, readers, &res)
+}
+
+// race runs the readers and the writers: the writers for Duration, then
+// the settle (cachesync, if any, catches up), then the tail; it returns
+// once every reader has stopped, its fill in flight done.
+func (o *Options) race(ctx context.Context, sc *sidecar, readers []*reader, writers []*writer, res *ModeResult) error {
 	start := time.Now()
 	stopReaders := make(chan struct{})
 	var rwg, wwg sync.WaitGroup
@@ -196,11 +214,11 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	wwg.Wait()
 	res.Elapsed = Millis(time.Since(start))
 	settled := time.Now()
-	var settleErr error
+	var err error
 	if sc != nil {
-		settleErr = o.settle(ctx, sc)
+		err = o.settle(ctx, sc)
 	}
-	if settleErr == nil {
+	if err == nil {
 		// The readers read on for Tail, refilling what the last deletes
 		// removed from the final rows (a stale key stays: it is a hit).
 		select {
@@ -211,17 +229,7 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	close(stopReaders) // the reads in flight finish their fills
 	rwg.Wait()
 	res.Settle = Millis(time.Since(settled))
-	res.collect(readers, writers)
-	if lc, ok := fill.(leaseCounter); ok {
-		res.Lease = lc.leaseStats()
-	}
-	if settleErr != nil {
-		return res, settleErr
-	}
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("stopped before the compare (the -deadline passed, or a signal): %w", ctx.Err())
-	}
-	return res, o.compare(ctx, rdb, readers, &res)
+	return err
 }
 
 // sidecarFor starts cachesync for mode from the current binlog position.
