@@ -90,6 +90,7 @@ rules:
 
 	exprs := expressions(t)
 	names := exported(t)
+	checkKnownEmpty(t, exprs, names)
 	// The counters of the load reach the scrape a moment after the writes:
 	// check until nothing is missing, at most 30 s.
 	var problems []string
@@ -221,4 +222,21 @@ func check(t *testing.T, base string, exprs []expression, names map[string][]str
 		}
 	}
 	return problems
+}
+
+// checkKnownEmpty keeps the list honest: each entry is a metric cachesync
+// exports and some expression reads.
+func checkKnownEmpty(t *testing.T, exprs []expression, names map[string][]string) {
+	t.Helper()
+	used := map[string]bool{}
+	for _, e := range exprs {
+		for _, s := range selectors(t, e.expr) {
+			used[s.name] = true
+		}
+	}
+	for name, why := range knownEmpty {
+		if _, ok := names[name]; !ok || !used[name] || why == "" {
+			t.Errorf("knownEmpty %s: want a metric cachesync exports (%v), read by some expression (%v), with a reason (%q)", name, ok, used[name], why)
+		}
+	}
 }
