@@ -118,8 +118,9 @@ rules:
 
 // load writes a little of everything the dashboard shows: rows with 4-byte
 // UTF-8 and NULLs, updates of watched and unwatched columns, deletes,
-// write-behind entries, and one message on the topic that is not
-// cachesync's (it goes to the DLQ). Bounded: 40 rounds.
+// write-behind entries and one that cannot apply (it is dead-lettered), and
+// one message on the topic that is not cachesync's (it goes to the DLQ).
+// Bounded: 40 rounds.
 func load(t *testing.T, db *testenv.MariaDB, name string, rdb *redis.Client, broker string) {
 	t.Helper()
 	ctx := context.Background()
@@ -141,6 +142,12 @@ func load(t *testing.T, db *testenv.MariaDB, name string, rdb *redis.Client, bro
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// An entry naming a column the table does not have can never apply: it
+	// is dead-lettered.
+	poison := writebehind.Row{Table: name + ".items", PK: map[string]any{"id": 1000}}
+	if _, err := wb.Set(ctx, "item:1000", "x", 0, poison, map[string]any{"no_such_column": 1}); err != nil {
+		t.Fatal(err)
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(broker), Topic: "invalidations", RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
