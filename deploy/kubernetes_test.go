@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -10,17 +8,19 @@ import (
 	"regexp"
 	"testing"
 
-	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 )
 
 // serviceMonitor is the part of the Prometheus Operator's CRD the
-// manifest uses (monitoring.coreos.com/v1); decoded strictly, a field it
-// does not name is an error.
+// manifest uses (monitoring.coreos.com/v1), not in k8s.io/api; decoded
+// strictly like the others, a field it does not name is an error.
 type serviceMonitor struct {
 	metav1.TypeMeta `json:",inline"`
 	Metadata        metav1.ObjectMeta `json:"metadata"`
@@ -35,10 +35,17 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+// DeepCopyObject makes it a runtime.Object; the test never mutates one.
+func (s *serviceMonitor) DeepCopyObject() runtime.Object { c := *s; return &c }
+
+// kustomization is kustomize's file (kustomize.config.k8s.io/v1beta1),
+// the one field it uses.
 type kustomization struct {
 	metav1.TypeMeta `json:",inline"`
 	Resources       []string `json:"resources"`
 }
+
+func (k *kustomization) DeepCopyObject() runtime.Object { c := *k; return &c }
 
 // manifests holds every object of deploy/kubernetes, decoded strictly
 // into its type.
@@ -53,20 +60,21 @@ type manifests struct {
 	files       []string
 }
 
-// strict decodes one YAML document into v as the API server reads JSON:
-// an unknown or misspelt field is an error, not silently dropped.
-func strict(doc []byte, v any) error {
-	var tree any
-	if err := yaml.Unmarshal(doc, &tree); err != nil {
-		return err
+// strictDecoder decodes YAML the way the API server's strict field
+// validation does (apimachinery's serializer with EnableStrict): an
+// unknown field, a field spelt in another case, or a duplicate field is an
+// error, not silently dropped. Offline: the types are the schema.
+func strictDecoder(t *testing.T) runtime.Decoder {
+	t.Helper()
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, corev1.AddToScheme, policyv1.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
 	}
-	j, err := json.Marshal(tree)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	s.AddKnownTypeWithName(schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}, &serviceMonitor{})
+	s.AddKnownTypeWithName(schema.GroupVersionKind{Group: "kustomize.config.k8s.io", Version: "v1beta1", Kind: "Kustomization"}, &kustomization{})
+	return serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer()
 }
 
 func readManifests(t *testing.T, dir string) *manifests {
@@ -75,6 +83,7 @@ func readManifests(t *testing.T, dir string) *manifests {
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no manifests in %s (%v)", dir, err)
 	}
+	dec := strictDecoder(t)
 	m := &manifests{}
 	for _, p := range paths {
 		m.files = append(m.files, filepath.Base(p))
@@ -83,7 +92,7 @@ func readManifests(t *testing.T, dir string) *manifests {
 			t.Fatal(err)
 		}
 		for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
-			if err := m.add([]byte(doc)); err != nil {
+			if err := m.add(dec, []byte(doc)); err != nil {
 				t.Errorf("%s, document %d: %v", filepath.Base(p), i+1, err)
 			}
 		}
@@ -91,45 +100,30 @@ func readManifests(t *testing.T, dir string) *manifests {
 	return m
 }
 
-func (m *manifests) add(doc []byte) error {
-	var tm struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
-	}
-	if err := yaml.Unmarshal(doc, &tm); err != nil {
+func (m *manifests) add(dec runtime.Decoder, doc []byte) error {
+	obj, gvk, err := dec.Decode(doc, nil, nil)
+	if err != nil {
 		return err
 	}
-	into := func(v any) error { return strict(doc, v) }
-	switch tm.APIVersion + " " + tm.Kind {
-	case "apps/v1 Deployment":
-		d := &appsv1.Deployment{}
-		m.deployments = append(m.deployments, d)
-		return into(d)
-	case "v1 ConfigMap":
-		c := &corev1.ConfigMap{}
-		m.configMaps = append(m.configMaps, c)
-		return into(c)
-	case "v1 Secret":
-		s := &corev1.Secret{}
-		m.secrets = append(m.secrets, s)
-		return into(s)
-	case "v1 Service":
-		s := &corev1.Service{}
-		m.services = append(m.services, s)
-		return into(s)
-	case "policy/v1 PodDisruptionBudget":
-		p := &policyv1.PodDisruptionBudget{}
-		m.pdbs = append(m.pdbs, p)
-		return into(p)
-	case "monitoring.coreos.com/v1 ServiceMonitor":
-		s := &serviceMonitor{}
-		m.monitors = append(m.monitors, s)
-		return into(s)
-	case "kustomize.config.k8s.io/v1beta1 Kustomization":
-		m.kustomize = &kustomization{}
-		return into(m.kustomize)
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		m.deployments = append(m.deployments, o)
+	case *corev1.ConfigMap:
+		m.configMaps = append(m.configMaps, o)
+	case *corev1.Secret:
+		m.secrets = append(m.secrets, o)
+	case *corev1.Service:
+		m.services = append(m.services, o)
+	case *policyv1.PodDisruptionBudget:
+		m.pdbs = append(m.pdbs, o)
+	case *serviceMonitor:
+		m.monitors = append(m.monitors, o)
+	case *kustomization:
+		m.kustomize = o
+	default:
+		return fmt.Errorf("%s: not a kind this test checks; add it to manifests.add", gvk)
 	}
-	return fmt.Errorf("apiVersion %q kind %q: not a kind this test knows; add it to manifests.add", tm.APIVersion, tm.Kind)
+	return nil
 }
 
 // selects reports whether sel selects pods labelled podLabels.
