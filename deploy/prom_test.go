@@ -108,6 +108,10 @@ type promResult struct {
 		Result []struct {
 			Metric map[string]string `json:"metric"`
 		} `json:"result"`
+		Alerts []struct {
+			Labels map[string]string `json:"labels"`
+			State  string            `json:"state"`
+		} `json:"alerts"`
 		Groups []struct {
 			Rules []struct {
 				Name      string `json:"name"`
