@@ -34,9 +34,9 @@ var minMemory = map[string]string{
 func TestKubernetesManifests(t *testing.T) {
 	m := readManifests(t, "kubernetes")
 	if len(m.deployments) != 3 || len(m.configMaps) != 1 || len(m.secrets) != 1 || len(m.services) != 1 ||
-		len(m.pdbs) != 3 || len(m.monitors) != 1 || m.kustomize == nil {
-		t.Fatalf("want 3 Deployments, a ConfigMap, a Secret, a Service, 3 PodDisruptionBudgets, a ServiceMonitor and a Kustomization; got %d, %d, %d, %d, %d, %d, %v",
-			len(m.deployments), len(m.configMaps), len(m.secrets), len(m.services), len(m.pdbs), len(m.monitors), m.kustomize != nil)
+		len(m.pdbs) != 3 || len(m.hpas) != 1 || len(m.monitors) != 1 || m.kustomize == nil {
+		t.Fatalf("want 3 Deployments, a ConfigMap, a Secret, a Service, 3 PodDisruptionBudgets, an autoscaler, a ServiceMonitor and a Kustomization; got %d, %d, %d, %d, %d, %d, %d, %v",
+			len(m.deployments), len(m.configMaps), len(m.secrets), len(m.services), len(m.pdbs), len(m.hpas), len(m.monitors), m.kustomize != nil)
 	}
 	listed := slices.Sorted(slices.Values(append(m.kustomize.Resources, "kustomization.yaml")))
 	if !slices.Equal(listed, m.files) {
@@ -107,6 +107,7 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, image str
 		if cfg.Transport.Kind != "kafka" {
 			t.Errorf("%s: role consumer needs transport.kind kafka", name)
 		}
+		checkAutoscaler(t, m, d, cfg.Transport.Kafka.Partitions)
 	case pipeline.RoleFlusher:
 		if len(cfg.WriteBehindRules()) == 0 {
 			t.Errorf("%s: role flusher needs a rule with write_behind", name)
@@ -238,4 +239,22 @@ func checkSelectors(t *testing.T, m *manifests) {
 
 func metav1LabelSelector(m map[string]string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchLabels: m}
+}
+
+// checkAutoscaler: the consumers' autoscaler targets their Deployment,
+// starts at its replicas, and stops at the partition count (a consumer
+// past it reads nothing); it needs a CPU request to compute utilization.
+func checkAutoscaler(t *testing.T, m *manifests, d *appsv1.Deployment, partitions int) {
+	t.Helper()
+	h := m.hpas[0]
+	ref := h.Spec.ScaleTargetRef
+	if ref.Kind != "Deployment" || ref.APIVersion != "apps/v1" || ref.Name != d.Name {
+		t.Errorf("HorizontalPodAutoscaler %s scales %s %s, want Deployment %s", h.Name, ref.Kind, ref.Name, d.Name)
+	}
+	if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != *d.Spec.Replicas || partitions > 0 && int(h.Spec.MaxReplicas) > partitions {
+		t.Errorf("HorizontalPodAutoscaler %s: replicas %v..%d, want from the Deployment's %d up to the partition count %d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas, *d.Spec.Replicas, partitions)
+	}
+	if _, ok := d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]; !ok {
+		t.Errorf("%s: an autoscaler on CPU needs a CPU request", d.Name)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +56,7 @@ type manifests struct {
 	secrets     []*corev1.Secret
 	services    []*corev1.Service
 	pdbs        []*policyv1.PodDisruptionBudget
+	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	monitors    []*serviceMonitor
 	kustomize   *kustomization
 	files       []string
@@ -67,7 +69,7 @@ type manifests struct {
 func strictDecoder(t *testing.T) runtime.Decoder {
 	t.Helper()
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, corev1.AddToScheme, policyv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, corev1.AddToScheme, policyv1.AddToScheme, autoscalingv2.AddToScheme} {
 		if err := add(s); err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +118,8 @@ func (m *manifests) add(dec runtime.Decoder, doc []byte) error {
 		m.services = append(m.services, o)
 	case *policyv1.PodDisruptionBudget:
 		m.pdbs = append(m.pdbs, o)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		m.hpas = append(m.hpas, o)
 	case *serviceMonitor:
 		m.monitors = append(m.monitors, o)
 	case *kustomization:
