@@ -251,8 +251,12 @@ func checkAutoscaler(t *testing.T, m *manifests, d *appsv1.Deployment, partition
 	if ref.Kind != "Deployment" || ref.APIVersion != "apps/v1" || ref.Name != d.Name {
 		t.Errorf("HorizontalPodAutoscaler %s scales %s %s, want Deployment %s", h.Name, ref.Kind, ref.Name, d.Name)
 	}
-	if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != *d.Spec.Replicas || partitions > 0 && int(h.Spec.MaxReplicas) > partitions {
-		t.Errorf("HorizontalPodAutoscaler %s: replicas %v..%d, want from the Deployment's %d up to the partition count %d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas, *d.Spec.Replicas, partitions)
+	minReplicas := int32(1) // the API's default
+	if h.Spec.MinReplicas != nil {
+		minReplicas = *h.Spec.MinReplicas
+	}
+	if minReplicas != *d.Spec.Replicas || partitions > 0 && int(h.Spec.MaxReplicas) > partitions {
+		t.Errorf("HorizontalPodAutoscaler %s: replicas %d..%d, want from the Deployment's %d up to the partition count %d", h.Name, minReplicas, h.Spec.MaxReplicas, *d.Spec.Replicas, partitions)
 	}
 	if _, ok := d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]; !ok {
 		t.Errorf("%s: an autoscaler on CPU needs a CPU request", d.Name)
