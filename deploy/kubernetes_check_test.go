@@ -57,8 +57,8 @@ func TestKubernetesManifests(t *testing.T) {
 func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, image string) {
 	t.Helper()
 	name, pod := d.Name, d.Spec.Template.Spec
-	if len(pod.Containers) != 1 {
-		t.Fatalf("%s: want one container, got %d", name, len(pod.Containers))
+	if len(pod.Containers) != 1 || d.Spec.Replicas == nil {
+		t.Fatalf("%s: want one container (got %d) and replicas written out", name, len(pod.Containers))
 	}
 	c := pod.Containers[0]
 	if c.Image != image || image == "" {
