@@ -155,7 +155,9 @@ func (c *Client) Get(ctx context.Context, key string, load func(ctx context.Cont
 		}
 		// Another reader's placeholder: a miss; the miss path waits for it.
 	} else if !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("cacheaside get %q: %w", key, err)
+		// Redis is down or refuses: serve the read from the loader, uncached.
+		c.stats.redisErrors.Add(1)
+		return c.loadOnly(ctx, key, load, "redis: "+err.Error())
 	}
 	c.stats.misses.Add(1)
 	return c.shared(ctx, key, load)

@@ -413,3 +413,37 @@ func TestLoaderTimeout(t *testing.T) {
 		t.Errorf("%d loads, %v; want the loader's timeout after one load", calls, err)
 	}
 }
+
+// TestRedisDownServesFromTheLoader: a cache outage degrades reads to the
+// database instead of failing them — on the first GET, on the lease, and
+// on the fill — and each is counted.
+func TestRedisDownServesFromTheLoader(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(t)
+	c := newClient(t, rdb, cacheaside.Config{TTL: time.Minute})
+	ctx := context.Background()
+
+	// The fill fails: Redis goes away while the row loads.
+	got, err := c.Get(ctx, "user:😀", func(context.Context) ([]byte, error) {
+		srv.Stop(t)
+		return []byte("v1"), nil
+	})
+	if err != nil || string(got) != "v1" {
+		t.Fatalf("fill with Redis gone: %q, %v; want the loaded v1", got, err)
+	}
+	// The GET fails: Redis is still down.
+	calls := 0
+	if got := get(t, c, "user:😀", value("v2", &calls)); got != "v2" || calls != 1 {
+		t.Fatalf("read with Redis down: %q after %d loads, want v2 after 1", got, calls)
+	}
+	if s := c.Stats(); s.RedisErrors != 2 || s.Fills != 0 {
+		t.Errorf("stats %+v: want 2 Redis errors and no fill", s)
+	}
+	srv.Start(t)
+	if got := get(t, c, "user:😀", value("v3", &calls)); got != "v3" {
+		t.Errorf("after Redis is back: %q, want v3 loaded and filled", got)
+	}
+	if s := c.Stats(); s.Fills != 1 {
+		t.Errorf("stats %+v: want the fill once Redis is back", s)
+	}
+}

@@ -27,7 +27,11 @@ func (c *Client) miss(ctx context.Context, key string, load func(ctx context.Con
 	for {
 		cur, err := c.lease.Run(ctx, c.rdb, []string{key}, placeholder, c.cfg.LeaseTTL.Milliseconds()).Text()
 		if err != nil {
-			return nil, fmt.Errorf("cacheaside lease %q: %w", key, err)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("cacheaside lease %q: %w", key, err)
+			}
+			c.stats.redisErrors.Add(1)
+			return c.loadOnly(ctx, key, load, "redis: "+err.Error())
 		}
 		if cur == placeholder {
 			return c.loadAndFill(ctx, key, placeholder, load)
@@ -49,7 +53,7 @@ func (c *Client) miss(ctx context.Context, key string, load func(ctx context.Con
 		}
 		if !now.Before(deadline) {
 			c.stats.waitTimeouts.Add(1)
-			return c.loadOnly(ctx, key, load)
+			return c.loadOnly(ctx, key, load, "another reader holds the lease")
 		}
 		if err := sleep(ctx, min(poll, deadline.Sub(now))); err != nil {
 			return nil, fmt.Errorf("cacheaside get %q: waiting for another reader's fill: %w", key, err)
@@ -85,11 +89,18 @@ func (c *Client) loadAndFill(ctx context.Context, key, placeholder string, load 
 	return nil, fmt.Errorf("cacheaside load %q: %w", key, lerr)
 }
 
-// store runs the fenced fill and counts whether it was refused.
+// store runs the fenced fill and counts whether it was refused. A fill
+// Redis fails is an error only when ctx ended: otherwise the caller keeps
+// the value it loaded (uncached, counted in RedisErrors), and the lease
+// expires on its own.
 func (c *Client) store(ctx context.Context, key, placeholder string, stored []byte, ttl time.Duration) error {
 	ok, err := c.fill.Run(ctx, c.rdb, []string{key}, placeholder, stored, c.expiry(ttl)).Int64()
 	if err != nil {
-		return fmt.Errorf("cacheaside fill %q: %w", key, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("cacheaside fill %q: %w", key, err)
+		}
+		c.stats.redisErrors.Add(1)
+		return nil
 	}
 	if ok == 1 {
 		c.stats.fills.Add(1)
@@ -99,12 +110,13 @@ func (c *Client) store(ctx context.Context, key, placeholder string, stored []by
 	return nil
 }
 
-// loadOnly loads without caching: another reader held the lease too long.
-func (c *Client) loadOnly(ctx context.Context, key string, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+// loadOnly loads without caching, for why: another reader held the lease
+// too long, or Redis failed.
+func (c *Client) loadOnly(ctx context.Context, key string, load func(ctx context.Context) ([]byte, error), why string) ([]byte, error) {
 	c.stats.loads.Add(1)
 	v, err := load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cacheaside load %q (not cached: another reader holds the lease): %w", key, err)
+		return nil, fmt.Errorf("cacheaside load %q (not cached: %s): %w", key, why, err)
 	}
 	return v, nil
 }

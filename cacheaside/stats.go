@@ -16,11 +16,13 @@ type Stats struct {
 	RefusedFills uint64 // fenced fills refused: the placeholder was gone (an invalidation, or the lease expired)
 	Waits        uint64 // miss paths that found another reader's placeholder and waited
 	WaitTimeouts uint64 // waits that passed HotMissWait and loaded without filling
+	RedisErrors  uint64 // Redis calls that failed: the read was served by the loader, uncached
 }
 
 type counters struct {
 	hits, negativeHits, misses, shared, loads atomic.Uint64
 	fills, refusedFills, waits, waitTimeouts  atomic.Uint64
+	redisErrors                               atomic.Uint64
 }
 
 // Stats returns the counters. Each is read atomically; together they are
@@ -29,5 +31,5 @@ func (c *Client) Stats() Stats {
 	s := &c.stats
 	return Stats{Hits: s.hits.Load(), NegativeHits: s.negativeHits.Load(), Misses: s.misses.Load(),
 		Shared: s.shared.Load(), Loads: s.loads.Load(), Fills: s.fills.Load(), RefusedFills: s.refusedFills.Load(),
-		Waits: s.waits.Load(), WaitTimeouts: s.waitTimeouts.Load()}
+		Waits: s.waits.Load(), WaitTimeouts: s.waitTimeouts.Load(), RedisErrors: s.redisErrors.Load()}
 }

@@ -25,6 +25,7 @@ type Metrics struct {
 	CheckpointPos    prometheus.Gauge
 	InFlightBatches  prometheus.Gauge
 	TailerReconnects prometheus.Counter
+	BinlogGaps       prometheus.Counter // checkpoint's binlog purged, covered by source.on_gap: backfill
 	ReplicationLag   prometheus.Gauge
 	HeadroomFiles    prometheus.Gauge // binlog files the server keeps before the checkpoint's
 	HeadroomBytes    prometheus.Gauge
@@ -100,6 +101,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Batches handed to the transport and not yet fully invalidated."),
 		TailerReconnects: counter("cachesync_binlog_reconnects_total",
 			"Times the binlog connection was re-established from the last transaction boundary."),
+		BinlogGaps: counter("cachesync_binlog_gaps_total",
+			"Times the server no longer had the checkpoint's binlog (purged) and source.on_gap: backfill rescanned every mapped table; with on_gap: fail the process exits instead."),
 		ReplicationLag: gauge("cachesync_replication_lag_seconds",
 			"Now minus the commit time of the last binlog event read."),
 		HeadroomFiles: gauge("cachesync_binlog_retention_headroom_files",
@@ -122,7 +125,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
-			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
+			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.BinlogGaps, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
 			m.StatementDML, m.PartialRowImage, m.BinlogSettingsOK,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,
 			m.WBPending, m.WBOldestAge, m.WBEchoGuarded, m.WBGuardedDeletes,

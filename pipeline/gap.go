@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/backfill"
@@ -18,13 +19,16 @@ import (
 
 // gapPolicy is source.on_gap: what the tailer side does when the server no
 // longer has the checkpoint's binlog. "fail" (nil) stops with the error,
-// which names the ways out; "backfill" covers the gap with cover and
-// streams on from where it says.
-func gapPolicy(onGap string, cover func(ctx context.Context, gone error) (event.Position, error)) func(context.Context, error) (event.Position, error) {
-	if onGap == "backfill" {
-		return cover
+// which names the ways out; "backfill" counts the gap in gaps, covers it
+// with cover and streams on from where it says.
+func gapPolicy(onGap string, gaps prometheus.Counter, cover func(ctx context.Context, gone error) (event.Position, error)) func(context.Context, error) (event.Position, error) {
+	if onGap != "backfill" {
+		return nil
 	}
-	return nil
+	return func(ctx context.Context, gone error) (event.Position, error) {
+		gaps.Inc()
+		return cover(ctx, gone)
+	}
 }
 
 // gapBackfill is source.on_gap: backfill. The binlog between the checkpoint

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
@@ -60,7 +63,8 @@ func TestOnGap(t *testing.T) {
 				}
 				return covered, nil
 			}
-			s.gap = gapPolicy(tc.onGap, cover)
+			gaps := prometheus.NewCounter(prometheus.CounterOpts{Name: "gaps"})
+			s.gap = gapPolicy(tc.onGap, gaps, cover)
 
 			soft, stop := context.WithCancel(context.Background())
 			defer stop()
@@ -85,6 +89,9 @@ func TestOnGap(t *testing.T) {
 			}
 			if covers := j.index("cover") >= 0; covers != tc.wantCover {
 				t.Errorf("covered the gap: %v, want %v", covers, tc.wantCover)
+			}
+			if n := testutil.ToFloat64(gaps); (n == 1) != tc.wantCover || n > 1 {
+				t.Errorf("cachesync_binlog_gaps_total %v, want 1 for each gap covered (%v)", n, tc.wantCover)
 			}
 			if fmt.Sprint(readAt) != fmt.Sprint(tc.wantReadAt) {
 				t.Errorf("read from %v, want %v", readAt, tc.wantReadAt)

@@ -2,8 +2,9 @@
 # Installs what `make test` and `make demo` need on Debian or Ubuntu: the
 # MariaDB and Redis binaries (tests and the demo start private copies of
 # them, see scripts/services.sh; the system services are never started or
-# used), redis-cli, and gcc for `go test -race`. Checks that Go >= 1.26 is
-# on the PATH. Safe to run again: installs only what is missing.
+# used), redis-cli, gcc for `go test -race`, and Prometheus (promtool checks
+# deploy/prometheus/alerts.yml; a private prometheus scrapes a test run).
+# Checks that Go >= 1.26 is on the PATH. Safe to run again: installs only what is missing.
 set -euo pipefail
 
 GO_MIN_MINOR=26
@@ -33,11 +34,13 @@ declare -A WANT=(
 	[libc6-dev]=/usr/include/stdio.h
 	[ca-certificates]=/etc/ssl/certs/ca-certificates.crt # go downloads modules over HTTPS
 	[docker-compose]=docker-compose  # validates docker-compose.yml; installed without its Recommends (no Docker engine)
+	[prometheus]=promtool            # promtool and prometheus for deploy/ (tests start a private one; the service is never used)
 )
 
 # Installed with --no-install-recommends: docker-compose recommends the whole
-# Docker engine, which these machines cannot run and tests do not need.
-NO_RECOMMENDS=" docker-compose "
+# Docker engine, which these machines cannot run and tests do not need;
+# prometheus recommends the node exporter, another service nothing here uses.
+NO_RECOMMENDS=" docker-compose prometheus "
 
 present() {
 	case $1 in
@@ -77,7 +80,7 @@ main() {
 	local missing
 	missing=$(missing_packages)
 	if [[ -z $missing ]]; then
-		echo "deps.sh: MariaDB, Redis, redis-cli, gcc and docker-compose are installed"
+		echo "deps.sh: MariaDB, Redis, redis-cli, gcc, docker-compose and Prometheus are installed"
 		return
 	fi
 	echo "deps.sh: installing ${missing//$'\n'/ }"
@@ -94,7 +97,7 @@ main() {
 	if ((${#lean[@]})); then
 		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${lean[@]}"
 	fi
-	echo "deps.sh: done (the system's mariadb and redis services were not started; nothing here uses them)"
+	echo "deps.sh: done (the system's mariadb, redis and prometheus services were not started; nothing here uses them)"
 }
 
 main "$@"
