@@ -36,5 +36,6 @@ type leaseCounter interface{ leaseStats() *LeaseStats }
 
 func (l leaseFill) leaseStats() *LeaseStats {
 	s := l.c.Stats()
-	return &LeaseStats{Fills: s.Fills, RefusedFills: s.RefusedFills, Waits: s.Waits, WaitTimeouts: s.WaitTimeouts, Shared: s.Shared}
+	return &LeaseStats{Fills: s.Fills, RefusedFills: s.RefusedFills, Waits: s.Waits, WaitTimeouts: s.WaitTimeouts,
+		Shared: s.Shared, RedisErrors: s.RedisErrors}
 }

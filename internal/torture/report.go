@@ -68,6 +68,7 @@ type LeaseStats struct {
 	Waits        uint64 `json:"waits"`         // misses that found another reader's placeholder and waited
 	WaitTimeouts uint64 `json:"wait_timeouts"` // waits that gave up and loaded without filling
 	Shared       uint64 `json:"shared"`        // misses answered by another caller's load in this process
+	RedisErrors  uint64 `json:"redis_errors"`  // Redis calls that failed: the read was served uncached (also in Errors)
 }
 
 // StaleKey is one key left older than its row, and the fill that wrote it.

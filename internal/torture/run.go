@@ -185,6 +185,10 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	res.collect(readers, writers)
 	if lc, ok := fill.(leaseCounter); ok {
 		res.Lease = lc.leaseStats()
+		if n := res.Lease.RedisErrors; n > 0 { // cacheaside serves these reads uncached instead of failing them
+			res.Errors += int64(n)
+			res.FirstError = cmp.Or(res.FirstError, fmt.Sprintf("cacheaside: %d Redis calls failed", n))
+		}
 	}
 	if raceErr != nil {
 		return res, raceErr
