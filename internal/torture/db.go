@@ -9,7 +9,9 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
+	"github.com/cachesync/cachesync/source"
 )
 
 // queryTimeout bounds every read and write on a connection, so a wedged
@@ -21,18 +23,36 @@ const table = "items"
 
 // dial opens one connection to db (empty: none) speaking utf8mb4.
 func (o *Options) dial(ctx context.Context, db string) (*client.Conn, error) {
-	c, err := client.ConnectWithContext(ctx, o.MySQLAddr, o.MySQLUser, o.MySQLPassword, db, 10*time.Second,
-		func(c *client.Conn) error { c.ReadTimeout, c.WriteTimeout = queryTimeout, queryTimeout; return nil })
+	src := config.SourceConfig{Addr: o.MySQLAddr, User: o.MySQLUser, Password: config.Secret(o.MySQLPassword), Charset: "utf8mb4"}
+	c, err := source.Connect(ctx, src, func(c *client.Conn) error {
+		c.ReadTimeout, c.WriteTimeout = queryTimeout, queryTimeout
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("mysql %s: %w", o.MySQLAddr, err)
+		return nil, err
 	}
-	// go-mysql's handshake asks for a collation MariaDB does not know and
-	// the session falls back to the server's default; say utf8mb4 outright.
-	if _, err := c.Execute("SET NAMES utf8mb4"); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("mysql %s: SET NAMES utf8mb4: %w", o.MySQLAddr, err)
+	if db != "" {
+		if err := c.UseDB(db); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("mysql %s: USE %s: %w", o.MySQLAddr, db, err)
+		}
 	}
 	return c, nil
+}
+
+// prepared dials the torture database and prepares query (what names it
+// in an error).
+func (o *Options) prepared(ctx context.Context, query, what string) (*client.Conn, *client.Stmt, error) {
+	c, err := o.dial(ctx, o.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	stmt, err := c.Prepare(query)
+	if err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("mysql: prepare %s: %w", what, err)
+	}
+	return c, stmt, nil
 }
 
 // payload is row id's text: non-ASCII, with 4-byte UTF-8, as users' data is.
@@ -125,14 +145,9 @@ type rowReader struct {
 }
 
 func (o *Options) newRowReader(ctx context.Context) (*rowReader, error) {
-	c, err := o.dial(ctx, o.Database)
+	c, stmt, err := o.prepared(ctx, "SELECT version, payload FROM "+table+" WHERE id = ?", "the read")
 	if err != nil {
 		return nil, err
-	}
-	stmt, err := c.Prepare("SELECT version, payload FROM " + table + " WHERE id = ?")
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("mysql: prepare the read: %w", err)
 	}
 	return &rowReader{c: c, stmt: stmt}, nil
 }

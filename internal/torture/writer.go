@@ -27,14 +27,9 @@ type writer struct {
 }
 
 func (o *Options) newWriter(ctx context.Context, idx int, del redis.UniversalClient, lim *rate.Limiter) (*writer, error) {
-	c, err := o.dial(ctx, o.Database)
+	c, stmt, err := o.prepared(ctx, "UPDATE "+table+" SET version = version + 1 WHERE id = ?", "the update")
 	if err != nil {
 		return nil, err
-	}
-	stmt, err := c.Prepare("UPDATE " + table + " SET version = version + 1 WHERE id = ?")
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("mysql: prepare the update: %w", err)
 	}
 	return &writer{rows: o.Rows, rng: rand.New(rand.NewPCG(o.Seed, uint64(1<<32+idx))), c: c, stmt: stmt,
 		del: del, limiter: lim}, nil
