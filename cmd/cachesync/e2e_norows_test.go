@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachesync/cachesync/internal/testenv"
+)
+
+// Changes the binlog holds no rows for: TRUNCATE (one query event) and the
+// child rows ON DELETE CASCADE removes (only the parent's delete is logged).
+
+const truncRules = `  - table: DB.users
+    keys: ["user:{id}", "user:email:{email}"]
+    on_truncate: POLICY
+`
+
+// truncEnv streams users with on_truncate: policy, rows 1 and 2 in the
+// table, their keys and look-alikes of other rules cached.
+func truncEnv(t *testing.T, policy, extra string) (*env, *proc, []string, []string) {
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema, pingsSchema}, strings.Replace(truncRules, "POLICY", policy, 1)+pingsRules, extra)
+	e.enableMetrics()
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann'), (2, 'ü😀@x.io', 'Bob')")
+	p := e.start()
+	mine := append(keyRange("user:%d", 1, 800), "user:email:a@x.io", "user:email:ü😀@x.io", "user:email:")
+	others := []string{"users:1", "user", "order:1", "ping:9", "xuser:1", "usér:1"}
+	e.setKeys(mine...)
+	e.setKeys(others...)
+	return e, p, mine, others
+}
+
+// on_truncate: scan deletes every key the templates can produce on the
+// master, keeps other keys, and the checkpoint does not pass the TRUNCATE
+// while keys of the scan are still there.
+func TestRunTruncateScan(t *testing.T) {
+	t.Parallel()
+	// 200 keys/s: the 803 keys take seconds, long enough to look at the
+	// checkpoint while the scan runs.
+	e, p, mine, others := truncEnv(t, "scan", "")
+	e.editConfig("delete: {second_delay: 200ms}", "delete: {second_delay: 200ms, scan_rate: 200}")
+	p.stop(t)
+	p = e.start()
+	e.ping(1)
+	e.setKeys(mine...)
+	e.exec("TRUNCATE TABLE DB.users")
+	end := masterPos(t, e.db)
+	e.waitLog(p, "scanning Redis for the keys")
+	for samples := 0; len(e.exists(mine[0], mine[len(mine)-1])) > 0 && samples < 2000; samples++ {
+		if cp, ok := e.readCheckpoint(); ok && cp.cmp(end) >= 0 && len(e.exists(mine[0], mine[len(mine)-1])) > 0 {
+			t.Fatalf("checkpoint %v passed the TRUNCATE (ends %v) while its scan had keys left to delete", cp, end)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.waitGone(30*time.Second, mine...)
+	e.waitCheckpoint(30*time.Second, end)
+	if left := e.exists(others...); len(left) != len(others) {
+		t.Errorf("the scan deleted keys no template of the rule produces: present %q of %q", left, others)
+	}
+	e.waitMetric(p, 10*time.Second, `cachesync_truncates_total{action="scan",table="`+e.name+`.users"}`, 1)
+	if n := e.metric(p, `cachesync_scan_deleted_keys_total{reason="truncate",table="`+e.name+`.users"}`); n != float64(len(mine)) {
+		t.Errorf("scan_deleted_keys_total %v, want %d", n, len(mine))
+	}
+	p.alive(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// on_truncate: warn (the default) keeps the keys and says so at error
+// level, naming the table and the way out, and counts it.
+func TestRunTruncateWarn(t *testing.T) {
+	t.Parallel()
+	e, p, mine, _ := truncEnv(t, "warn", "")
+	e.exec("TRUNCATE TABLE DB.users")
+	e.ping(1)
+	e.waitMetric(p, 10*time.Second, `cachesync_truncates_total{action="warn",table="`+e.name+`.users"}`, 1)
+	if !p.logHas(`"level":"error"`, "TRUNCATE of a mapped table", e.name+".users", "on_truncate: scan") {
+		t.Errorf("no error-level log naming the table and on_truncate: scan:\n%s", p.out.String())
+	}
+	if left := e.exists(mine...); len(left) != len(mine) {
+		t.Errorf("on_truncate: warn deleted keys: %d of %d left", len(left), len(mine))
+	}
+	p.alive(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+const cascadeSchemaUsers = "CREATE TABLE DB.users (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(191)) ENGINE=InnoDB"
+const cascadeSchemaOrders = "CREATE TABLE DB.orders (id BIGINT UNSIGNED PRIMARY KEY, user_id BIGINT UNSIGNED NOT NULL, " +
+	"FOREIGN KEY (user_id) REFERENCES DB.users (id) ON DELETE CASCADE) ENGINE=InnoDB"
+
+// cascadeRules: orders' keys, and users naming them in a cascade entry.
+func cascadeRules(entry string) string {
+	return fmt.Sprintf(`  - table: DB.users
+    keys: ["user:{id}"]
+    cascade: [%s]
+  - table: DB.orders
+    name: orders
+    keys: ["order:{id}", "user:{user_id}:orders"]
+`, entry)
+}
+
+func cascadeEnv(t *testing.T, entry string) (*env, *proc) {
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{cascadeSchemaUsers, cascadeSchemaOrders, pingsSchema}, cascadeRules(entry)+pingsRules, "")
+	e.enableMetrics()
+	e.exec("INSERT INTO DB.users VALUES (1, 'a@x.io'), (2, 'b@x.io')")
+	e.exec("INSERT INTO DB.orders VALUES (10, 1), (11, 1), (20, 2)")
+	return e, e.start()
+}
+
+// cascade keys: the children's keys rendered from the parent's deleted row
+// go; what cannot be rendered from it (order:{id}) is the documented cost.
+func TestRunCascadeKeys(t *testing.T) {
+	t.Parallel()
+	e, p := cascadeEnv(t, `{rule: orders, keys: ["user:{id}:orders"]}`)
+	e.setKeys("user:1", "user:1:orders", "user:2", "user:2:orders", "order:10", "order:20")
+	e.exec("DELETE FROM DB.users WHERE id = 1") // orders 10 and 11 go by the foreign key
+	e.waitGone(10*time.Second, "user:1", "user:1:orders")
+	e.ping(1)
+	if left := e.exists("user:2", "user:2:orders", "order:20"); len(left) != 3 {
+		t.Errorf("keys of user 2 deleted by user 1's cascade: present %q", left)
+	}
+	if n := e.metric(p, `cachesync_cascade_keys_total{table="`+e.name+`.users"}`); n != 1 {
+		t.Errorf("cascade_keys_total %v, want 1", n)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// cascade scan: every key the child rule can produce goes (of every user:
+// the scan cannot tell which belonged to the deleted row), others stay.
+func TestRunCascadeScan(t *testing.T) {
+	t.Parallel()
+	e, p := cascadeEnv(t, `{rule: orders, scan: true}`)
+	children := []string{"order:10", "order:11", "user:1:orders", "order:20", "user:2:orders"}
+	e.setKeys(children...)
+	e.setKeys("user:2", "product:1", "orders:1")
+	e.exec("DELETE FROM DB.users WHERE id = 1")
+	e.waitGone(10*time.Second, children...)
+	e.ping(1)
+	if left := e.exists("user:2", "product:1", "orders:1"); len(left) != 3 {
+		t.Errorf("the cascade scan deleted keys of no child template: present %q", left)
+	}
+	e.waitMetric(p, 10*time.Second, `cachesync_scan_deleted_keys_total{reason="cascade",table="`+e.name+`.users"}`, float64(len(children)))
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
