@@ -336,20 +336,6 @@ type Rule struct {
 	CascadeScans []string `yaml:"-"`
 }
 
-// CascadeConfig is one child rule of a cascade: its keys rendered from the
-// parent's deleted row (keys), or every key its templates can produce
-// (scan: true).
-type CascadeConfig struct {
-	Rule string   `yaml:"rule"` // the child rule's name
-	Keys []string `yaml:"keys"` // templates over the parent's columns
-	Scan bool     `yaml:"scan"`
-}
-
-// DefaultOnTruncate is a rule's on_truncate when it names none: list items
-// have no place in Default, so the default of this per-rule key lives here,
-// beside it.
-const DefaultOnTruncate = "warn"
-
 // Default returns a Config holding every default. Load decodes the file over
 // it, so a value written explicitly (second_delay: 0) wins over the default.
 func Default() Config {

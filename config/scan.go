@@ -11,6 +11,20 @@ import (
 // each {column} a *. A template that starts with a column has no literal
 // prefix and its glob would match every key of the database: refused.
 
+// CascadeConfig is one child rule of a cascade: its keys rendered from the
+// parent's deleted row (keys), or every key its templates can produce
+// (scan: true).
+type CascadeConfig struct {
+	Rule string   `yaml:"rule"` // the child rule's name
+	Keys []string `yaml:"keys"` // templates over the parent's columns
+	Scan bool     `yaml:"scan"`
+}
+
+// DefaultOnTruncate is a rule's on_truncate when it names none: list items
+// have no place in Default, so the default of this per-rule key lives here,
+// with the rest of on_truncate.
+const DefaultOnTruncate = "warn"
+
 // globSpecial are the characters Redis's glob (stringmatchlen) treats as
 // pattern syntax.
 const globSpecial = `*?[]\`

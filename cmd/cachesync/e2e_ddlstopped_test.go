@@ -13,6 +13,16 @@ import (
 // from them and the table is backfilled (source.on_schema_doubt: backfill)
 // or the run stops (fail). Either way no key is rendered from wrong columns.
 
+// stoppedSchema has a signed column (pre, always -7) that the DDLs move to
+// where today's layout has an unsigned one: canal converts integers to
+// unsigned by column position, so a row read by name must have that undone.
+const stoppedSchema = "CREATE TABLE DB.users (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(191), name VARCHAR(100), " +
+	"visits INT NOT NULL DEFAULT 0, pre INT NOT NULL DEFAULT -7)"
+
+const stoppedRules = `  - table: DB.users
+    keys: ["user:{id}", "user:email:{email}", "user:pre:{pre}"]
+`
+
 // ddlWhileStopped runs: start, a row, stop; write; ALTER drop + reorder +
 // add; write; ALTER again; write. It returns the keys the writes must
 // invalidate and the decoys a decoder using the live schema would render.
@@ -26,19 +36,20 @@ func ddlWhileStopped(e *env) (want, decoys []string) {
 		e.t.Fatalf("exit %d", code)
 	}
 	want = []string{"user:1", "user:email:a@x.io", "user:email:a1@x.io", "user:email:a2@x.io", "user:email:a3@x.io",
-		"user:2", "user:email:b@x.io", "user:3", "user:email:ç😀@x.io"}
-	// What today's layout (id, name, pre, email, tag) renders from rows of
-	// the one in between (name, pre, id, email), and from the first.
-	decoys = []string{"user:Ann", "user:Cy", "user:Bob", "user:777", "user:email:777", "user:email:1", "user:email:3",
-		"user:email:Ann", "user:email:Cy", "user:email:5", "user:5", "user:"}
+		"user:2", "user:email:b@x.io", "user:18446744073709551615", "user:email:ç😀@x.io", "user:pre:-7"}
+	// What today's layout (name, id, pre, email, tag) renders from rows of
+	// the one in between (name, pre, id, email): id from pre (and pre made
+	// unsigned by canal), pre from id; and the largest BIGINT UNSIGNED id.
+	decoys = []string{"user:-7", "user:4294967289", "user:pre:1", "user:pre:18446744073709551615", "user:pre:4294967289",
+		"user:Ann", "user:Cy", "user:email:Ann", "user:email:Cy", "user:email:-7", "user:5", "user:", "user:-1"}
 	e.setKeys(want...)
 	e.setKeys(decoys...)
 	e.exec("UPDATE DB.users SET email = 'a1@x.io' WHERE id = 1")
 	e.exec("INSERT INTO DB.users (id, email, name) VALUES (2, 'b@x.io', 'Bob')")
-	e.exec("ALTER TABLE DB.users DROP COLUMN visits, MODIFY name VARCHAR(100) FIRST, ADD COLUMN pre INT NOT NULL DEFAULT 777 AFTER name")
+	e.exec("ALTER TABLE DB.users DROP COLUMN visits, MODIFY name VARCHAR(100) FIRST, MODIFY pre INT NOT NULL DEFAULT -7 AFTER name")
 	e.exec("UPDATE DB.users SET email = 'a2@x.io' WHERE id = 1")
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (3, 'ç😀@x.io', 'Cy')")
-	e.exec("ALTER TABLE DB.users MODIFY id BIGINT UNSIGNED FIRST, MODIFY email VARCHAR(191) AFTER pre, ADD COLUMN tag INT NOT NULL DEFAULT 5")
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (18446744073709551615, 'ç😀@x.io', 'Cy')")
+	e.exec("ALTER TABLE DB.users MODIFY id BIGINT UNSIGNED AFTER name, ADD COLUMN tag INT NOT NULL DEFAULT 5")
 	e.exec("UPDATE DB.users SET email = 'a3@x.io' WHERE id = 1")
 	e.exec("DELETE FROM DB.users WHERE id = 2")
 	return want, decoys
@@ -59,7 +70,7 @@ func checkDDLWhileStopped(e *env, want, decoys []string) *proc {
 
 func TestRunDDLWhileStoppedFull(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema, pingsSchema}, usersRules+pingsRules, "")
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{stoppedSchema, pingsSchema}, stoppedRules+pingsRules, "")
 	e.enableMetrics()
 	want, decoys := ddlWhileStopped(e)
 	p := checkDDLWhileStopped(e, want, decoys)
@@ -79,7 +90,7 @@ func minimalMetadata(t *testing.T) *testenv.MariaDB {
 
 func TestRunDDLWhileStoppedBackfill(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, minimalMetadata(t), []string{usersSchema, pingsSchema}, usersRules+pingsRules, "")
+	e := newEnv(t, minimalMetadata(t), []string{stoppedSchema, pingsSchema}, stoppedRules+pingsRules, "")
 	e.enableMetrics()
 	want, decoys := ddlWhileStopped(e)
 	p := checkDDLWhileStopped(e, want, decoys)
@@ -92,7 +103,7 @@ func TestRunDDLWhileStoppedBackfill(t *testing.T) {
 
 func TestRunDDLWhileStoppedFail(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, minimalMetadata(t), []string{usersSchema, pingsSchema}, usersRules+pingsRules, "")
+	e := newEnv(t, minimalMetadata(t), []string{stoppedSchema, pingsSchema}, stoppedRules+pingsRules, "")
 	e.rewriteConfig("heartbeat_period: 1s}", "heartbeat_period: 1s, on_schema_doubt: fail}")
 	_, decoys := ddlWhileStopped(e)
 	p := e.start()
