@@ -152,6 +152,7 @@ func (h *handler) refreshSchema(t *schema.Table) *schema.Table {
 // the event carries the column names, which is all the templates need.
 func (h *handler) OnTableNotFound(hdr *replication.EventHeader, e *replication.RowsEvent) error {
 	db, name := string(e.Table.Schema), string(e.Table.Table)
+	h.doubt.maps.take(e.Rows) // it has e.Table: drop the copy kept for OnRow
 	mapped := false
 	for _, r := range h.t.rules {
 		mapped = mapped || r.Matches(db, name)
