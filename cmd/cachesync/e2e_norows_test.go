@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -146,6 +147,39 @@ func TestRunCascadeScan(t *testing.T) {
 		t.Errorf("the cascade scan deleted keys of no child template: present %q", left)
 	}
 	e.waitMetric(p, 10*time.Second, `cachesync_scan_deleted_keys_total{reason="cascade",table="`+e.name+`.users"}`, float64(len(children)))
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// A scan that fails (Redis holds writes longer than the client's read
+// timeout) is not a scan done: the stream resumes from the boundary before
+// the TRUNCATE, scans again, and the checkpoint passes it only then.
+func TestRunTruncateScanRedisStalls(t *testing.T) {
+	t.Parallel()
+	e, p, mine, others := truncEnv(t, "scan", "")
+	e.ping(1)
+	if err := e.rdb.Do(context.Background(), "CLIENT", "PAUSE", 5000, "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.exec("TRUNCATE TABLE DB.users")
+	end := masterPos(t, e.db)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.exists(mine[0])) > 0 && time.Now().Before(deadline) {
+		if cp, ok := e.readCheckpoint(); ok && cp.cmp(end) >= 0 && len(e.exists(mine[0])) > 0 {
+			t.Fatalf("checkpoint %v passed the TRUNCATE (ends %v) before its scan deleted the keys", cp, end)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.waitGone(30*time.Second, mine...)
+	e.waitCheckpoint(30*time.Second, end)
+	if !p.logHas("truncate scan of " + e.name + ".users") {
+		t.Errorf("no log of the failed scan:\n%s", p.out.String())
+	}
+	if left := e.exists(others...); len(left) != len(others) {
+		t.Errorf("the scan deleted keys no template of the rule produces: present %q of %q", left, others)
+	}
+	p.alive(t)
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
