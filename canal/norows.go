@@ -67,9 +67,12 @@ func (h *handler) truncatedTable(db, table, query string, pos event.Position) er
 		for _, r := range warn {
 			tpls = append(tpls, r.Keys...)
 		}
-		h.t.log.Error("TRUNCATE of a mapped table: its rows are not in the binlog, so these keys were NOT invalidated. "+
-			"Delete them by other means (they may hold every row of the table), or set on_truncate: scan on the rule to have cachesync SCAN for them",
-			zap.String("table", name), zap.Strings("templates", tpls), zap.String("query", query), zap.Stringer("position", pos))
+		msg := "TRUNCATE of a mapped table: its rows are not in the binlog, so these keys were NOT invalidated. " +
+			"Delete them by other means (they may hold every row of the table), or set on_truncate: scan on the rule to have cachesync SCAN for them"
+		if h.t.Scan == nil {
+			msg = "TRUNCATE of a mapped table: its rows are not in the binlog, and this command does not scan Redis (only run does, for on_truncate: scan): these keys were NOT invalidated"
+		}
+		h.t.log.Error(msg, zap.String("table", name), zap.Strings("templates", tpls), zap.String("query", query), zap.Stringer("position", pos))
 		h.t.metrics.Truncates.WithLabelValues(name, "warn").Inc()
 	}
 	if len(patterns) == 0 {
