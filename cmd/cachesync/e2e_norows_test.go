@@ -184,3 +184,53 @@ func TestRunTruncateScanRedisStalls(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// on_truncate: scan against a three-master Redis Cluster: the keys of the
+// rule, spread over every master's slots, all go; others stay.
+func TestRunTruncateScanCluster(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, strings.Replace(truncRules, "POLICY", "scan", 1), "")
+	cl := testenv.StartRedisCluster(t, 3)
+	e.rewriteConfig("redis: {addrs: ["+e.redis.Addr+"]}", "redis: {addrs: ["+strings.Join(cl.Addrs, ", ")+"]}")
+	c := cl.Client(t)
+	ctx := context.Background()
+	e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann')")
+	p := e.start()
+	mine := append(keyRange("user:%d", 1, 600), "user:email:ü😀@x.io", "user:{7}:profile")
+	others := []string{"users:1", "order:1", "xuser:1", "{user}:1"}
+	for _, k := range append(append([]string{}, mine...), others...) {
+		if err := c.Set(ctx, k, "cached", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.exec("TRUNCATE TABLE DB.users")
+	end := masterPos(t, e.db)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var left []string
+		for _, k := range mine {
+			if c.Exists(ctx, k).Val() == 1 {
+				left = append(left, k)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys of the rule left in the cluster after the TRUNCATE, e.g. %q:\n%s", len(left), left[:min(5, len(left))], p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.waitCheckpoint(30*time.Second, end)
+	for _, k := range others {
+		if c.Exists(ctx, k).Val() == 0 {
+			t.Errorf("%q deleted: no template of the rule produces it", k)
+		}
+	}
+	if !p.logHas(`"masters":3`) {
+		t.Errorf("the scan did not report three masters:\n%s", p.out.String())
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
