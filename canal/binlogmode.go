@@ -161,5 +161,6 @@ var errNoRowImageHook = errors.New("cannot watch the binlog's row images for abs
 // isUnsafe reports whether err stops the tailer for good.
 func isUnsafe(err error) bool {
 	var u *UnsafeBinlogError
-	return errors.As(err, &u) || errors.Is(err, errNoRowImageHook)
+	var d *SchemaDoubtError
+	return errors.As(err, &u) || errors.As(err, &d) || errors.Is(err, errNoRowImageHook)
 }

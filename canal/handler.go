@@ -49,6 +49,11 @@ type handler struct {
 	// cleared by the boundary canal reports when it could parse the DDL.
 	ddlGroup bool
 	mode     binlogMode // see binlogmode.go
+	// ddlTables are the tables of the DDL statement being read, cascaded
+	// the cascade scan patterns done in this transaction (norows.go).
+	ddlTables [][2]string
+	cascaded  map[string]struct{}
+	doubt     schemaDoubt // see doubt.go
 }
 
 // streaming notes that the server is sending events on this connection.
@@ -60,7 +65,7 @@ func (h *handler) streaming() {
 
 func newHandler(t *Tailer) *handler {
 	return &handler{t: t, tables: map[string]*tableKeys{}, seen: map[string]struct{}{},
-		mapTables: map[*replication.TableMapEvent]*schema.Table{}}
+		mapTables: map[*replication.TableMapEvent]*schema.Table{}, cascaded: map[string]struct{}{}}
 }
 
 func (h *handler) String() string { return "cachesync" }
@@ -76,6 +81,9 @@ func (h *handler) reset() {
 	h.up.Store(false)
 	h.xa.current = "" // the open prepares stay: a group read again is recognised by its GTID
 	h.ddlGroup = false
+	h.ddlTables = nil
+	clear(h.cascaded)
+	h.doubt.reset()
 }
 
 func (h *handler) tableFor(t *schema.Table) *tableKeys {
@@ -118,6 +126,7 @@ func (h *handler) OnTableChanged(hdr *replication.EventHeader, db, table string)
 		h.t.log.Info("mapped table changed (DDL); recompiling its rules", zap.String("table", name), zap.Stringer("position", h.boundary))
 	}
 	delete(h.tables, name)
+	h.noteDDLTable(db, table)
 	if hdr != nil && h.mapped(db, table) {
 		h.recordDDL(db, table, h.rowPos(hdr))
 	}
@@ -143,6 +152,7 @@ func (h *handler) refreshSchema(t *schema.Table) *schema.Table {
 // the event carries the column names, which is all the templates need.
 func (h *handler) OnTableNotFound(hdr *replication.EventHeader, e *replication.RowsEvent) error {
 	db, name := string(e.Table.Schema), string(e.Table.Table)
+	h.doubt.maps.take(e.Rows) // it has e.Table: drop the copy kept for OnRow
 	mapped := false
 	for _, r := range h.t.rules {
 		mapped = mapped || r.Matches(db, name)
@@ -189,13 +199,17 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	default:
 		return nil
 	}
-	fits := true
+	if named := h.byNames(tk, e); named != nil { // doubt.go
+		return h.handleRows(h.tableFor(named), op, e.Rows, e.Header)
+	}
 	if col := tk.misfit(e.Table, e.Rows); col >= 0 {
-		tk, fits = h.refit(tk, e, col)
+		fresh, fits := h.refit(tk, e, col)
+		if !fits {
+			return h.doubtful(tk, e, col)
+		}
+		tk = fresh
 	}
-	if fits { // a schema the rows do not fit is not history
-		h.recordSchema(tk)
-	}
+	h.recordSchema(tk)
 	return h.handleRows(tk, op, e.Rows, e.Header)
 }
 
@@ -203,17 +217,13 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 // canal used (other column count or column types: a DDL canal skipped, or
 // a seed that is stale): it re-reads the schema from the server and uses it
 // if the rows fit it. Otherwise the rows were written with another schema
-// than today's (we lag behind a DDL) and keys may be wrong: said loudly.
+// than today's (we lag behind a DDL): see doubtful.
 func (h *handler) refit(tk *tableKeys, e *gocanal.RowsEvent, col int) (*tableKeys, bool) {
 	if fresh := h.refreshSchema(e.Table); fresh != nil && misfit(fresh, e.Rows) < 0 {
 		h.t.log.Warn("rows did not fit the cached table schema (a DDL the binlog parser skipped, or a stale saved schema); re-read it from the server",
 			zap.String("table", tk.name), zap.Int("column", col), zap.Stringer("position", h.rowPos(e.Header)))
 		return h.tableFor(fresh), true
 	}
-	h.t.log.Error("row image and current table schema differ (column count or types; DDL since this row was written); keys may be wrong: run backfill for this table after catching up",
-		zap.String("table", tk.name), zap.Int("rows", len(e.Rows)), zap.Int("row_columns", len(e.Rows[0])), zap.Int("schema_columns", len(e.Table.Columns)),
-		zap.Int("first_column_differing", col), zap.Stringer("position", h.rowPos(e.Header)))
-	tk.schemaMismatch.Inc()
 	return tk, false
 }
 
@@ -249,10 +259,18 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 			tk.Render(row, h.ruleBuf, keyOut{h})
 			h.markRow(tk, row)
 		}
+		if op == event.OpDelete {
+			h.cascadeRows(tk, rows)
+		}
 		tk.rows[op.String()].Add(float64(len(rows)))
 	}
 	tk.events[op.String()].Inc()
 	h.batch = nil
+	if op == event.OpDelete {
+		if err := h.cascadeScans(tk, b.Pos); err != nil {
+			return err
+		}
+	}
 	if len(b.Keys) == 0 {
 		return nil
 	}
@@ -334,6 +352,8 @@ func (h *handler) OnPosSynced(hdr *replication.EventHeader, pos mysql.Position, 
 	}
 	h.resetSeen()
 	h.endFlush()
+	h.ddlTables = nil
+	clear(h.cascaded)
 	h.t.tracker.Commit(p)
 	return nil
 }
@@ -356,16 +376,15 @@ func (h *handler) resetSeen() {
 	}
 }
 
-// OnDDL warns about statements that remove rows without row events: their
-// keys cannot be known from the binlog.
+// OnDDL handles TRUNCATE, which removes rows without row events (see
+// norows.go); canal names its table in OnTableChanged just before.
 func (h *handler) OnDDL(_ *replication.EventHeader, pos mysql.Position, q *replication.QueryEvent) error {
 	stmt := strings.ToUpper(strings.TrimSpace(string(q.Query)))
 	if !strings.HasPrefix(stmt, "TRUNCATE") {
+		h.ddlTables = nil
 		return nil
 	}
-	h.t.log.Warn("TRUNCATE seen: its rows are not in the binlog, so their keys are NOT invalidated; expire or flush those keys by other means if the truncated table is mapped",
-		zap.String("schema", string(q.Schema)), zap.String("query", string(q.Query)), zap.String("position", pos.String()))
-	return nil
+	return h.truncated(string(q.Query), event.Position{File: pos.Name, Pos: pos.Pos})
 }
 
 // recordSchema notes, once per compiled schema, that it applies from the

@@ -136,7 +136,7 @@ func (r *Replayer) runOnce(ctx context.Context, t *Tailer, rh *replayHandler) er
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", r.src.Addr, err)
 	}
-	if err := markAbsentColumns(c); err != nil {
+	if err := markAbsentColumns(c, rh.doubt.maps.put); err != nil {
 		c.Close()
 		return fmt.Errorf("%w (%w)", errNoRowImageHook, err)
 	}

@@ -21,7 +21,8 @@ import (
 // handler only the rows), so the parser is reached by reflection and
 // canal's own decode function is wrapped, not replaced. Pinned to go-mysql
 // v1.16's field names; TestMarkAbsentColumnsInstalls fails when they change.
-func markAbsentColumns(c *gocanal.Canal) error {
+// seen, if not nil, is also handed every decoded rows event (doubt.go).
+func markAbsentColumns(c *gocanal.Canal, seen func(*replication.RowsEvent)) error {
 	syncer, ok := privateField(reflect.ValueOf(c).Elem(), "syncer").(*replication.BinlogSyncer)
 	if !ok || syncer == nil {
 		return errors.New("go-mysql canal has no syncer field")
@@ -43,6 +44,9 @@ func markAbsentColumns(c *gocanal.Canal) error {
 		}
 		if err != nil {
 			return err
+		}
+		if seen != nil {
+			seen(e)
 		}
 		for i, skips := range e.SkippedColumns {
 			for _, col := range skips {

@@ -60,7 +60,7 @@ func TestMarkAbsentColumnsInstalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := markAbsentColumns(c); err != nil {
+	if err := markAbsentColumns(c, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -24,6 +24,8 @@ type tableKeys struct {
 	schemaMismatch prometheus.Counter
 	recorded       bool        // its schema is in the SchemaHistory
 	kinds          []valueKind // each column's valueKind (rowfit.go)
+	rules          []*config.Rule
+	cascade        *keys.Table // the rules' cascade keys templates; nil when none (norows.go)
 }
 
 // compileTable compiles rules against t (keys.Compile) and binds the
@@ -31,8 +33,9 @@ type tableKeys struct {
 func compileTable(t *schema.Table, rules []*config.Rule, m *metrics.Metrics) *tableKeys {
 	kt := keys.Compile(t, rules, m)
 	name := kt.Name()
-	tk := &tableKeys{Table: kt, name: name,
+	tk := &tableKeys{Table: kt, name: name, rules: rules,
 		rows: map[string]prometheus.Counter{}, events: map[string]prometheus.Counter{}}
+	tk.cascade = cascadeTable(t, rules, m)
 	for _, op := range []event.Op{event.OpInsert, event.OpUpdate, event.OpDelete} {
 		tk.rows[op.String()] = m.BinlogRows.WithLabelValues(name, op.String())
 		tk.events[op.String()] = m.BinlogEvents.WithLabelValues(name, op.String())

@@ -56,8 +56,12 @@ type Tailer struct {
 	// RowIdentity makes every batch say which row each key came from
 	// (event.Batch.RowIDs), for a transport that keys messages by row.
 	RowIdentity bool
-	// Backfill, if set, serves source.on_statement_dml: backfill (binlogmode.go).
+	// Backfill, if set, serves source.on_statement_dml: backfill
+	// (binlogmode.go) and source.on_schema_doubt: backfill (doubt.go).
 	Backfill Backfill
+	// Scan, if set, serves on_truncate: scan and cascade scan: true
+	// (norows.go); unset, those are logged as on_truncate: warn.
+	Scan ScanKeys
 	// OnState, if set, hears when the binlog stream is up (err nil: the
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
@@ -211,7 +215,7 @@ func (t *Tailer) runOnce(ctx context.Context, h *handler, pos event.Position) er
 		c.Close()
 		return fmt.Errorf("go-mysql canal's schema connection: %w", err)
 	}
-	if err := markAbsentColumns(c); err != nil {
+	if err := markAbsentColumns(c, h.doubt.maps.put); err != nil {
 		c.Close()
 		return fmt.Errorf("%w (%w): this build's go-mysql differs from the one cachesync was tested with", errNoRowImageHook, err)
 	}

@@ -63,6 +63,13 @@ type SourceConfig struct {
 	// position and the fix) or backfill (invalidate every key of the table by
 	// scanning it, then stream on). Counted either way.
 	OnStatementDML string `yaml:"on_statement_dml"`
+	// OnSchemaDoubt is what run does when rows cannot have been written with
+	// the table's schema as cachesync knows it (a DDL it has not read yet,
+	// e.g. two ALTERs while it was stopped) and the binlog carries no column
+	// names (binlog_row_metadata is not FULL): backfill (default: render no
+	// key from those rows, invalidate every key of the table by scanning it,
+	// stream on) or fail (exit before the checkpoint passes them).
+	OnSchemaDoubt string `yaml:"on_schema_doubt"`
 	// TimeZone renders TIMESTAMP columns in key templates as SELECT shows
 	// them to the application: a zone name (Europe/Berlin), an offset
 	// (+02:00) or UTC; empty (default): the server's @@time_zone, with
@@ -264,6 +271,9 @@ type DeleteConfig struct {
 	Command string `yaml:"command"`
 	// BatchKeys caps the keys sent in one pipeline round trip; default 512.
 	BatchKeys int `yaml:"batch_keys"`
+	// ScanRate caps the keys a SCAN of on_truncate: scan or cascade scan
+	// deletes per second, over all masters; default 5000, 0 means no cap.
+	ScanRate int `yaml:"scan_rate"`
 }
 
 // RetryConfig is the backoff for every retried operation.
@@ -300,12 +310,30 @@ type Rule struct {
 	// WriteBehind makes the cache the first writer of this table's rows;
 	// see WriteBehindConfig. Left out, the rule is a plain invalidation rule.
 	WriteBehind WriteBehindConfig `yaml:"write_behind"`
+	// Name lets other rules refer to this one (cascade); optional, unique.
+	Name string `yaml:"name"`
+	// OnTruncate is what a TRUNCATE of the rule's table does, whose rows are
+	// not in the binlog: warn (an error-level log and a metric; the keys
+	// stay) or scan (SCAN MATCH each template's pattern on every master and
+	// delete what matches, before the checkpoint passes the TRUNCATE).
+	// Empty means DefaultOnTruncate.
+	OnTruncate string `yaml:"on_truncate"`
+	// Cascade names the rules of child tables whose rows ON DELETE CASCADE
+	// removes with a row of this table (not in the binlog either).
+	Cascade []CascadeConfig `yaml:"cascade"`
 
 	// Filled by Load/Validate.
 	Line      int         `yaml:"-"`
 	Templates []*Template `yaml:"-"`
 	DB        string      `yaml:"-"`
 	TableGlob string      `yaml:"-"`
+	// CascadeTemplates are the cascade keys templates, over this rule's
+	// (the parent's) columns, rendered for each deleted row.
+	CascadeTemplates []*Template `yaml:"-"`
+	// CascadeScans are the SCAN MATCH patterns of the cascade entries with
+	// scan: true (the child rules' templates), scanned once per transaction
+	// that deletes a row of this table.
+	CascadeScans []string `yaml:"-"`
 }
 
 // Default returns a Config holding every default. Load decodes the file over
@@ -321,6 +349,7 @@ func Default() Config {
 			ConnectTimeout:  Duration(5 * time.Second),
 			OnGap:           "fail",
 			OnStatementDML:  "fail",
+			OnSchemaDoubt:   "backfill",
 			LagWarning:      Duration(30 * time.Second),
 		},
 		Checkpoint: CheckpointConfig{
@@ -355,6 +384,7 @@ func Default() Config {
 			SecondDelay: Duration(500 * time.Millisecond),
 			Command:     "unlink",
 			BatchKeys:   512,
+			ScanRate:    5000,
 		},
 		Retry:    RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},

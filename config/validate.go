@@ -140,6 +140,7 @@ func (s *SourceConfig) check(k *checker) {
 	k.oneOf("source.flavor", s.Flavor, "mysql", "mariadb")
 	k.oneOf("source.on_gap", s.OnGap, "fail", "backfill")
 	k.oneOf("source.on_statement_dml", s.OnStatementDML, "fail", "backfill")
+	k.oneOf("source.on_schema_doubt", s.OnSchemaDoubt, "backfill", "fail")
 	if s.TimeZone != "" {
 		if _, err := ParseTimeZone(s.TimeZone); err != nil {
 			k.addf("source.time_zone", "%v", err)
@@ -332,6 +333,9 @@ func (d *DeleteConfig) check(k *checker) {
 	k.oneOf("delete.command", d.Command, "unlink", "del")
 	if d.BatchKeys < 1 || d.BatchKeys > 100000 {
 		k.addf("delete.batch_keys", "must be from 1 to 100000 (default 512), got %s", k.showInt("delete.batch_keys", d.BatchKeys))
+	}
+	if d.ScanRate < 0 {
+		k.addf("delete.scan_rate", "must be 0 (no cap) or more keys per second (default 5000), got %s", k.showInt("delete.scan_rate", d.ScanRate))
 	}
 }
 

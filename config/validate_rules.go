@@ -20,8 +20,10 @@ func (k *checker) checkRules(rules []Rule) {
 		k.checkKeys(r, path+".keys")
 		k.checkWatch(r, path+".watch")
 		k.checkWriteBehind(r, path+".write_behind")
+		k.checkTruncate(r, path)
 	}
 	k.checkStreamsUnique(rules)
+	k.checkCascades(rules)
 }
 
 func (k *checker) checkTable(r *Rule, path string) {

@@ -60,6 +60,12 @@ type Metrics struct {
 	KafkaConsumerLag    prometheus.Gauge       // messages behind the partition's end, as the reader last saw
 	KafkaRedelivered    prometheus.Counter     // messages at or below an offset this consumer already finished
 	KafkaNewerVersion   prometheus.Counter     // messages of a later format version, left for an upgraded consumer
+
+	// Rows the binlog does not list (faults.go).
+	Truncates    *prometheus.CounterVec // table, action (warn|scan)
+	ScanDeleted  *prometheus.CounterVec // table, reason (truncate|cascade): keys a SCAN found and deleted
+	CascadeKeys  *prometheus.CounterVec // table: keys rendered from a parent's deleted row for its ON DELETE CASCADE children
+	SchemaDoubts *prometheus.CounterVec // table, action (backfill|fail): rows events not decodable with a known schema
 }
 
 // New creates the collectors and registers them with reg (may be nil, for tests
@@ -122,6 +128,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.newWriteBehind()
 	m.newKafka()
+	m.newFaults(reg)
 	if reg != nil {
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,

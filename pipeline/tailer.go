@@ -75,6 +75,9 @@ func stream(soft, hard context.Context, cfg *config.Config, store checkpoint.Sto
 	}
 	tailer.XAStore = besideCheckpoint(cfg, store, "xa")
 	tailer.Backfill = statementBackfill(cfg, d)
+	scan, closeScan := scanHook(cfg, log.Named("scan"))
+	defer closeScan()
+	tailer.Scan = scan
 	if tailer.History, err = canal.OpenSchemaHistory(soft, besideCheckpoint(cfg, store, "schemas")); err != nil {
 		return err
 	}

@@ -171,6 +171,13 @@ func checkRule(conn *client.Conn, src config.SourceConfig, r *config.Rule, rep *
 				}
 			}
 		}
+		for _, tpl := range r.CascadeTemplates {
+			for _, c := range tpl.Columns() {
+				if !have[strings.ToLower(c)] {
+					rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): cascade key template %q names column %q, which %s.%s does not have: cascade keys are rendered from this (the parent) table's deleted row, so use its columns (the child's own are not in the binlog)", r.Table, r.Line, tpl.Raw, c, r.DB, tbl))
+				}
+			}
+		}
 		for _, w := range r.Watch {
 			if !have[strings.ToLower(w)] {
 				rep.Problems = append(rep.Problems, fmt.Errorf("rule %s (line %d): watch column %q does not exist in %s.%s", r.Table, r.Line, w, r.DB, tbl))

@@ -50,6 +50,10 @@ func TestCheckSchema(t *testing.T) {
 		{name: "pattern: every matching table must have the column", user: "root",
 			rules:    "  - {table: db.orders_*, keys: [\"u:{user_id}:orders\"]}\n",
 			problems: []string{`names column "user_id", which ` + name + `.orders_2 does not have`}},
+		{name: "cascade keys use the parent's columns", user: "root",
+			rules: "  - {table: db.users, keys: [\"user:{id}\"], cascade: [{rule: o, keys: [\"u:{id}:orders\", \"u:{user_id}:x\"]}]}\n" +
+				"  - {table: db.orders_1, name: o, keys: [\"o:{id}:{user_id}\"]}\n",
+			problems: []string{`cascade key template "u:{user_id}:x" names column "user_id", which ` + name + `.users does not have`}},
 		{name: "no such table is missing, not a problem", user: "root",
 			rules:   "  - {table: db.nosuch, keys: [\"x:{id}\"]}\n  - {table: db.none_*, keys: [\"y:{id}\"]}\n",
 			missing: 2},

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -215,29 +214,7 @@ func missing(e *env, keys []string) []string {
 	return out
 }
 
-// Two DDLs while cachesync was stopped: the history knows the schema at the
-// checkpoint, but not the one between the two DDLs (canal reads today's).
-// Those rows are at least detected: an error log naming the table.
-func TestRunDDLWhileBehindIsDetected(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
-	p := e.start()
-	e.exec("INSERT INTO DB.users (id, email, name) VALUES (1, 'a@x.io', 'Ann')")
-	e.setKeys("user:1")
-	e.waitGone(10*time.Second, "user:1")
-	if code := p.stop(t); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM", code)
-	}
-	e.exec("ALTER TABLE DB.users ADD COLUMN pre INT NOT NULL DEFAULT 777 FIRST")
-	e.exec("UPDATE DB.users SET email = 'a3@x.io' WHERE id = 1")
-	e.exec("ALTER TABLE DB.users ADD COLUMN pre2 INT NOT NULL DEFAULT 778 FIRST")
-	p = e.start()
-	e.waitLog(p, "row image and current table schema differ")
-	if !strings.Contains(p.out.String(), e.name+".users") {
-		t.Errorf("the error does not name the table:\n%s", p.out.String())
-	}
-	p.stop(t)
-}
+// Two DDLs while cachesync was stopped: see e2e_ddlstopped_test.go.
 
 // A DDL that keeps the column count (a reorder), with no row of the table
 // after it before a restart, or in a syntax go-mysql's parser cannot read:
