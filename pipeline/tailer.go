@@ -81,7 +81,7 @@ func stream(soft, hard context.Context, cfg *config.Config, store checkpoint.Sto
 
 	wctx, stopWatch := context.WithCancel(hard)
 	defer stopWatch()
-	go watchStall(wctx, h, "invalidations", tracker.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
+	go watchStall(wctx, h, "invalidations", stallHint(cfg.Transport.Kind), tracker.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
 	go watchRetention(wctx, cfg.Source, saver.Saved, h, m, log.Named("retention"), 30*time.Second)
 	go watchBinlogSettings(wctx, cfg.Source, m, log.Named("binlog settings"), 30*time.Second)
 	go watchLag(wctx, tailer.TakeLagPeak, cfg.Source.LagWarning.D(), log.Named("lag"), time.Second)

@@ -29,16 +29,25 @@ func (p *lastDone) done()                { p.last.Store(time.Now().UnixNano()) }
 func (p *lastDone) since() time.Duration { return time.Since(time.Unix(0, p.last.Load())) }
 
 // watchStall marks part not ready while work waits (waiting() > 0) and none
-// of it has finished for stallAfter: Redis or Kafka down, or stuck.
-func watchStall(ctx context.Context, h *Health, part string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
+// of it has finished for stallAfter: what the work waits on (hint names it:
+// Redis, or Kafka's acknowledgements) is down, or stuck.
+func watchStall(ctx context.Context, h *Health, part, hint string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
 	retry.Every(ctx, every, func() bool {
 		if n := waiting(); n > 0 && p.since() > stallAfter {
-			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: is Redis (or Kafka) reachable?", n, p.since().Round(time.Second)))
+			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: %s", n, p.since().Round(time.Second), hint))
 		} else {
 			h.ok(part)
 		}
 		return true
 	})
+}
+
+// stallHint says what the tailer's in-flight work waits on for transport kind.
+func stallHint(kind string) string {
+	if kind == "kafka" {
+		return "Kafka acknowledges no publish: is the broker reachable and answering?"
+	}
+	return "Redis confirms no delete: is it reachable?"
 }
 
 // watchRetention measures, every period, how much binlog the server keeps
