@@ -16,7 +16,8 @@ import (
 	"github.com/cachesync/cachesync/source"
 )
 
-// lastDone remembers when the last piece of work finished.
+// lastDone remembers when the last piece of work finished, or when the
+// stall watcher last saw nothing waiting.
 type lastDone struct{ last atomic.Int64 }
 
 func newLastDone() *lastDone {
@@ -33,13 +34,25 @@ func (p *lastDone) since() time.Duration { return time.Since(time.Unix(0, p.last
 // Redis, or Kafka's acknowledgements) is down, or stuck.
 func watchStall(ctx context.Context, h *Health, part, hint string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
 	retry.Every(ctx, every, func() bool {
-		if n := waiting(); n > 0 && p.since() > stallAfter {
-			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: %s", n, p.since().Round(time.Second), hint))
-		} else {
-			h.ok(part)
-		}
+		stallTick(h, part, hint, waiting(), p, stallAfter)
 		return true
 	})
+}
+
+// stallTick is one look of watchStall at n pieces of work waiting. A tick
+// that finds nothing waiting restarts the clock: work that arrives after an
+// idle spell has waited since then at most, not since the last piece of
+// work finished (which would report a stall the moment it arrives).
+func stallTick(h *Health, part, hint string, n int, p *lastDone, stallAfter time.Duration) {
+	switch {
+	case n == 0:
+		p.done()
+		h.ok(part)
+	case p.since() > stallAfter:
+		h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: %s", n, p.since().Round(time.Second), hint))
+	default:
+		h.ok(part)
+	}
 }
 
 // stallHint says what the tailer's in-flight work waits on for transport kind.
