@@ -133,6 +133,9 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		t.log.Info("no checkpoint: starting at the primary's current position", zap.Stringer("position", pos))
 		start = pos
 	} else {
+		if err := t.checkGTIDDomains(ctx, start); err != nil {
+			return err
+		}
 		t.log.Info("resuming from checkpoint", zap.Stringer("position", start))
 	}
 	t.tracker.Commit(start)
