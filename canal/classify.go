@@ -63,19 +63,20 @@ func classify(err error, at event.Position, src config.SourceConfig) error {
 	return nil
 }
 
-// checkGTIDDomains refuses a MariaDB GTID checkpoint naming a replication
+// CheckGTIDDomains refuses a MariaDB GTID checkpoint naming a replication
 // domain the server has never written: it comes from another server, and
 // the server would stream from it without a word (source.UnknownGTIDDomains).
-func (t *Tailer) checkGTIDDomains(ctx context.Context, at event.Position) error {
-	if at.GTID == "" || !t.cfg.GTID || t.cfg.Flavor != mysql.MariaDBFlavor {
+// `run` checks it before streaming, `config check --online` too.
+func CheckGTIDDomains(ctx context.Context, src config.SourceConfig, at event.Position) error {
+	if at.GTID == "" || !src.GTID || src.Flavor != mysql.MariaDBFlavor {
 		return nil
 	}
-	missing, state, err := source.UnknownGTIDDomains(ctx, t.cfg, at.GTID)
+	missing, state, err := source.UnknownGTIDDomains(ctx, src, at.GTID)
 	if err != nil || len(missing) == 0 {
 		return err
 	}
 	return fmt.Errorf("%w: the checkpoint %s names GTID domain %v, which the server %s has never written (its @@gtid_binlog_state is %q): "+
 		"the checkpoint comes from another server or replication topology. Delete the checkpoint to start from the current position, "+
 		"then run `cachesync backfill` for every mapped table so nothing stays stale; or write this server's position into it",
-		ErrPositionGone, at, missing, t.cfg.Addr, state)
+		ErrPositionGone, at, missing, src.Addr, state)
 }
