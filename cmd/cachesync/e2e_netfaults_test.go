@@ -33,12 +33,20 @@ type netFault struct {
 	grows string        // a metric that must grow while it lasts; "" if none must
 }
 
-// faultLink starts a toxiproxy proxy on loopback in front of upstream. The
-// upstream may be set later (p.Upstream) as long as nothing has connected.
+// faultLink starts a toxiproxy proxy on loopback in front of upstream.
 func faultLink(t testing.TB, upstream string) *toxiproxy.Proxy {
 	t.Helper()
+	return faultLinkAt(t, "127.0.0.1:0", upstream)
+}
+
+// faultLinkAt is faultLink listening on listen.
+func faultLinkAt(t testing.TB, listen, upstream string) *toxiproxy.Proxy {
+	t.Helper()
+	// toxiproxy's toxics log through zerolog's global logger at trace level
+	// (a line per chunk cut by a bandwidth toxic); only warnings are of use.
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	p := toxiproxy.NewProxy(srv, "link", "127.0.0.1:0", upstream)
+	p := toxiproxy.NewProxy(srv, "link", listen, upstream)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -224,15 +232,18 @@ func TestNetFaultsKafka(t *testing.T) {
 		"cachesync_kafka_publish_pending_messages", "") {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
-			link := faultLink(t, "127.0.0.1:1") // upstream set once the broker listens
+			// The proxy's address is chosen first, so the broker can
+			// advertise it; the proxy starts once the broker listens.
+			proxyAddr, upstream := freeAddr(t), ""
 			c := testenv.StartKafkaCluster(t, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
 				l, err := net.Listen(network, "127.0.0.1:0")
 				if err != nil {
 					return nil, err
 				}
-				link.Upstream = l.Addr().String()
-				return advertised{Listener: l, addr: link.Listen}, nil
+				upstream = l.Addr().String()
+				return advertised{Listener: l, addr: proxyAddr}, nil
 			}))
+			link := faultLinkAt(t, proxyAddr, upstream)
 			transport := fmt.Sprintf(`transport:
   kind: kafka
   kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: 2, commit_interval: 50ms}
