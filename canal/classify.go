@@ -1,6 +1,7 @@
 package canal
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -52,7 +53,7 @@ func classify(err error, at event.Position, src config.SourceConfig) error {
 			hint = ". With a GTID checkpoint this also happens after a failover to a replica that had not received every transaction cachesync had read from the old primary: way (1) applies"
 		}
 		return fmt.Errorf("%w: the checkpoint %s points into binlog the server %s no longer has (purged, or a different server): %v. "+
-			"Two ways out: (1) delete the checkpoint file to start from the current position, then run `cachesync backfill` for every mapped table so nothing stays stale; "+
+			"Two ways out: (1) delete the checkpoint to start from the current position, then run `cachesync backfill` for every mapped table so nothing stays stale; "+
 			"(2) restore the missing binlog files on the server and restart%s", ErrPositionGone, at, src.Addr, err, hint)
 	}
 	switch code {
@@ -60,4 +61,22 @@ func classify(err error, at event.Position, src config.SourceConfig) error {
 		return source.ExplainConnError(src, err)
 	}
 	return nil
+}
+
+// CheckGTIDDomains refuses a MariaDB GTID checkpoint naming a replication
+// domain the server has never written: it comes from another server, and
+// the server would stream from it without a word (source.UnknownGTIDDomains).
+// `run` checks it before streaming, `config check --online` too.
+func CheckGTIDDomains(ctx context.Context, src config.SourceConfig, at event.Position) error {
+	if at.GTID == "" || !src.GTID || src.Flavor != mysql.MariaDBFlavor {
+		return nil
+	}
+	missing, state, err := source.UnknownGTIDDomains(ctx, src, at.GTID)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: the checkpoint %s names GTID domain %v, which the server %s has never written (its @@gtid_binlog_state is %q): "+
+		"the checkpoint comes from another server or replication topology. Delete the checkpoint to start from the current position, "+
+		"then run `cachesync backfill` for every mapped table so nothing stays stale; or write this server's position into it",
+		ErrPositionGone, at, missing, src.Addr, state)
 }

@@ -137,6 +137,9 @@ func (t *Tailer) Run(ctx context.Context, start event.Position) error {
 		t.log.Info("no checkpoint: starting at the primary's current position", zap.Stringer("position", pos))
 		start = pos
 	} else {
+		if err := CheckGTIDDomains(ctx, t.cfg, start); err != nil {
+			return err
+		}
 		t.log.Info("resuming from checkpoint", zap.Stringer("position", start))
 	}
 	t.tracker.Commit(start)

@@ -156,19 +156,22 @@ return 1`)
 
 // Load implements Store.
 func (s *RedisStore) Load(ctx context.Context) (event.Position, bool, error) {
-	data, err := s.RDB.Get(ctx, s.Keys.Checkpoint).Bytes()
+	data, err := s.RDB.Get(ctx, s.Keys.Checkpoint).Bytes() // see String
 	if errors.Is(err, redis.Nil) {
 		return event.Position{}, false, nil
 	}
 	if err != nil {
-		return event.Position{}, false, fmt.Errorf("checkpoint %s in redis cannot be read: %w", s.Keys.Checkpoint, err)
+		return event.Position{}, false, fmt.Errorf("%s cannot be read: %w", s, err)
 	}
 	var r redisRecord
 	if err := json.Unmarshal(data, &r); err != nil || r.Version != 1 || (r.File == "" && r.GTID == "") {
-		return event.Position{}, false, fmt.Errorf("checkpoint %s in redis holds no usable position (%q): restore it, or delete it deliberately and run `cachesync backfill` for the mapped tables", s.Keys.Checkpoint, data)
+		return event.Position{}, false, fmt.Errorf("%s holds no usable position (%.200q): %s", s, data, damagedFix)
 	}
 	return event.Position{File: r.File, Pos: r.Pos, GTID: r.GTID}, true, nil
 }
+
+// String names the checkpoint in messages.
+func (s *RedisStore) String() string { return "checkpoint key " + s.Keys.Checkpoint + " in Redis" }
 
 // Save implements Store; ErrNotLeader when the lease is not ours.
 func (s *RedisStore) Save(ctx context.Context, pos event.Position) error {

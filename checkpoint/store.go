@@ -42,6 +42,15 @@ func (s *FileStore) now() time.Time {
 	return time.Now()
 }
 
+// String names the checkpoint in messages.
+func (s *FileStore) String() string { return "checkpoint file " + s.Path }
+
+// damagedFix is the way out of a damaged checkpoint, said the same way for
+// every store.
+const damagedFix = "restore it from a backup; or delete it, and cachesync starts at the primary's current position: " +
+	"then run `cachesync backfill` for every mapped table (or `cachesync replay --from` a position before the damage) " +
+	"so the changes since the lost position do not stay cached"
+
 // Load implements Store.
 func (s *FileStore) Load(context.Context) (event.Position, bool, error) {
 	data, err := os.ReadFile(s.Path)
@@ -53,10 +62,10 @@ func (s *FileStore) Load(context.Context) (event.Position, bool, error) {
 	}
 	var r fileRecord
 	if err := json.Unmarshal(data, &r); err != nil {
-		return event.Position{}, false, fmt.Errorf("checkpoint file %s is corrupt: %v (restore it from a backup, or delete it and run `cachesync backfill` for the mapped tables, since changes since the lost position would otherwise stay cached)", s.Path, err)
+		return event.Position{}, false, fmt.Errorf("%s is damaged (%v, %d bytes): %s", s, err, len(data), damagedFix)
 	}
 	if r.Version != 1 || (r.File == "" && r.GTID == "") {
-		return event.Position{}, false, fmt.Errorf("checkpoint file %s holds no usable position (version %d, file %q, gtid %q): restore it or delete it deliberately", s.Path, r.Version, r.File, r.GTID)
+		return event.Position{}, false, fmt.Errorf("%s holds no usable position (version %d, file %q, gtid %q): %s", s, r.Version, r.File, r.GTID, damagedFix)
 	}
 	return event.Position{File: r.File, Pos: r.Pos, GTID: r.GTID}, true, nil
 }

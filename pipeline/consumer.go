@@ -49,7 +49,7 @@ func Consumer(soft, hard context.Context, cfg *config.Config, d Deps) error {
 	}), backoff, log.Named("deleter"), m)
 	wctx, stopWatch := context.WithCancel(hard)
 	defer stopWatch()
-	go watchStall(wctx, h, "consumer", c.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
+	go watchStall(wctx, h, "consumer", stallHint("direct"), c.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
 	delDone := make(chan error, 1)
 	go func() { delDone <- del.Run(hard) }()
 	runErr := c.Run(soft, del)

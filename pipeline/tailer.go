@@ -84,11 +84,11 @@ func stream(soft, hard context.Context, cfg *config.Config, store checkpoint.Sto
 
 	wctx, stopWatch := context.WithCancel(hard)
 	defer stopWatch()
-	go watchStall(wctx, h, "invalidations", tracker.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
+	go watchStall(wctx, h, "invalidations", stallHint(cfg.Transport.Kind), tracker.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)
 	go watchRetention(wctx, cfg.Source, saver.Saved, h, m, log.Named("retention"), 30*time.Second)
 	go watchBinlogSettings(wctx, cfg.Source, m, log.Named("binlog settings"), 30*time.Second)
 	go watchLag(wctx, tailer.TakeLagPeak, cfg.Source.LagWarning.D(), log.Named("lag"), time.Second)
-	s := &streamer{read: tailer.Run, gap: gapPolicy(cfg.Source.OnGap, m.BinlogGaps, func(ctx context.Context, gone error) (event.Position, error) {
+	s := &streamer{where: fmt.Sprint(store), read: tailer.Run, gap: gapPolicy(cfg.Source.OnGap, m.BinlogGaps, func(ctx context.Context, gone error) (event.Position, error) {
 		return gapBackfill(ctx, cfg, gone, d)
 	}), out: out, tracker: tracker, saver: saver, log: log, health: h, finalSave: d.finalSave()}
 	return s.run(soft, hard, start)
@@ -130,6 +130,7 @@ type streamer struct {
 	log       *zap.Logger
 	health    *Health
 	finalSave time.Duration
+	where     string // names the checkpoint store in errors about its position
 }
 
 // run streams from start until soft ends, then stops in order: reading
@@ -185,6 +186,9 @@ func (s *streamer) readAll(ctx context.Context, start event.Position) error {
 			return gerr
 		}
 		err = s.read(ctx, pos)
+	}
+	if s.where != "" && (errors.Is(err, canal.ErrPositionGone) || errors.Is(err, canal.ErrPositionNotEvent)) {
+		err = fmt.Errorf("%s: %w", s.where, err)
 	}
 	return err
 }

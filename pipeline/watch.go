@@ -16,7 +16,8 @@ import (
 	"github.com/cachesync/cachesync/source"
 )
 
-// lastDone remembers when the last piece of work finished.
+// lastDone remembers when the last piece of work finished, or when the
+// stall watcher last saw nothing waiting.
 type lastDone struct{ last atomic.Int64 }
 
 func newLastDone() *lastDone {
@@ -29,16 +30,37 @@ func (p *lastDone) done()                { p.last.Store(time.Now().UnixNano()) }
 func (p *lastDone) since() time.Duration { return time.Since(time.Unix(0, p.last.Load())) }
 
 // watchStall marks part not ready while work waits (waiting() > 0) and none
-// of it has finished for stallAfter: Redis or Kafka down, or stuck.
-func watchStall(ctx context.Context, h *Health, part string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
+// of it has finished for stallAfter: what the work waits on (hint names it:
+// Redis, or Kafka's acknowledgements) is down, or stuck.
+func watchStall(ctx context.Context, h *Health, part, hint string, waiting func() int, p *lastDone, stallAfter, every time.Duration) {
 	retry.Every(ctx, every, func() bool {
-		if n := waiting(); n > 0 && p.since() > stallAfter {
-			h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: is Redis (or Kafka) reachable?", n, p.since().Round(time.Second)))
-		} else {
-			h.ok(part)
-		}
+		stallTick(h, part, hint, waiting(), p, stallAfter)
 		return true
 	})
+}
+
+// stallTick is one look of watchStall at n pieces of work waiting. A tick
+// that finds nothing waiting restarts the clock: work that arrives after an
+// idle spell has waited since then at most, not since the last piece of
+// work finished (which would report a stall the moment it arrives).
+func stallTick(h *Health, part, hint string, n int, p *lastDone, stallAfter time.Duration) {
+	switch {
+	case n == 0:
+		p.done()
+		h.ok(part)
+	case p.since() > stallAfter:
+		h.bad(part, fmt.Sprintf("%d waiting and nothing finished for %s: %s", n, p.since().Round(time.Second), hint))
+	default:
+		h.ok(part)
+	}
+}
+
+// stallHint says what the tailer's in-flight work waits on for transport kind.
+func stallHint(kind string) string {
+	if kind == "kafka" {
+		return "Kafka acknowledges no publish: is the broker reachable and answering?"
+	}
+	return "Redis confirms no delete: is it reachable?"
 }
 
 // watchRetention measures, every period, how much binlog the server keeps

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +36,24 @@ func TestWatchLagOff(t *testing.T) {
 	watchLag(context.Background(), func() time.Duration { return time.Hour }, 0, zap.New(core), time.Millisecond) // returns at once
 	if logs.Len() != 0 {
 		t.Fatalf("lag_warning 0 logged %d lines", logs.Len())
+	}
+}
+
+// Work that arrives after an idle spell longer than stall_after is not a
+// stall: it has waited since it arrived, not since the last work finished.
+// Work that then waits past stall_after is one, named with its hint.
+func TestStallAfterIdleIsNotAStall(t *testing.T) {
+	h := NewHealth(zap.NewNop(), nil)
+	p := newLastDone()
+	p.last.Store(time.Now().Add(-time.Hour).UnixNano()) // idle for an hour
+	stallTick(h, "invalidations", "Redis confirms no delete", 0, p, time.Second)
+	stallTick(h, "invalidations", "Redis confirms no delete", 3, p, time.Second)
+	if ok, text := h.Status(); !ok {
+		t.Fatalf("work that just arrived after an idle hour is reported stalled: %q", text)
+	}
+	p.last.Store(time.Now().Add(-2 * time.Second).UnixNano())
+	stallTick(h, "invalidations", "Redis confirms no delete", 3, p, time.Second)
+	if ok, text := h.Status(); ok || !strings.Contains(text, "invalidations: 3 waiting and nothing finished for 2s: Redis confirms no delete") {
+		t.Fatalf("work waiting past stall_after: ready %v, %q", ok, text)
 	}
 }

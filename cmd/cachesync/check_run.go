@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/pipeline"
@@ -73,8 +74,14 @@ func checkCheckpointOnServer(ctx context.Context, cfg *config.Config) error {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	pos, ok, err := store.Load(cctx)
-	if err != nil || !ok || pos.File == "" || cfg.Source.GTID {
-		return err // a GTID checkpoint is found by its set, which run checks
+	if err != nil || !ok {
+		return err
+	}
+	if err := canal.CheckGTIDDomains(cctx, cfg.Source, pos); err != nil {
+		return fmt.Errorf("%s: %w", store, err)
+	}
+	if pos.File == "" || cfg.Source.GTID {
+		return nil // a GTID checkpoint is found by its set, which run checks
 	}
 	ret, err := source.RetentionBefore(cctx, cfg.Source, pos)
 	if err != nil || ret.Found {
@@ -83,6 +90,6 @@ func checkCheckpointOnServer(ctx context.Context, cfg *config.Config) error {
 	if cfg.Source.OnGap == "backfill" {
 		return nil // run backfills every mapped table, then streams on
 	}
-	return fmt.Errorf("checkpoint %s: the source %s no longer has its binlog (purged, or another server), so run would refuse to start. "+
-		"Ways out: set source.on_gap: backfill; or delete the checkpoint and run `cachesync backfill` for every mapped table; or restore the binlog files", pos, cfg.Source.Addr)
+	return fmt.Errorf("%s: position %s: the source %s no longer has its binlog (purged, or another server), so run would refuse to start. "+
+		"Ways out: set source.on_gap: backfill; or delete the checkpoint and run `cachesync backfill` for every mapped table; or restore the binlog files", store, pos, cfg.Source.Addr)
 }
