@@ -5,6 +5,8 @@
 package sink
 
 import (
+	"context"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachesync/cachesync/config"
@@ -17,9 +19,23 @@ import (
 // every node and sentinel is then reached over TLS, each checked against
 // its own host unless server_name is set.
 func NewRedis(c config.RedisConfig) (redis.UniversalClient, error) {
+	return NewRedisNotify(c, nil)
+}
+
+// NewRedisNotify is NewRedis with onConnect called (it must not block)
+// each time the client opens a connection to any node: a new connection
+// after a failure may meet a restarted server (see RunIDs).
+func NewRedisNotify(c config.RedisConfig, onConnect func()) (redis.UniversalClient, error) {
+	var hook func(context.Context, *redis.Conn) error
+	if onConnect != nil {
+		hook = func(context.Context, *redis.Conn) error { onConnect(); return nil }
+	}
 	tlsConf, err := c.TLS.Build("redis.tls")
 	if err != nil {
 		return nil, err
+	}
+	if c.Mode == "ring" {
+		return newRing(c, tlsConf, hook), nil
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:      c.Addrs,
@@ -36,6 +52,7 @@ func NewRedis(c config.RedisConfig) (redis.UniversalClient, error) {
 		WriteTimeout:     c.ReadTimeout.D(),
 		MaxRetries:       -1,
 		TLSConfig:        tlsConf,
+		OnConnect:        hook,
 	}), nil
 }
 
@@ -43,4 +60,14 @@ func NewRedis(c config.RedisConfig) (redis.UniversalClient, error) {
 func isCluster(c redis.UniversalClient) bool {
 	_, ok := c.(*redis.ClusterClient)
 	return ok
+}
+
+// perKeyRouted reports whether every key needs a command of its own so the
+// client can route it: a cluster (slots) or a ring (shards).
+func perKeyRouted(c redis.UniversalClient) bool {
+	switch c.(type) {
+	case *redis.ClusterClient, *redis.Ring:
+		return true
+	}
+	return false
 }
