@@ -33,7 +33,8 @@ type restartRig struct {
 	names map[int]string // users.name before the update
 }
 
-func startRestartRig(t *testing.T, onRestart string) *restartRig {
+// startRestartRig starts run; transport is a YAML line for transport (empty: direct).
+func startRestartRig(t *testing.T, onRestart, transport string) *restartRig {
 	db := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
 	r := testenv.StartRedis(t)
 	db.Exec(t, "CREATE DATABASE shop")
@@ -47,10 +48,11 @@ func startRestartRig(t *testing.T, onRestart string) *restartRig {
 checkpoint: {path: %q}
 redis: {addrs: [%q], on_restart: %s, restart_check: 100ms, restart_lookback: 1m}
 delete: {second_delay: 50ms}
+%s
 rules:
   - table: shop.users
     keys: ["user:{id}", "名前:{name}"]
-`, db.Addr, filepath.Join(t.TempDir(), "pos"), r.Addr, onRestart)
+`, db.Addr, filepath.Join(t.TempDir(), "pos"), r.Addr, onRestart, transport)
 	cfg, err := config.Parse([]byte(yaml), "restart.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +65,7 @@ rules:
 	soft, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(soft, context.Background(), RoleTailer, cfg, Deps{Log: zap.New(core), Metrics: g.m, Health: NewHealth(zap.NewNop(), reg)})
+		done <- Run(soft, context.Background(), RoleAll, cfg, Deps{Log: zap.New(core), Metrics: g.m, Health: NewHealth(zap.NewNop(), reg)})
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -139,7 +141,7 @@ func (g *restartRig) restarts() float64 {
 // are each one ERROR line naming the server and both run_ids, and one
 // count; nothing is deleted.
 func TestRedisRestartWarn(t *testing.T) {
-	g := startRestartRig(t, "warn")
+	g := startRestartRig(t, "warn", "")
 	before := g.c.Info(context.Background(), "server").Val()
 	g.restartFromOldRDB(t)
 	waitFor(t, "the restart to be counted", func() bool { return g.restarts() == 1 })
@@ -167,7 +169,18 @@ func TestRedisRestartWarn(t *testing.T) {
 // deleted by re-sending the invalidations of the lookback, and run's
 // checkpoint does not move back.
 func TestRedisRestartReplay(t *testing.T) {
-	g := startRestartRig(t, "replay")
+	testRestartReplay(t, startRestartRig(t, "replay", ""))
+}
+
+// The same over the Kafka transport: the tailer publishes the replay to
+// the topic and the consumer deletes.
+func TestRedisRestartReplayKafka(t *testing.T) {
+	broker := testenv.StartKafka(t)
+	testRestartReplay(t, startRestartRig(t, "replay",
+		fmt.Sprintf("transport: {kind: kafka, kafka: {brokers: [%q], topic: inval, group: g, create_topic: true}}", broker)))
+}
+
+func testRestartReplay(t *testing.T, g *restartRig) {
 	g.restartFromOldRDB(t)
 	store := &checkpoint.FileStore{Path: g.cfg.Checkpoint.Path}
 	saved, _, err := store.Load(context.Background())

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -190,4 +191,27 @@ func hashTag(key string) string {
 		}
 	}
 	return key
+}
+
+// CheckRedis (run's start and `config check --online`) checks every shard
+// of a ring, naming the shard: a read-only replica among them is refused,
+// a shard that does not answer is reported as unreachable.
+func TestRingCheckEveryShard(t *testing.T) {
+	master := testenv.StartRedis(t)
+	replica := testenv.StartReplica(t, master)
+	rc := config.Default().Redis
+	rc.Mode, rc.Shards = "ring", map[string]string{"alpha": master.Addr, "beta": replica.Addr}
+	ctx := context.Background()
+	err := CheckRedis(ctx, newRedis(t, rc), rc)
+	if err == nil || !strings.Contains(err.Error(), "redis.shards.beta") || !strings.Contains(err.Error(), "read-only replica") {
+		t.Errorf("a replica shard: %v; want it named and refused", err)
+	}
+	gone := testenv.StartRedis(t)
+	gone.Stop(t)
+	rc.DialTimeout = config.Duration(200 * time.Millisecond)
+	rc.Shards = map[string]string{"alpha": master.Addr, "gamma": gone.Addr}
+	err = CheckRedis(ctx, newRedis(t, rc), rc)
+	if !errors.Is(err, ErrRedisUnreachable) || !strings.Contains(err.Error(), "redis.shards.gamma") {
+		t.Errorf("a shard down: %v; want ErrRedisUnreachable naming gamma", err)
+	}
 }
