@@ -1,6 +1,8 @@
 // Package sink is where invalidations end: the Redis deleter (first and
 // second delete, guarded deletes for write-behind's own flushes), the Redis
-// client it runs on, and the printer that takes its place on --dry-run.
+// client it runs on (one node, a Cluster, Sentinel, or a client-side ring
+// of shards), the run_ids that show a server restarted, and the printer
+// that takes its place on --dry-run.
 // The Kafka transport that can sit in front of it is sink/kafka.
 package sink
 
@@ -13,7 +15,8 @@ import (
 )
 
 // NewRedis builds the go-redis client: one address is a single node, several
-// are a cluster, master_name selects sentinel (addrs are then the sentinels).
+// are a cluster, master_name selects sentinel (addrs are then the sentinels),
+// mode: ring a go-redis Ring over the named shards (see ring.go).
 // go-redis's own retries are off: retry.Backoff is the one policy. With
 // redis.tls it reads the TLS files, and its error names the key and file;
 // every node and sentinel is then reached over TLS, each checked against
