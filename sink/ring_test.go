@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
@@ -63,8 +64,9 @@ func holder(t *testing.T, shards []ringShard, key string) string {
 	return at[0]
 }
 
-// deleteAll runs a deleter on rc (mode ring) over one batch of keys.
-func deleteAll(t *testing.T, rc config.RedisConfig, keys []string, guarded map[string]bool) {
+// deleteAll runs a deleter on rc (mode ring) over one batch of keys; it
+// returns the deleter's metrics.
+func deleteAll(t *testing.T, rc config.RedisConfig, keys []string, guarded map[string]bool) *metrics.Metrics {
 	t.Helper()
 	rdb := newRedis(t, rc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -73,7 +75,8 @@ func deleteAll(t *testing.T, rc config.RedisConfig, keys []string, guarded map[s
 		t.Fatal(err)
 	}
 	acks := &ackLog{}
-	d := NewDeleter(rdb, fromFile(DeleterConfig{}), acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}, zaptest.NewLogger(t), metrics.New(nil))
+	m := metrics.New(nil)
+	d := NewDeleter(rdb, fromFile(DeleterConfig{}), acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}, zaptest.NewLogger(t), m)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	b := &event.Batch{Seq: 1, CommitTime: time.Now()}
@@ -90,6 +93,7 @@ func deleteAll(t *testing.T, rc config.RedisConfig, keys []string, guarded map[s
 	if acks.count() != 1 {
 		t.Fatalf("%d batches acknowledged, want 1", acks.count())
 	}
+	return m
 }
 
 // mode: ring deletes every key on the shard where the application's
@@ -108,10 +112,21 @@ func TestRingDeletesOnEachShard(t *testing.T) {
 		}
 	}
 	wb := writebehind.New(app, "wb:items")
-	for _, k := range []string{"wb:kept", "wb:changed"} {
+	kept := []string{}
+	for i := range 9 {
+		kept = append(kept, fmt.Sprintf("wb:kept:%d", i))
+	}
+	guarded := map[string]bool{"wb:changed": true}
+	keptOn := map[string]bool{}
+	for _, k := range append(kept, "wb:changed") {
 		if _, err := wb.Set(ctx, k, "5", 0, wbRow, map[string]any{"qty": 5}); err != nil {
 			t.Fatal(err)
 		}
+		guarded[k] = true
+		keptOn[holder(t, shards, k)] = true
+	}
+	if len(keptOn) != 3 {
+		t.Fatalf("the guarded keys are on shards %v; want all three (so the script must be on each)", keptOn)
 	}
 	app.Set(ctx, "wb:changed", "4", 0) // a reader's refill of an older row
 	per := map[string]int{}
@@ -123,14 +138,21 @@ func TestRingDeletesOnEachShard(t *testing.T) {
 	}
 	rc := config.Default().Redis
 	rc.Mode, rc.Shards = "ring", addrs
-	deleteAll(t, rc, append(keys, "wb:kept", "wb:changed"), map[string]bool{"wb:kept": true, "wb:changed": true})
+	m := deleteAll(t, rc, append(append(keys, kept...), "wb:changed"), guarded)
+	// The guard script is loaded on every shard before its first use, so
+	// no round trip meets NOSCRIPT and is retried.
+	if n := testutil.ToFloat64(m.RedisErrors.WithLabelValues("first")); n != 0 {
+		t.Errorf("%v failed round trips; want 0", n)
+	}
 	for _, k := range keys {
 		if n := app.Exists(ctx, k).Val(); n != 0 {
 			t.Errorf("%q is still cached on its shard", k)
 		}
 	}
-	if v := app.Get(ctx, "wb:kept").Val(); v != "5" {
-		t.Errorf("wb:kept = %q; want kept at 5 (its stamp is on its shard)", v)
+	for _, k := range kept {
+		if v := app.Get(ctx, k).Val(); v != "5" {
+			t.Errorf("%s = %q; want kept at 5 (its stamp is on its shard)", k, v)
+		}
 	}
 	if app.Exists(ctx, "wb:changed").Val() != 0 {
 		t.Error("wb:changed survived; want the guarded delete to remove the refill")
