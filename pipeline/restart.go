@@ -14,6 +14,7 @@ import (
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/metrics"
+	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/sink"
 )
 
@@ -33,16 +34,18 @@ import (
 
 // restartWatch watches the run_ids of the Redis servers.
 type restartWatch struct {
-	cfg    config.RedisConfig
-	log    *zap.Logger
-	m      *metrics.Metrics
-	replay func(ctx context.Context, since time.Time) error // nil: on_restart warn
-	kick   chan struct{}
-	seen   map[string]string // server → run_id last read
+	cfg     config.RedisConfig
+	log     *zap.Logger
+	m       *metrics.Metrics
+	replay  func(ctx context.Context, since time.Time) error // nil: on_restart warn
+	kick    chan struct{}
+	seen    map[string]string // server → run_id last read
+	backoff retry.Backoff
 }
 
 func newRestartWatch(cfg *config.Config, d Deps) *restartWatch {
-	w := &restartWatch{cfg: cfg.Redis, log: d.log().Named("redis restart"), m: d.Metrics, kick: make(chan struct{}, 1), seen: map[string]string{}}
+	w := &restartWatch{cfg: cfg.Redis, log: d.log().Named("redis restart"), m: d.Metrics, kick: make(chan struct{}, 1), seen: map[string]string{},
+		backoff: cfg.Retry.Backoff()}
 	if cfg.Redis.OnRestart == "replay" {
 		w.replay = func(ctx context.Context, since time.Time) error { return replaySince(ctx, cfg, since, w.log) }
 	}
@@ -110,7 +113,7 @@ func (w *restartWatch) observe(ctx context.Context, name string, run sink.Server
 	}
 	w.log.Error("redis restarted (its run_id changed): if it loaded an old RDB or AOF snapshot it holds values older than invalidations already sent; re-sending the invalidations since replay_from (redis.on_restart: replay, restart_lookback)",
 		fields...)
-	if err := w.replay(ctx, since); err != nil {
+	if err := w.replayRetried(ctx, since); err != nil {
 		if ctx.Err() != nil {
 			return // stopping: not a failure of the replay
 		}
@@ -120,6 +123,25 @@ func (w *restartWatch) observe(ctx context.Context, name string, run sink.Server
 		return
 	}
 	w.m.RedisFaults.Replays.WithLabelValues("done").Inc()
+}
+
+// replayRetried runs the replay up to three times: a source or Redis that
+// failed for a moment is no reason to leave stale values. A lookback the
+// binlog no longer covers is not retried.
+func (w *restartWatch) replayRetried(ctx context.Context, since time.Time) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			w.log.Warn("the replay after the redis restart failed; trying again", zap.Int("attempt", attempt+1), zap.Error(err))
+			if retry.SleepCtx(ctx, w.backoff.Delay(attempt)) != nil {
+				return ctx.Err()
+			}
+		}
+		if err = w.replay(ctx, since); err == nil || errors.Is(err, canal.ErrPositionGone) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // replaySince re-sends the invalidations of the binlog from since to the

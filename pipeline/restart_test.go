@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cachesync/cachesync/canal"
 	"github.com/cachesync/cachesync/checkpoint"
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/internal/testenv"
@@ -200,5 +203,29 @@ func testRestartReplay(t *testing.T, g *restartRig) {
 	}
 	if after.Compare(saved) < 0 {
 		t.Errorf("the checkpoint moved back from %v to %v", saved, after)
+	}
+}
+
+// A replay that fails for a moment is tried again (three times in all); a
+// lookback the binlog no longer covers is not.
+func TestRestartReplayRetried(t *testing.T) {
+	cfg := config.Default()
+	cfg.Retry = config.RetryConfig{Initial: config.Duration(time.Millisecond), Max: config.Duration(time.Millisecond)}
+	w := newRestartWatch(&cfg, Deps{Metrics: metrics.New(nil)})
+	for _, tc := range []struct {
+		errs      []error
+		wantCalls int
+		wantErr   error
+	}{
+		{[]error{errNotAGap, errNotAGap, nil}, 3, nil},
+		{[]error{errNotAGap, errNotAGap, errNotAGap, nil}, 3, errNotAGap},
+		{[]error{canal.ErrPositionGone, nil}, 1, canal.ErrPositionGone},
+	} {
+		calls := 0
+		w.replay = func(context.Context, time.Time) error { calls++; return tc.errs[calls-1] }
+		err := w.replayRetried(context.Background(), time.Now())
+		if calls != tc.wantCalls || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+			t.Errorf("errors %v: %d calls, %v; want %d calls, %v", tc.errs, calls, err, tc.wantCalls, tc.wantErr)
+		}
 	}
 }
