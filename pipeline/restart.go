@@ -16,6 +16,7 @@ import (
 	"github.com/cachesync/cachesync/metrics"
 	"github.com/cachesync/cachesync/retry"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/source"
 )
 
 // A Redis that restarted. One that restarted empty (no persistence) is
@@ -152,12 +153,20 @@ func replaySince(ctx context.Context, cfg *config.Config, since time.Time, log *
 	src := cfg.Source
 	src.ServerID = otherServerID(cfg.Source.ServerID)
 	rng, err := canal.ResolveRange(ctx, src, since.Format(time.RFC3339), "", log)
+	var purged error
+	if errors.Is(err, canal.ErrPositionGone) {
+		// The lookback reaches past the binlog the server keeps: re-send
+		// what it does keep, and say that the rest needs a backfill.
+		purged = fmt.Errorf("%w: the invalidations before the oldest binlog file the server keeps could not be re-sent; run `cachesync backfill` for the mapped tables", err)
+		log.Error("redis.restart_lookback reaches past the binlog the server keeps: replaying from its oldest binlog file; backfill the mapped tables for the rest", zap.Error(err))
+		rng, err = oldestRange(ctx, src, log)
+	}
 	if errors.Is(err, canal.ErrNothingToReplay) {
 		log.Info("no transaction since replay_from: nothing to re-send", zap.Time("replay_from", since))
-		return nil
+		return purged
 	}
 	if err != nil {
-		return err
+		return errors.Join(purged, err)
 	}
 	m := metrics.New(nil) // run's counters stay run's
 	tracker := checkpoint.NewTracker(event.Position{})
@@ -179,8 +188,25 @@ func replaySince(ctx context.Context, cfg *config.Config, since time.Time, log *
 	if n := tracker.InFlight(); n > 0 {
 		return fmt.Errorf("%d batches of keys were not invalidated", n)
 	}
-	log.Info("replayed after the redis restart: every invalidation since replay_from sent again", zap.Stringer("from", rng.From), zap.Stringer("to", rng.To))
-	return nil
+	log.Info("replayed after the redis restart", zap.Stringer("from", rng.From), zap.Stringer("to", rng.To))
+	return purged
+}
+
+// oldestRange is the whole binlog the server keeps, from its oldest file.
+func oldestRange(ctx context.Context, src config.SourceConfig, log *zap.Logger) (canal.Range, error) {
+	conn, err := source.Connect(ctx, src)
+	if err != nil {
+		return canal.Range{}, err
+	}
+	files, err := source.BinaryLogs(conn)
+	conn.Close()
+	if err != nil {
+		return canal.Range{}, err
+	}
+	if len(files) == 0 {
+		return canal.Range{}, errors.New("the server lists no binlog files")
+	}
+	return canal.ResolveRange(ctx, src, files[0].Name+":4", "", log)
 }
 
 // otherServerID is a replica server_id that is not the tailer's (which the

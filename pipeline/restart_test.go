@@ -229,3 +229,74 @@ func TestRestartReplayRetried(t *testing.T) {
 		}
 	}
 }
+
+// A lookback older than the binlog the server keeps: the replay re-sends
+// what the server keeps (rows 4-6, updated after the purge) and counts as
+// failed, saying to backfill (rows 1-3, updated before it, stay stale).
+func TestRedisRestartReplayPastRetention(t *testing.T) {
+	g := startRestartRig(t, "replay", "")
+	ctx := context.Background()
+	g.cacheAll(t)
+	if err := g.c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	dump := filepath.Join(g.r.Dir, "dump.rdb")
+	old, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.db.Exec(t, "UPDATE shop.users SET name = CONCAT(name, '✓') WHERE id <= 3")
+	waitFor(t, "the first update's deletes", func() bool { return g.cached(g.staleKeys()) == 0 })
+	g.db.Exec(t, "FLUSH BINARY LOGS")
+	res := g.db.Exec(t, "SHOW MASTER STATUS")
+	newest, _ := res.GetString(0, 0)
+	later := []string{}
+	for id := 4; id <= 6; id++ {
+		later = append(later, fmt.Sprintf("user:%d", id), "名前:"+g.names[id])
+	}
+	g.db.Exec(t, "UPDATE shop.users SET name = CONCAT(name, '✓') WHERE id > 3")
+	waitFor(t, "the second update's deletes", func() bool { return g.cached(later) == 0 })
+	// The server purges no file a replica still reads: the tailer's
+	// checkpoint in the new file shows it has moved on.
+	store := &checkpoint.FileStore{Path: g.cfg.Checkpoint.Path}
+	waitFor(t, "the checkpoint in "+newest, func() bool { p, _, _ := store.Load(ctx); return p.File == newest })
+	// The server keeps a file until its binlog checkpoint is done: purge
+	// until it is gone (bounded).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		g.db.Exec(t, "PURGE BINARY LOGS TO '"+newest+"'")
+		first, _ := g.db.Exec(t, "SHOW BINARY LOGS").GetString(0, 0)
+		if first == newest {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the oldest binlog is %s after PURGE TO %s", first, newest)
+		}
+	}
+	waitFor(t, "the second deletes", func() bool {
+		first := testutil.ToFloat64(g.m.Invalidated.WithLabelValues("first"))
+		return first > 0 && testutil.ToFloat64(g.m.Invalidated.WithLabelValues("second")) == first
+	})
+	g.r.Stop(t)
+	if err := os.WriteFile(dump, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.r.Start(t)
+	if n := g.cached(append(g.staleKeys(), later...)); n != 12 {
+		t.Fatalf("%d of the 12 stale keys came back with the old dump; want all", n)
+	}
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(g.m.RedisFaults.Replays.WithLabelValues("failed")) != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			for _, e := range g.logs.All() {
+				t.Logf("%s %s %v", e.Level, e.Message, e.ContextMap())
+			}
+			t.Fatal("the replay was not counted as failed")
+		}
+	}
+	if n := g.cached(later); n != 0 {
+		t.Errorf("%d keys of the changes the server still has are stale; the replay should re-send what it keeps", n)
+	}
+	lines := g.logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessageSnippet("the replay after the redis restart failed").All()
+	if len(lines) != 1 || !strings.Contains(fmt.Sprint(lines[0].ContextMap()["error"]), "cachesync backfill") {
+		t.Errorf("want one error line saying to backfill, got %v", lines)
+	}
+}
