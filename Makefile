@@ -1,7 +1,7 @@
 # make build | test | demo | bench | torture | fmt | vet
 # `test` and `demo` first run scripts/deps.sh, which installs MariaDB, Redis,
-# gcc and Prometheus (promtool and a private server for the deploy/ tests)
-# with apt where missing and checks for Go 1.26+ (see README).
+# gcc, Prometheus (promtool and a private server for the deploy/ tests) and
+# nutcracker (twemproxy, for the ketama ring test) with apt where missing and checks for Go 1.26+ (see README).
 GO ?= go
 
 .PHONY: build test demo bench torture fmt vet

@@ -193,8 +193,8 @@ func (r *resolver) timeStart(ctx context.Context, at time.Time, flag string) (ev
 		return event.Position{}, err
 	}
 	if pos == r.end && flag == "--from" {
-		return event.Position{}, fmt.Errorf("no transaction at or after %s (the binlog ends at %s): nothing to replay; times are RFC3339, check the time zone",
-			at.UTC().Format(time.RFC3339), r.end)
+		return event.Position{}, fmt.Errorf("%w: no transaction at or after %s (the binlog ends at %s); times are RFC3339, check the time zone",
+			ErrNothingToReplay, at.UTC().Format(time.RFC3339), r.end)
 	}
 	return pos, nil
 }

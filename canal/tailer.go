@@ -120,6 +120,10 @@ func New(src config.SourceConfig, rules []*config.Rule, sink event.Sink, tracker
 // points into (MySQL error 1236). It is never retried or skipped silently.
 var ErrPositionGone = errors.New("binlog position no longer on the server")
 
+// ErrNothingToReplay: a replay --from a time after the binlog's last
+// transaction has nothing to do.
+var ErrNothingToReplay = errors.New("nothing to replay")
+
 // ErrPositionNotEvent means the server has the checkpoint's file but the
 // position is not where an event starts (also MySQL error 1236, told apart
 // by the server's text). It is not a gap: source.on_gap does not apply.

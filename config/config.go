@@ -252,6 +252,17 @@ type RedisConfig struct {
 	ReadTimeout          Duration `yaml:"read_timeout"` // default 2s
 	// TLS to every node (and sentinel); off unless enabled or a key is set.
 	TLS TLSConfig `yaml:"tls"`
+	// Mode: auto (addrs and master_name decide) or ring (client-side
+	// sharding over Shards, placed as go-redis Ring or twemproxy do). Default auto.
+	Mode         string            `yaml:"mode"`
+	Shards       map[string]string `yaml:"shards"`        // ring: shard name → host:port
+	ShardWeights map[string]int    `yaml:"shard_weights"` // ring_hash ketama: shard name → weight; default 1
+	RingHash     string            `yaml:"ring_hash"`     // rendezvous (default, go-redis Ring's) or ketama
+	// OnRestart is what a Redis whose run_id changed gets: warn (default)
+	// or replay (re-send the invalidations of the last RestartLookback).
+	OnRestart       string   `yaml:"on_restart"`
+	RestartLookback Duration `yaml:"restart_lookback"` // default 10m
+	RestartCheck    Duration `yaml:"restart_check"`    // how often run_id is read; default 10s, 0 off
 }
 
 // Warnings lists settings that are valid but unsafe, for whoever connects to
@@ -379,6 +390,12 @@ func Default() Config {
 			PoolSize:    16,
 			DialTimeout: Duration(2 * time.Second),
 			ReadTimeout: Duration(2 * time.Second),
+			Mode:        "auto",
+			RingHash:    "rendezvous",
+			OnRestart:   "warn",
+			// A restart from an RDB older than this is not fully covered by replay.
+			RestartLookback: Duration(10 * time.Minute),
+			RestartCheck:    Duration(10 * time.Second),
 		},
 		Delete: DeleteConfig{
 			SecondDelay: Duration(500 * time.Millisecond),

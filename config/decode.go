@@ -63,6 +63,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case v.Kind() == reflect.Slice:
 		d.sequence(n, v, path)
+	case v.Kind() == reflect.Map:
+		d.mapOf(n, v, path)
 	default:
 		d.scalar(n, v, path)
 	}
@@ -165,6 +167,35 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 		p := indexPath(path, i)
 		d.src.lines[p] = item.Line
 		d.value(item, out.Index(i), p)
+	}
+	v.Set(out)
+}
+
+// mapOf replaces the default map with the written one: name → value, each
+// value with its own line (path.name), a name written twice refused.
+func (d *decoder) mapOf(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.problem(n.Line, path, "must be a mapping of name: value, not %s", kindName(n))
+		return
+	}
+	out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || isMerge(k) {
+			d.problem(k.Line, path, "a name must be plain text, not %s", kindName(k))
+			continue
+		}
+		p := joinPath(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.problem(k.Line, p, "written twice (first at line %d): keep one", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.src.lines[p] = k.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.value(n.Content[i+1], elem, p)
+		out.SetMapIndex(reflect.ValueOf(k.Value), elem)
 	}
 	v.Set(out)
 }

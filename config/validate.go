@@ -296,7 +296,10 @@ func (k *checker) topic(path, name string, required bool) {
 }
 
 func (r *RedisConfig) check(k *checker) {
-	if len(r.Addrs) == 0 {
+	r.checkFaults(k)
+	if r.Mode == "ring" {
+		r.checkRing(k)
+	} else if len(r.Addrs) == 0 {
 		k.addf("redis.addrs", "needs at least one address, such as [127.0.0.1:6379]")
 	}
 	for i, a := range r.Addrs {

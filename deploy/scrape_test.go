@@ -29,6 +29,7 @@ var knownEmpty = map[string]string{
 	"cachesync_binlog_statement_dml_total":      "only after SET GLOBAL binlog_format=STATEMENT, which the shared MariaDB must not get",
 	"cachesync_binlog_partial_row_images_total": "only after SET GLOBAL binlog_row_image=MINIMAL, which the shared MariaDB must not get",
 	"cachesync_kafka_bypassed_changes_total":    "only a change whose keys are larger than a Kafka message",
+	"cachesync_redis_restarts_total":            "only after a Redis server restarts under a running cachesync",
 }
 
 // mustFire are the alerts the load of TestScrape sets off (its dead

@@ -48,6 +48,8 @@ type Metrics struct {
 	WBEchoGuarded    *prometheus.CounterVec   // table: owned keys of the flusher's own row writes, sent as guarded deletes
 	WBGuardedDeletes *prometheus.CounterVec   // phase, result (kept|deleted): what the guarded deletes did
 
+	RedisFaults // a Redis that restarted
+
 	// Kafka transport.
 	KafkaPublished      prometheus.Counter     // messages acknowledged by the broker
 	KafkaPublishErrors  prometheus.Counter     // failed produce attempts, retried
@@ -129,7 +131,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.newWriteBehind()
 	m.newKafka()
 	m.newFaults(reg)
+	m.RedisFaults = newRedisFaults()
 	if reg != nil {
+		reg.MustRegister(m.RedisFaults.collectors()...)
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.BinlogGaps, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,

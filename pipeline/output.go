@@ -27,6 +27,10 @@ type OutputOptions struct {
 	// OneShot is replay and backfill: a Redis that does not answer now is
 	// an error (nothing was deleted), where run waits for it.
 	OneShot bool
+	// OnRedisConnect, when set, is called (without blocking) each time the
+	// output's Redis client opens a connection: run's restart watch looks
+	// at the servers' run_ids then.
+	OnRedisConnect func()
 }
 
 // NewOutput returns where batches go with cfg: the Redis deleter
@@ -47,7 +51,7 @@ func NewOutput(ctx context.Context, cfg *config.Config, acker event.Acker, o Out
 		}
 		return t, t.release, nil
 	}
-	rdb, err := sink.NewRedis(cfg.Redis)
+	rdb, err := sink.NewRedisNotify(cfg.Redis, o.OnRedisConnect)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -41,11 +41,12 @@ func stream(soft, hard context.Context, cfg *config.Config, store checkpoint.Sto
 	backoff := cfg.Retry.Backoff()
 	tracker := checkpoint.NewTracker(event.Position{}) // the tailer commits its start position
 	finished := newLastDone()
+	restarts := newRestartWatch(cfg, d)
 	out, release, err := NewOutput(soft, cfg, event.AckerFunc(func(seq uint64) {
 		tracker.Done(seq)
 		finished.done()
 		m.InFlightBatches.Set(float64(tracker.InFlight()))
-	}), OutputOptions{}, d)
+	}), OutputOptions{OnRedisConnect: restarts.Kick}, d)
 	if err != nil {
 		return err
 	}
@@ -88,6 +89,7 @@ func stream(soft, hard context.Context, cfg *config.Config, store checkpoint.Sto
 	go watchRetention(wctx, cfg.Source, saver.Saved, h, m, log.Named("retention"), 30*time.Second)
 	go watchBinlogSettings(wctx, cfg.Source, m, log.Named("binlog settings"), 30*time.Second)
 	go watchLag(wctx, tailer.TakeLagPeak, cfg.Source.LagWarning.D(), log.Named("lag"), time.Second)
+	go restarts.run(wctx)
 	s := &streamer{where: fmt.Sprint(store), read: tailer.Run, gap: gapPolicy(cfg.Source.OnGap, m.BinlogGaps, func(ctx context.Context, gone error) (event.Position, error) {
 		return gapBackfill(ctx, cfg, gone, d)
 	}), out: out, tracker: tracker, saver: saver, log: log, health: h, finalSave: d.finalSave()}

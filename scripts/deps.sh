@@ -3,7 +3,8 @@
 # MariaDB and Redis binaries (tests and the demo start private copies of
 # them, see scripts/services.sh; the system services are never started or
 # used), redis-cli, gcc for `go test -race`, and Prometheus (promtool checks
-# deploy/prometheus/alerts.yml; a private prometheus scrapes a test run).
+# deploy/prometheus/alerts.yml; a private prometheus scrapes a test run),
+# and nutcracker (twemproxy: the ketama ring layout is checked against it).
 # Checks that Go >= 1.26 is on the PATH. Safe to run again: installs only what is missing.
 set -euo pipefail
 
@@ -35,12 +36,13 @@ declare -A WANT=(
 	[ca-certificates]=/etc/ssl/certs/ca-certificates.crt # go downloads modules over HTTPS
 	[docker-compose]=docker-compose  # validates docker-compose.yml; installed without its Recommends (no Docker engine)
 	[prometheus]=promtool            # promtool and prometheus for deploy/ (tests start a private one; the service is never used)
+	[nutcracker]=nutcracker          # twemproxy: sink's ketama layout is checked against a private one (the service is never used)
 )
 
 # Installed with --no-install-recommends: docker-compose recommends the whole
 # Docker engine, which these machines cannot run and tests do not need;
 # prometheus recommends the node exporter, another service nothing here uses.
-NO_RECOMMENDS=" docker-compose prometheus "
+NO_RECOMMENDS=" docker-compose prometheus nutcracker "
 
 present() {
 	case $1 in
@@ -80,7 +82,7 @@ main() {
 	local missing
 	missing=$(missing_packages)
 	if [[ -z $missing ]]; then
-		echo "deps.sh: MariaDB, Redis, redis-cli, gcc, docker-compose and Prometheus are installed"
+		echo "deps.sh: MariaDB, Redis, redis-cli, gcc, docker-compose, Prometheus and nutcracker are installed"
 		return
 	fi
 	echo "deps.sh: installing ${missing//$'\n'/ }"

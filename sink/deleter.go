@@ -254,7 +254,8 @@ func (d *Deleter) deleteGroup(ctx context.Context, phase string, g group) error 
 }
 
 // multiKeyChunk caps keys per UNLINK command on a single node; in a cluster
-// every command carries one key so go-redis can route it to its slot.
+// or a ring every command carries one key so go-redis can route it to its
+// slot or shard.
 const multiKeyChunk = 128
 
 // deleteOnce deletes every key of g in one pipelined round trip: the
@@ -285,7 +286,7 @@ func (d *Deleter) deleteOnce(ctx context.Context, g group) (guardCounts, error) 
 func (d *Deleter) pipelineOnce(ctx context.Context, g group) (guardCounts, error) {
 	cluster, off := isCluster(d.rdb), d.guardDenied.Load()
 	perCmd := multiKeyChunk
-	if cluster {
+	if perKeyRouted(d.rdb) {
 		perCmd = 1
 	}
 	pipe := d.rdb.Pipeline()

@@ -37,7 +37,8 @@ type guardCounts struct{ kept, deleted int }
 // guardable reports whether key i of b gets the guarded delete. In a Redis
 // Cluster the key and its stamp must share a slot, which only a hash tag
 // ensures; a key without one is deleted plainly (the scripts refuse such a
-// key anyway, since the stream must share its slot too).
+// key anyway, since the stream must share its slot too). A ring needs no
+// tag: the script runs whole on KEYS[1]'s shard, as write-behind's did.
 // off: the Redis user may not run scripts (see denyGuard), every key is plain.
 func guardable(b *event.Batch, i int, cluster, off bool) bool {
 	return !off && b.IsGuarded(i) && (!cluster || hashTagged(b.Keys[i]))
@@ -66,9 +67,16 @@ func hasGuarded(g group) bool {
 	return false
 }
 
-// loadGuard loads the guard script (on a cluster, ScriptLoad goes to every master).
+// loadGuard loads the guard script on every master of a cluster and every
+// shard of a ring (a Ring sends SCRIPT LOAD to one shard only).
 func (d *Deleter) loadGuard(ctx context.Context) error {
-	if err := d.guard.Load(ctx, d.rdb).Err(); err != nil {
+	var err error
+	if _, ring := d.rdb.(*redis.Ring); ring {
+		err = eachNode(ctx, d.rdb, func(ctx context.Context, n Node) error { return d.guard.Load(ctx, n.Client).Err() })
+	} else {
+		err = d.guard.Load(ctx, d.rdb).Err()
+	}
+	if err != nil {
 		return &guardError{fmt.Errorf("loading the script: %w", err)}
 	}
 	d.guardLoaded.Store(true)

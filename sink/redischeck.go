@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,9 @@ var ErrRedisUnreachable = errors.New("redis unreachable")
 // clear message instead of turning into endless retries. A Redis that is
 // merely down is reported as ErrRedisUnreachable.
 func CheckRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisConfig) error {
+	if ring, ok := rdb.(*redis.Ring); ok {
+		return checkShards(ctx, ring, c)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := rdb.Ping(cctx).Err()
@@ -88,4 +92,39 @@ func sentinelReason(msg string) string {
 		}
 	}
 	return firstWord(msg)
+}
+
+// checkShards checks every shard of a ring as a single node of its own
+// (credentials, ACL, db, a read-only replica), naming the shard: a key's
+// deletes go to its shard only, so one bad shard leaves its keys stale.
+// ErrRedisUnreachable only when no shard refused outright.
+func checkShards(ctx context.Context, ring *redis.Ring, c config.RedisConfig) error {
+	names := map[string]string{}
+	for name, addr := range c.Shards {
+		names[addr] = name
+	}
+	var mu sync.Mutex
+	var refused, down []error
+	_ = ring.ForEachShard(ctx, func(ctx context.Context, sc *redis.Client) error {
+		addr := sc.Options().Addr
+		one := c
+		one.Mode, one.Addrs, one.Shards = "auto", []string{addr}, nil
+		err := CheckRedis(ctx, sc, one)
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("redis.shards.%s: %w", names[addr], err)
+		mu.Lock()
+		defer mu.Unlock()
+		if errors.Is(err, ErrRedisUnreachable) {
+			down = append(down, err)
+		} else {
+			refused = append(refused, err)
+		}
+		return nil
+	})
+	if len(refused) > 0 {
+		return errors.Join(refused...)
+	}
+	return errors.Join(down...)
 }
