@@ -145,12 +145,6 @@ func (s *recordingStore) Save(ctx context.Context, p event.Position) error {
 	return nil
 }
 
-func (s *recordingStore) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.saved)
-}
-
 func (s *recordingStore) last() event.Position {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -101,7 +101,11 @@ func TestLeaderLosesLeaseStandbyTakesOver(t *testing.T) {
 	if err := rdb.Set(ctx, keys.Lease, "999:someone-else", 3*ttl).Err(); err != nil {
 		t.Fatal(err)
 	}
-	lostAt := a.store.count()
+	// What Redis holds now is the last checkpoint the old leader saved: a
+	// save in flight when the lease changed hands either ran before (and is
+	// in it) or is refused. (Counting the store's successful saves here
+	// would race with a save that ran in Redis before the change and
+	// returned after it.)
 	savedThen, _, _ := a.store.inner.Load(ctx)
 	waitFor(t, "the old leader to stop streaming", func() bool { return !a.reading.Load() })
 	if a.j.index("reading stopped") < 0 {
@@ -111,11 +115,8 @@ func TestLeaderLosesLeaseStandbyTakesOver(t *testing.T) {
 	if err := <-a.done; err != nil {
 		t.Errorf("the old leader's lease loop: %v", err)
 	}
-	if n := a.store.count(); n != lostAt {
-		t.Errorf("the old leader saved %d checkpoints after losing the lease", n-lostAt)
-	}
 	if now, _, _ := a.store.inner.Load(ctx); now != savedThen {
-		t.Errorf("the checkpoint moved from %v to %v after the leader lost the lease", savedThen, now)
+		t.Errorf("the old leader saved after losing the lease: the checkpoint moved from %v to %v", savedThen, now)
 	}
 
 	var from event.Position
