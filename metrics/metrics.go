@@ -60,6 +60,8 @@ type Metrics struct {
 	KafkaConsumerLag    prometheus.Gauge       // messages behind the partition's end, as the reader last saw
 	KafkaRedelivered    prometheus.Counter     // messages at or below an offset this consumer already finished
 	KafkaNewerVersion   prometheus.Counter     // messages of a later format version, left for an upgraded consumer
+
+	Replicas Replicas // delete.second: replicas
 }
 
 // New creates the collectors and registers them with reg (may be nil, for tests
@@ -122,7 +124,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.newWriteBehind()
 	m.newKafka()
+	m.newReplicas()
 	if reg != nil {
+		reg.MustRegister(m.Replicas.collectors()...)
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.BinlogGaps, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
