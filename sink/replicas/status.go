@@ -41,3 +41,12 @@ func slaveStatus(conn *client.Conn) (event.Position, error) {
 	}
 	return event.Position{File: file, Pos: uint32(pos)}, nil
 }
+
+// PositionApplied reports whether a replica whose SQL thread has executed
+// the primary's binlog up to exec has committed the transaction of the
+// rows event ending at rows. Exec_Master_Log_Pos moves at transaction
+// boundaries: at or past the end of one of its rows events, the
+// transaction is committed. An unknown position applied nothing.
+func PositionApplied(exec, rows event.Position) bool {
+	return exec.File != "" && rows.File != "" && exec.Compare(rows) >= 0
+}

@@ -153,7 +153,7 @@ func (w *Watcher) applied(s *state, n *noted) bool {
 	if w.o.GTID {
 		return len(n.gtids) > 0 && s.exec.ContainsAll(n.gtids)
 	}
-	return s.pos.File != "" && s.pos.Compare(n.pos) >= 0
+	return PositionApplied(s.pos, n.pos)
 }
 
 // Note records a transaction handed to the deleter, for the lag metrics.
