@@ -1,10 +1,10 @@
-# make build | test | demo | bench | fmt | vet
+# make build | test | demo | bench | torture | fmt | vet
 # `test` and `demo` first run scripts/deps.sh, which installs MariaDB, Redis,
 # gcc and Prometheus (promtool and a private server for the deploy/ tests)
 # with apt where missing and checks for Go 1.26+ (see README).
 GO ?= go
 
-.PHONY: build test demo bench fmt vet
+.PHONY: build test demo bench torture fmt vet
 
 build:
 	$(GO) build ./...
@@ -26,6 +26,13 @@ demo:
 bench:
 	bash scripts/deps.sh
 	bash scripts/bench.sh
+
+# The cache-aside race measured per mode (app-delete, single, double, lease)
+# on private MariaDB and Redis (scripts/torture.sh, cmd/cachesync-torture);
+# flags in TORTURE_ARGS, the JSON in torture-results/.
+torture:
+	bash scripts/deps.sh
+	bash scripts/torture.sh $(TORTURE_ARGS)
 
 fmt:
 	$(GO) fmt ./...
