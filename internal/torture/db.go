@@ -125,7 +125,11 @@ type rowReader struct {
 }
 
 func (o *Options) newRowReader(ctx context.Context) (*rowReader, error) {
-	c, err := o.dial(ctx, o.Database)
+	dial := o.dial
+	if o.ReplicaAddr != "" {
+		dial = o.dialReplica // the readers fill from the replica
+	}
+	c, err := dial(ctx, o.Database)
 	if err != nil {
 		return nil, err
 	}
