@@ -23,7 +23,7 @@ func (m *Metrics) newReplicas() {
 			"1 while the last poll of the replica's applied position answered; 0: its second deletes wait for delete.replica_max_wait.", "replica"),
 		SecondWait: histogram("cachesync_second_delete_wait_seconds",
 			"With delete.second: replicas, the time from a transaction's first delete to its second (the wait for the replicas to apply it).",
-			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}),
+			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10, 30, 60}),
 		AtBound: counterVec("cachesync_replica_wait_bound_total",
 			"Second deletes sent at delete.replica_max_wait before the named replica had applied their transaction (it is down, stopped or that far behind).", "replica"),
 	}
