@@ -12,6 +12,8 @@ type ReplicaConfig struct {
 	Addr     string `yaml:"addr"`     // host:port, required
 	User     string `yaml:"user"`     // required; needs REPLICATION CLIENT (SHOW SLAVE STATUS) without GTIDs
 	Password Secret `yaml:"password"` // use ${VAR}; never logged
+	// PasswordFile is an alternative to password (see source.password_file).
+	PasswordFile string `yaml:"password_file"`
 	// TLS to the replica, as source.tls.
 	TLS TLSConfig `yaml:"tls"`
 }
@@ -56,6 +58,7 @@ func (c *Config) checkReplicas(k *checker) {
 		if r.User == "" {
 			k.addf(p+".user", "is required: the MySQL user cachesync polls the replica's applied position as")
 		}
+		k.notBoth(p, r.Password, r.PasswordFile)
 		r.TLS.check(k, p+".tls")
 		if j, dup := names[r.Label()]; dup {
 			k.addf(p+".name", "%q is also replicas[%d]'s name (or addr): each replica needs its own, it labels the metrics", r.Label(), j)
