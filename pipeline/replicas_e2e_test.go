@@ -32,6 +32,8 @@ type replicaWorld struct {
 	h        *Health
 	ctx      context.Context
 	version  int
+	base     int     // version when the streaming check ended
+	baseKeys float64 // keys deleted by then (each phase)
 	maxWait  time.Duration
 	replName string
 }
@@ -96,6 +98,15 @@ replicas:
 			t.Fatal("cachesync never deleted the key")
 		}
 	}
+	// Updates made before the tailer started are never deleted; those it
+	// saw are all first-deleted by now (one row: in order), and done once
+	// their second deletes have caught up.
+	for end := time.Now().Add(60 * time.Second); w.deleted("second") < w.deleted("first"); time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the second deletes of the streaming check did not finish")
+		}
+	}
+	w.base, w.baseKeys = w.version, w.deleted("first")
 	return w
 }
 
@@ -121,6 +132,23 @@ func (w *replicaWorld) gone(d time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// settled waits until both deletes of every update so far are done (each
+// update invalidates the row's two keys), so a phase sees only its own.
+func (w *replicaWorld) settled() {
+	w.t.Helper()
+	want := w.baseKeys + float64(2*(w.version-w.base))
+	done := func(phase string) bool { return w.deleted(phase) >= want }
+	for end := time.Now().Add(60 * time.Second); !done("first") || !done("second"); time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			w.t.Fatalf("the deletes of %d updates did not finish; logs: %v", w.version, w.logs.All())
+		}
+	}
+}
+
+func (w *replicaWorld) deleted(phase string) float64 {
+	return testutil.ToFloat64(w.m.Invalidated.WithLabelValues(phase))
 }
 
 func (w *replicaWorld) atBound() float64 {
@@ -162,6 +190,7 @@ func TestSecondDeleteWaitsForReplica(t *testing.T) {
 
 			// Normal: the second delete follows the replica's apply, within
 			// milliseconds (too soon to cache a stale value in between here).
+			w.settled()
 			before := w.waits()
 			w.set("old")
 			w.update()
@@ -175,6 +204,7 @@ func TestSecondDeleteWaitsForReplica(t *testing.T) {
 			}
 
 			// Stopped: nothing before the bound, then the delete, warned and counted.
+			w.settled()
 			w.replica.StopApplying(t)
 			w.firstDeleteThenStale()
 			if w.gone(w.maxWait / 4) {
@@ -192,6 +222,7 @@ func TestSecondDeleteWaitsForReplica(t *testing.T) {
 			}
 
 			// Restarted: the second delete goes when the replica applies.
+			w.settled()
 			w.firstDeleteThenStale()
 			if w.gone(w.maxWait / 8) {
 				t.Fatal("second delete sent while the replica had not applied the transaction")
