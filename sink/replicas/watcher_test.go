@@ -37,7 +37,9 @@ func TestWatcherRealReplica(t *testing.T) {
 			w := replicas.New(replicas.Options{
 				Replicas: []config.ReplicaConfig{{Name: "r-" + name, Addr: r.Addr, User: "root"}},
 				Source:   config.SourceConfig{Flavor: "mariadb", Charset: "utf8mb4"}, GTID: gtid,
-				Dial: func(ctx context.Context, src config.SourceConfig) (*client.Conn, error) { return source.Connect(ctx, src) },
+				Dial: func(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
+					return source.Connect(ctx, src)
+				},
 				OnState: func(_ string, up bool, _ string) {
 					mu.Lock()
 					states[up]++
@@ -79,7 +81,9 @@ func TestWatcherRealReplica(t *testing.T) {
 	w := replicas.New(replicas.Options{
 		Replicas: []config.ReplicaConfig{{Name: "gone", Addr: r.Addr, User: "root"}},
 		Source:   config.SourceConfig{Flavor: "mariadb", Charset: "utf8mb4", ConnectTimeout: config.Duration(time.Second)}, GTID: true,
-		Dial: func(ctx context.Context, src config.SourceConfig) (*client.Conn, error) { return source.Connect(ctx, src) },
+		Dial: func(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
+			return source.Connect(ctx, src)
+		},
 	}, zaptest.NewLogger(t), &m.Replicas)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
