@@ -54,6 +54,9 @@ type handler struct {
 	ddlTables [][2]string
 	cascaded  map[string]struct{}
 	doubt     schemaDoubt // see doubt.go
+	// trxGTID is the GTID of the event group being read ("" without GTIDs),
+	// copied into each batch for delete.second: replicas.
+	trxGTID string
 }
 
 // streaming notes that the server is sending events on this connection.
@@ -236,7 +239,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 		return err
 	}
 	b := &event.Batch{DB: tk.Schema().Schema, Table: tk.Schema().Name, Op: op,
-		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0)}
+		Pos: event.Position{File: h.curFile, Pos: hdr.LogPos}, CommitTime: time.Unix(int64(hdr.Timestamp), 0), GTID: h.trxGTID}
 	h.batch = b
 	h.t.observeLag(hdr.Timestamp)
 	if op == event.OpUpdate {

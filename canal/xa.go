@@ -122,6 +122,7 @@ func (h *handler) saveXA(ctx context.Context) error {
 func (h *handler) OnGTID(hdr *replication.EventHeader, e mysql.BinlogGTIDEvent) error {
 	h.resetSeen()
 	h.xa.current = ""
+	h.trxGTID = groupGTID(e)
 	g, ok := e.(*replication.MariadbGTIDEvent)
 	if !ok {
 		return nil
@@ -177,7 +178,7 @@ func (h *handler) xaCompleted(hdr *replication.EventHeader, id string) error {
 	pos := event.Position{File: h.curFile, Pos: hdr.LogPos}
 	for _, pid := range h.xa.Order {
 		for _, p := range h.xa.Prepared[pid] {
-			b := &event.Batch{DB: p.DB, Table: p.Table, Op: p.Op, Rows: p.Rows, Keys: toStrings(p.Keys), Pos: pos,
+			b := &event.Batch{DB: p.DB, Table: p.Table, Op: p.Op, Rows: p.Rows, Keys: toStrings(p.Keys), Pos: pos, GTID: h.trxGTID,
 				RowIDs: toStrings(p.RowIDs), RowEnds: p.RowEnds}
 			b.Seq = h.t.tracker.Next()
 			if err := h.t.sink.Send(h.ctx, b); err != nil {
@@ -194,4 +195,30 @@ func (h *handler) xaCompleted(hdr *replication.EventHeader, id string) error {
 	}
 	h.xa.dirty = true
 	return nil
+}
+
+// groupGTID is the GTID of an event group as the replicas report it
+// (domain-server-seq, uuid:n), "" for MySQL's anonymous groups (gtid_mode
+// OFF), whose server uuid is all zeros.
+func groupGTID(e mysql.BinlogGTIDEvent) string {
+	if g, ok := e.(*replication.GTIDEvent); ok {
+		if allZero(g.SID) {
+			return ""
+		}
+		return fmt.Sprintf("%x-%x-%x-%x-%x:%d", g.SID[0:4], g.SID[4:6], g.SID[6:8], g.SID[8:10], g.SID[10:16], g.GNO)
+	}
+	set, err := e.GTIDNext()
+	if err != nil || set == nil {
+		return ""
+	}
+	return set.String()
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

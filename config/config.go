@@ -16,6 +16,7 @@ type Config struct {
 	Transport  TransportConfig  `yaml:"transport"`
 	Redis      RedisConfig      `yaml:"redis"`
 	Delete     DeleteConfig     `yaml:"delete"`
+	Replicas   []ReplicaConfig  `yaml:"replicas"`
 	Retry      RetryConfig      `yaml:"retry"`
 	HTTP       HTTPConfig       `yaml:"http"`
 	Shutdown   ShutdownConfig   `yaml:"shutdown"`
@@ -285,7 +286,17 @@ type DeleteConfig struct {
 	// ScanRate caps the keys a SCAN of on_truncate: scan or cascade scan
 	// deletes per second, over all masters; default 5000, 0 means no cap.
 	ScanRate int `yaml:"scan_rate"`
+	// Second is when the second delete goes: fixed (default: second_delay
+	// after the first) or replicas (as soon as every replica listed under
+	// replicas: has applied the transaction; see README, "Read replicas").
+	Second string `yaml:"second"`
+	// ReplicaMaxWait bounds the wait of second: replicas: past it the
+	// second delete goes anyway, with a warning naming the replica; default 30s.
+	ReplicaMaxWait Duration `yaml:"replica_max_wait"`
 }
+
+// WaitsForReplicas reports whether the second delete waits for the replicas.
+func (d DeleteConfig) WaitsForReplicas() bool { return d.Second == SecondReplicas }
 
 // RetryConfig is the backoff for every retried operation.
 type RetryConfig struct {
@@ -398,10 +409,12 @@ func Default() Config {
 			RestartCheck:    Duration(10 * time.Second),
 		},
 		Delete: DeleteConfig{
-			SecondDelay: Duration(500 * time.Millisecond),
-			Command:     "unlink",
-			BatchKeys:   512,
-			ScanRate:    5000,
+			SecondDelay:    Duration(500 * time.Millisecond),
+			Command:        "unlink",
+			BatchKeys:      512,
+			ScanRate:       5000,
+			Second:         SecondFixed,
+			ReplicaMaxWait: Duration(30 * time.Second),
 		},
 		Retry:    RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},

@@ -319,6 +319,8 @@ func secretVar(path string) string {
 		return "REDIS_PASSWORD"
 	case strings.HasPrefix(path, "transport.kafka.sasl."):
 		return "KAFKA_PASSWORD"
+	case strings.HasPrefix(path, "replicas["):
+		return "REPLICA_PASSWORD"
 	}
 	return "SECRET"
 }

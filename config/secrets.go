@@ -24,6 +24,10 @@ func (c *Config) ResolveSecrets(readFile func(string) ([]byte, error)) error {
 		sasl := &c.Transport.Kafka.SASL
 		k.resolve("transport.kafka.sasl.password_file", &sasl.Password, &sasl.PasswordFile, readFile)
 	}
+	for i := range c.Replicas {
+		r := &c.Replicas[i]
+		k.resolve(indexPath("replicas", i)+".password_file", &r.Password, &r.PasswordFile, readFile)
+	}
 	file := ""
 	if c.src != nil {
 		file = c.src.file

@@ -22,6 +22,7 @@ func (c *Config) Validate() error {
 	c.Transport.check(k)
 	c.Redis.check(k)
 	c.Delete.check(k)
+	c.checkReplicas(k)
 	c.Retry.check(k)
 	c.HTTP.check(k)
 	k.positive("shutdown.timeout", c.Shutdown.Timeout, "30s")

@@ -97,6 +97,12 @@ type Batch struct {
 	Keys       []string // byte strings; may be any bytes, not only UTF-8
 	Pos        Position // position of the rows event, for errors and logs
 	CommitTime time.Time
+	// GTID is the transaction's own GTID when the source writes them
+	// (MariaDB domain-server-seq, MySQL uuid:n), "" otherwise. A batch
+	// merged from several transactions (the Kafka consumer's) lists one per
+	// domain or server uuid, the highest, comma-separated. The second
+	// delete of delete.second: replicas waits for it on the replicas.
+	GTID string
 
 	// RowIDs and RowEnds split Keys by the row change they came from, for a
 	// transport that keys its messages by row (Kafka): row i is RowIDs[i]

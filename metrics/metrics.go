@@ -68,6 +68,7 @@ type Metrics struct {
 	ScanDeleted  *prometheus.CounterVec // table, reason (truncate|cascade): keys a SCAN found and deleted
 	CascadeKeys  *prometheus.CounterVec // table: keys rendered from a parent's deleted row for its ON DELETE CASCADE children
 	SchemaDoubts *prometheus.CounterVec // table, action (backfill|fail): rows events not decodable with a known schema
+	Replicas     Replicas               // delete.second: replicas
 }
 
 // New creates the collectors and registers them with reg (may be nil, for tests
@@ -132,8 +133,10 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.newKafka()
 	m.newFaults(reg)
 	m.RedisFaults = newRedisFaults()
+	m.newReplicas()
 	if reg != nil {
 		reg.MustRegister(m.RedisFaults.collectors()...)
+		reg.MustRegister(m.Replicas.collectors()...)
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
 			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.BinlogGaps, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,

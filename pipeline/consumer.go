@@ -43,10 +43,14 @@ func Consumer(soft, hard context.Context, cfg *config.Config, d Deps) error {
 		CommitInterval: k.CommitInterval.D(), MaxInFlight: k.ConsumerMaxInFlight, Dialer: conn.Dialer, Transport: conn.Transport}, backoff, log.Named("consumer"), m)
 	finished := newLastDone()
 	defer h.pending("kafka messages fetched and not yet deleted twice", c.InFlight)()
-	del := sink.NewDeleter(rdb, deleterConfig(cfg), event.AckerFunc(func(seq uint64) {
+	w := newReplicaWatcher(cfg, d)
+	var del event.Output = sink.NewDeleter(rdb, withReplicas(deleterConfig(cfg), cfg, w), event.AckerFunc(func(seq uint64) {
 		c.Done(seq)
 		finished.done()
 	}), backoff, log.Named("deleter"), m)
+	if w != nil {
+		del = watchedDeleter{del.(*sink.Deleter), w}
+	}
 	wctx, stopWatch := context.WithCancel(hard)
 	defer stopWatch()
 	go watchStall(wctx, h, "consumer", stallHint("direct"), c.InFlight, finished, cfg.HTTP.StallAfter.D(), time.Second)

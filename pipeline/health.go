@@ -21,6 +21,7 @@ type Health struct {
 
 	mu       sync.Mutex
 	problems map[string]string     // part → why it is not ready; absent: fine
+	degraded map[string]string     // part → why it works less well, still ready
 	work     map[string]func() int // what → how much of it is unfinished
 }
 
@@ -32,7 +33,7 @@ func NewHealth(log *zap.Logger, reg prometheus.Registerer) *Health {
 	if reg != nil {
 		reg.MustRegister(g)
 	}
-	return &Health{log: log, gauge: g, problems: map[string]string{}, work: map[string]func() int{}}
+	return &Health{log: log, gauge: g, problems: map[string]string{}, degraded: map[string]string{}, work: map[string]func() int{}}
 }
 
 // pending registers a count of unfinished work (what: its unit, such as
@@ -104,6 +105,19 @@ func (h *Health) bad(part, why string) {
 	h.set(false)
 }
 
+// degrade marks part as working less well without making the process not
+// ready (a read replica down: second deletes wait replica_max_wait for it);
+// why "" clears it. Only changes are logged, by the part itself.
+func (h *Health) degrade(part, why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if why == "" {
+		delete(h.degraded, part)
+		return
+	}
+	h.degraded[part] = why
+}
+
 // drop forgets parts that stopped running, without a line: a part that
 // ends is not thereby ready (a fatal error may be on its way out).
 func (h *Health) drop(parts ...string) {
@@ -124,12 +138,21 @@ func (h *Health) set(ready bool) {
 	}
 }
 
-// Status is ready, or each part's problem, one per line, sorted.
+// Status is ready, or each part's problem, one per line, sorted. A ready
+// process with degraded parts says "ready (degraded)" and lists them.
 func (h *Health) Status() (bool, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.problems) == 0 {
-		return true, "ready\n"
+		if len(h.degraded) == 0 {
+			return true, "ready\n"
+		}
+		lines := make([]string, 0, len(h.degraded))
+		for part, why := range h.degraded {
+			lines = append(lines, part+": "+why)
+		}
+		sort.Strings(lines)
+		return true, "ready (degraded)\n" + strings.Join(lines, "\n") + "\n"
 	}
 	lines := make([]string, 0, len(h.problems))
 	for part, why := range h.problems {

@@ -50,3 +50,22 @@ func TestHealthUnfinishedNamesPendingWork(t *testing.T) {
 		t.Errorf("unfinished after: %q", got)
 	}
 }
+
+// A degraded part (a read replica down) leaves the process ready and is
+// listed under "ready (degraded)" until it clears.
+func TestHealthDegradedStaysReady(t *testing.T) {
+	h := NewHealth(zap.NewNop(), nil)
+	h.degrade("replica r1", "does not answer")
+	if ok, text := h.Status(); !ok || text != "ready (degraded)\nreplica r1: does not answer\n" {
+		t.Errorf("degraded: %v %q", ok, text)
+	}
+	h.bad("binlog", "reconnecting")
+	if ok, text := h.Status(); ok || strings.Contains(text, "replica") {
+		t.Errorf("not ready: %v %q", ok, text)
+	}
+	h.ok("binlog")
+	h.degrade("replica r1", "")
+	if ok, text := h.Status(); !ok || text != "ready\n" {
+		t.Errorf("cleared: %v %q", ok, text)
+	}
+}

@@ -59,7 +59,14 @@ func NewOutput(ctx context.Context, cfg *config.Config, acker event.Acker, o Out
 		rdb.Close()
 		return nil, nil, err
 	}
-	del := sink.NewDeleter(rdb, deleterConfig(cfg), acker, backoff, log.Named("deleter"), m)
+	w := newReplicaWatcher(cfg, d)
+	if o.OneShot {
+		w = nil // replay and backfill: the fixed second delay
+	}
+	del := sink.NewDeleter(rdb, withReplicas(deleterConfig(cfg), cfg, w), acker, backoff, log.Named("deleter"), m)
+	if w != nil {
+		return watchedDeleter{del, w}, func() { rdb.Close() }, nil
+	}
 	return del, func() { rdb.Close() }, nil
 }
 

@@ -62,12 +62,13 @@ wait_ready() {
 	done
 }
 
-start_mysql() {
-	local d=$DIR/mysql port rc attempt
+start_mysql() { # start_mysql [NAME [SERVER_ID]]: a MariaDB in $DIR/NAME (default mysql)
+	local name=${1:-mysql} id=${2:-${MYSQL_SERVER_ID:-1}} port rc attempt
+	local d=$DIR/$name
 	mkdir -p "$d/data" "$d/tmp"
 	for attempt in 1 2 3; do
 		port=$(free_port)
-		sed -e "s|@DIR@|$d|g" -e "s|@PORT@|$port|g" -e "s|@SERVER_ID@|${MYSQL_SERVER_ID:-1}|g" \
+		sed -e "s|@DIR@|$d|g" -e "s|@PORT@|$port|g" -e "s|@SERVER_ID@|$id|g" \
 			-e "s|@USER@|$(id -un)|g" "$TESTENV/mariadb.cnf" >"$d/my.cnf"
 		if ((attempt == 1)); then
 			"$(bin mariadb-install-db)" --defaults-file="$d/my.cnf" --auth-root-authentication-method=normal \
@@ -75,7 +76,7 @@ start_mysql() {
 				{ tail -n 20 "$d/install.log" "$d/error.log" >&2 || true; die "mariadb-install-db failed in $d"; }
 		fi
 		"$(bin mariadbd)" --defaults-file="$d/my.cnf" >>"$d/mariadbd.out" 2>&1 &
-		echo $! >"$DIR/mysql.pid"
+		echo $! >"$DIR/$name.pid"
 		rc=0
 		wait_ready $! mariadbd "$d/error.log" "$(bin mariadb)" --defaults-file="$d/my.cnf" -e "SELECT 1" || rc=$?
 		((rc == 0)) && { MYSQL_PORT=$port; return; }
@@ -161,7 +162,23 @@ cmd_stop() {
 	[[ -d $DIR ]] || return 0
 	DIR=$(cd "$DIR" && pwd)
 	stop_pid "$DIR/redis.pid" redis-server
+	stop_pid "$DIR/replica.pid" "$DIR/replica/my.cnf"
 	stop_pid "$DIR/mysql.pid" "$DIR/mysql/my.cnf"
+}
+
+# cmd_replica starts a second MariaDB replicating from the first in GTID
+# mode (for make torture's replica readers) and adds REPLICA_ADDR to env.
+cmd_replica() {
+	[[ -f $DIR/env ]] || die "no $DIR/env: run $0 start $DIR first"
+	DIR=$(cd "$DIR" && pwd)
+	local primary
+	primary=$(sed -n 's/^MYSQL_PORT=//p' "$DIR/env")
+	start_mysql replica 2
+	"$(bin mariadb)" --defaults-file="$DIR/replica/my.cnf" -e "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$primary,
+		MASTER_USER='root', MASTER_PASSWORD='', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE" ||
+		die "replica: CHANGE MASTER / START SLAVE failed"
+	echo "REPLICA_ADDR=127.0.0.1:$MYSQL_PORT" >>"$DIR/env"
+	echo "services.sh: MariaDB replica on 127.0.0.1:$MYSQL_PORT"
 }
 
 cmd_env() {
@@ -169,12 +186,13 @@ cmd_env() {
 	sed 's/^/export /' "$DIR/env"
 }
 
-usage="usage: $0 start|stop|env DIR, or $0 port"
+usage="usage: $0 start|replica|stop|env DIR, or $0 port"
 [[ $# == 1 && $1 == port ]] && { free_port; exit; }
 [[ $# == 2 ]] || die "$usage"
 DIR=$2
 case $1 in
 start) cmd_start ;;
+replica) cmd_replica ;;
 stop) cmd_stop ;;
 env) cmd_env ;;
 *) die "$usage" ;;

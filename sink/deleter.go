@@ -32,6 +32,12 @@ type DeleterConfig struct {
 	// delete, which is what bounds memory: sustaining R keys/s with a second
 	// delay D needs R×D in flight. Default 524288 (~25 MiB of typical keys).
 	MaxKeysInFlight int
+	// Replicas, when set, times the second delete instead of SecondDelay
+	// (delete.second: replicas): it goes as soon as every replica has
+	// applied the batch's transaction, or ReplicaMaxWait after the first
+	// delete, whichever is first.
+	Replicas       ReplicaWaiter
+	ReplicaMaxWait time.Duration
 }
 
 func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
@@ -57,6 +63,8 @@ type Deleter struct {
 	m       *metrics.Metrics
 	now     func() time.Time
 
+	boundWarned map[string]time.Time // replica → last warning of a second delete at the bound (runSecond's)
+
 	in          chan *event.Batch
 	second      chan group
 	closeOnce   sync.Once
@@ -70,13 +78,15 @@ type Deleter struct {
 type group struct {
 	batches []*event.Batch
 	due     time.Time
+	first   time.Time // when the first delete was done
 }
 
 // NewDeleter returns a deleter; call Run, then Send, then Close to drain.
 func NewDeleter(rdb redis.UniversalClient, cfg DeleterConfig, acker event.Acker, backoff retry.Backoff, log *zap.Logger, m *metrics.Metrics) *Deleter {
 	return &Deleter{rdb: rdb, cfg: cfg, acker: acker, backoff: backoff, log: log, m: m, now: time.Now,
 		in: make(chan *event.Batch, cfg.QueueSize), second: make(chan group, cfg.secondQueue()),
-		keys: semaphore.NewWeighted(int64(cfg.maxKeys())), guard: redis.NewScript(writebehind.GuardScript())}
+		keys: semaphore.NewWeighted(int64(cfg.maxKeys())), guard: redis.NewScript(writebehind.GuardScript()),
+		boundWarned: map[string]time.Time{}}
 }
 
 // weight is what a batch holds of the in-flight budget; a batch larger than
@@ -148,11 +158,17 @@ func (d *Deleter) runFirst(ctx context.Context) error {
 		for _, b := range g.batches {
 			d.m.CommitToDelete.Observe(now.Sub(b.CommitTime).Seconds())
 		}
-		if d.cfg.SecondDelay <= 0 {
+		if d.cfg.Replicas == nil && d.cfg.SecondDelay <= 0 {
 			d.ack(g)
 			continue
 		}
-		g.due = now.Add(d.cfg.SecondDelay)
+		g.due, g.first = now.Add(d.cfg.SecondDelay), now
+		if d.cfg.Replicas != nil {
+			g.due = now.Add(d.cfg.ReplicaMaxWait)
+			for _, b := range g.batches {
+				d.cfg.Replicas.Note(b)
+			}
+		}
 		select {
 		case d.second <- g:
 		case <-ctx.Done():
@@ -163,10 +179,8 @@ func (d *Deleter) runFirst(ctx context.Context) error {
 
 func (d *Deleter) runSecond(ctx context.Context) error {
 	for g := range d.second {
-		if wait := g.due.Sub(d.now()); wait > 0 {
-			if err := retry.SleepCtx(ctx, wait); err != nil {
-				return err
-			}
+		if err := d.waitSecond(ctx, g); err != nil {
+			return err
 		}
 		// Merge groups that are already due into one round trip.
 		keys := countKeys(g)
@@ -177,17 +191,18 @@ func (d *Deleter) runSecond(ctx context.Context) error {
 				if !ok {
 					break merge
 				}
-				if ng.due.After(d.now()) {
+				if !d.secondDue(ng) {
 					if err := d.finishSecond(ctx, g); err != nil {
 						return err
 					}
 					g = ng
-					if err := retry.SleepCtx(ctx, ng.due.Sub(d.now())); err != nil {
+					if err := d.waitSecond(ctx, g); err != nil {
 						return err
 					}
 					keys = countKeys(g)
 					continue
 				}
+				d.mergedSecond(ng)
 				g.batches = append(g.batches, ng.batches...)
 				keys += countKeys(ng)
 			default:

@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pause := fs.String("pause", torture.DefaultPause, "pause between a reader's MySQL read and its cache write: WEIGHT:LO-HI parts; a range from 0 is uniform, from LO > 0 log-uniform; nD is n × -second-delay")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the rows and pauses drawn")
 	fs.Float64Var(&o.WriteRate, "write-rate", 0, "writes per second, all writers together; 0: as fast as MySQL takes them")
+	fs.StringVar(&o.ReplicaAddr, "replica", os.Getenv("REPLICA_ADDR"), "a MariaDB replica of -mysql (GTID mode, same user) on 127.0.0.0/8: readers fill from it while its SQL thread is stopped and started at random; enables mode replica-aware (default $REPLICA_ADDR)")
+	fs.DurationVar(&o.ReplicaLag, "replica-lag", 2*time.Second, "with -replica: each stop of its SQL thread lasts up to this long")
 	jsonOut := fs.String("json", "torture.json", "write the report here as JSON; empty: do not")
 	deadline := fs.Duration("deadline", 0, "hard bound on the whole run; 0: per mode, the duration + 20 × second-delay + 3m")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (to stderr)")
@@ -78,7 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.Pause, err = torture.ParseDist(*pause, o.SecondDelay); err != nil {
 		return usageError{err}
 	}
-	if err := errors.Join(o.Check(), loopback("-mysql", o.MySQLAddr), loopback("-redis", o.RedisAddr)); err != nil {
+	replicaErr := error(nil)
+	if o.ReplicaAddr != "" {
+		replicaErr = loopback("-replica", o.ReplicaAddr)
+	}
+	if err := errors.Join(o.Check(), loopback("-mysql", o.MySQLAddr), loopback("-redis", o.RedisAddr), replicaErr); err != nil {
 		return usageError{err}
 	}
 	if o.Log, err = logging.New("console", *logLevel); err != nil {

@@ -50,7 +50,7 @@ func checkKafkaOnline(ctx context.Context, k config.KafkaConfig, stdout io.Write
 
 // configWarnings are the valid but unsafe settings run would log at start.
 func configWarnings(cfg *config.Config) []string {
-	w := append(cfg.Source.Warnings(), cfg.Redis.Warnings()...)
+	w := append(append(cfg.Source.Warnings(), cfg.Redis.Warnings()...), cfg.ReplicaWarnings()...)
 	w = append(w, cfg.RuleWarnings()...)
 	if cfg.Transport.Kind == "kafka" {
 		w = append(w, cfg.Transport.Kafka.Warnings()...)

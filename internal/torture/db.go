@@ -145,7 +145,13 @@ type rowReader struct {
 }
 
 func (o *Options) newRowReader(ctx context.Context) (*rowReader, error) {
-	c, stmt, err := o.prepared(ctx, "SELECT version, payload FROM "+table+" WHERE id = ?", "the read")
+	src := o
+	if o.ReplicaAddr != "" {
+		r := *o
+		r.MySQLAddr = o.ReplicaAddr // the readers fill from the replica
+		src = &r
+	}
+	c, stmt, err := src.prepared(ctx, "SELECT version, payload FROM "+table+" WHERE id = ?", "the read")
 	if err != nil {
 		return nil, err
 	}

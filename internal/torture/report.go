@@ -54,6 +54,9 @@ type ModeResult struct {
 
 	// Lease is what the lease-fenced client counted, in mode lease.
 	Lease *LeaseStats `json:"lease,omitempty"`
+	// Replica is the injected lag and the second delete's wait, with
+	// replica readers.
+	Replica *ReplicaStats `json:"replica,omitempty"`
 
 	Elapsed Millis `json:"elapsed_ms"` // writers' run
 	Settle  Millis `json:"settle_ms"`  // from the writers' stop until the compare
@@ -169,6 +172,15 @@ func (r Report) WriteTable(w io.Writer) error {
 		if l := m.Lease; l != nil {
 			notes = append(notes, fmt.Sprintf("%s: %d fills stored, %d refused (deleted after the miss), %d waits on another reader's lease (%d gave up), %d shared",
 				m.Mode, l.Fills, l.RefusedFills, l.Waits, l.WaitTimeouts, l.Shared))
+		}
+		if r := m.Replica; r != nil {
+			line := fmt.Sprintf("%s: readers fill from the replica; its SQL thread stopped %d times, %s in all, at most %s",
+				m.Mode, r.Stops, round(r.StoppedTotal), round(r.StoppedMax))
+			if r.WaitCount > 0 {
+				line += fmt.Sprintf("; second delete waited p50 %s, p99 %s (%d waits, %.0f sent at replica_max_wait)",
+					round(r.WaitP50), round(r.WaitP99), r.WaitCount, r.AtBound)
+			}
+			notes = append(notes, line)
 		}
 		if m.Errors > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %d reads or writes failed, the first: %s", m.Mode, m.Errors, m.FirstError))

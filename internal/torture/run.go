@@ -60,6 +60,11 @@ type Options struct {
 	// Tail is how long the readers read on after every delete is done,
 	// before they stop and the keys are compared; default 1s.
 	Tail time.Duration
+	// ReplicaAddr, when set, is a replica of MySQLAddr (MariaDB, GTID
+	// mode) that the readers read instead of the primary, while its SQL
+	// thread is stopped and started at random (lag up to ReplicaLag).
+	ReplicaAddr string
+	ReplicaLag  time.Duration
 
 	Log *zap.Logger // default: none
 }
@@ -100,11 +105,19 @@ func (o *Options) Check() error {
 	if len(o.Pause.parts) == 0 {
 		errs = append(errs, errors.New("no pause distribution"))
 	}
+	for _, m := range o.Modes {
+		if m == ModeReplicaAware && o.ReplicaAddr == "" {
+			errs = append(errs, errors.New("mode replica-aware needs a replica (-replica)"))
+		}
+	}
+	if o.ReplicaAddr != "" && o.ReplicaLag <= 0 {
+		errs = append(errs, fmt.Errorf("replica lag (%s) must be above 0 with a replica", o.ReplicaLag))
+	}
 	return errors.Join(errs...)
 }
 
 func validMode(m string) bool {
-	for _, v := range Modes() {
+	for _, v := range append(Modes(), ModeReplicaAware) {
 		if m == v {
 			return true
 		}
@@ -151,6 +164,12 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	if err := o.resetTable(ctx); err != nil {
 		return res, err
 	}
+	if o.ReplicaAddr != "" {
+		res.Replica = &ReplicaStats{}
+		if err := o.waitReplica(ctx); err != nil {
+			return res, err
+		}
+	}
 	if err := rdb.FlushDB(ctx).Err(); err != nil {
 		return res, fmt.Errorf("redis FLUSHDB: %w", err)
 	}
@@ -182,6 +201,9 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 		return res, err
 	}
 	raceErr := o.race(ctx, sc, readers, writers, &res)
+	if sc != nil && res.Replica != nil && mode == ModeReplicaAware {
+		sidecarWaits(sc.reg, res.Replica)
+	}
 	res.collect(readers, writers)
 	if lc, ok := fill.(leaseCounter); ok {
 		res.Lease = lc.leaseStats()
@@ -215,12 +237,23 @@ func (o *Options) race(ctx context.Context, sc *sidecar, readers []*reader, writ
 	for _, w := range writers {
 		wwg.Go(func() { w.run(ctx, wctx) })
 	}
+	lagDone := make(chan error, 1)
+	stopLag := make(chan struct{})
+	if res.Replica != nil {
+		go func() { lagDone <- o.injectLag(ctx, stopLag, res.Replica) }()
+	} else {
+		lagDone <- nil
+	}
 	wwg.Wait()
+	close(stopLag)
+	err := <-lagDone
 	res.Elapsed = Millis(time.Since(start))
 	settled := time.Now()
-	var err error
-	if sc != nil {
+	if sc != nil && err == nil {
 		err = o.settle(ctx, sc)
+	}
+	if res.Replica != nil && err == nil {
+		err = o.waitReplica(ctx) // the lag ends; what was cached meanwhile stays
 	}
 	if err == nil {
 		// The readers read on for Tail, refilling what the last deletes
@@ -250,7 +283,7 @@ func (o *Options) sidecarFor(ctx context.Context, mode string) (*sidecar, error)
 	if mode == ModeSingle {
 		delay = 0
 	}
-	sc, err := o.startSidecar(ctx, dir, pos, delay)
+	sc, err := o.startSidecar(ctx, dir, pos, delay, mode == ModeReplicaAware)
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
@@ -322,7 +355,7 @@ func (res *ModeResult) collect(readers []*reader, writers []*writer) {
 
 // fillFor is the fill strategy of mode.
 func (o *Options) fillFor(mode string, rdb redis.UniversalClient) (fillStrategy, error) {
-	if mode == ModeLease {
+	if mode == ModeLease || mode == ModeReplicaAware {
 		return o.leaseFill(rdb)
 	}
 	return plainFill{rdb: rdb}, nil

@@ -26,11 +26,17 @@ type sidecar struct {
 	done     chan error
 	stopSoft context.CancelFunc
 	stopHard context.CancelFunc
+	reg      *prometheus.Registry // its metrics
 }
 
 // sidecarConfig is the YAML of the in-process cachesync; secondDelay 0
 // turns the second delete off.
-func (o *Options) sidecarConfig(dir string, secondDelay time.Duration) string {
+func (o *Options) sidecarConfig(dir string, secondDelay time.Duration, replicas bool) string {
+	del := "delete: {second_delay: " + strconv.FormatInt(secondDelay.Milliseconds(), 10) + "ms}\n"
+	if replicas {
+		del = fmt.Sprintf("delete: {second: replicas}\nreplicas:\n  - {name: replica, addr: %q, user: %q, password: %q}\n",
+			o.ReplicaAddr, o.MySQLUser, o.MySQLPassword)
+	}
 	return fmt.Sprintf(`source:
   addr: %q
   user: %q
@@ -39,20 +45,19 @@ func (o *Options) sidecarConfig(dir string, secondDelay time.Duration) string {
   server_id: %d
 checkpoint: {store: file, path: %q, min_interval: 10ms}
 redis: {addrs: [%q]}
-delete: {second_delay: %s}
-http: {addr: "off"}
+%shttp: {addr: "off"}
 rules:
   - table: %s.%s
     keys: ["item:{id}"]
 `, o.MySQLAddr, o.MySQLUser, o.MySQLPassword, o.Flavor, o.ServerID, filepath.Join(dir, "cachesync.pos"),
-		o.RedisAddr, strconv.FormatInt(secondDelay.Milliseconds(), 10)+"ms", o.Database, table)
+		o.RedisAddr, del, o.Database, table)
 }
 
 // startSidecar starts cachesync streaming from start (saved as its
 // checkpoint first, so no write made after start is missed however long
 // it takes to connect).
-func (o *Options) startSidecar(ctx context.Context, dir string, start event.Position, secondDelay time.Duration) (*sidecar, error) {
-	cfg, err := config.Parse([]byte(o.sidecarConfig(dir, secondDelay)), "torture sidecar config", nil)
+func (o *Options) startSidecar(ctx context.Context, dir string, start event.Position, secondDelay time.Duration, replicas bool) (*sidecar, error) {
+	cfg, err := config.Parse([]byte(o.sidecarConfig(dir, secondDelay, replicas)), "torture sidecar config", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +68,12 @@ func (o *Options) startSidecar(ctx context.Context, dir string, start event.Posi
 	// Its warnings (binlog retention headroom on a fresh server) are noise
 	// here; its errors are not.
 	log := o.log().Named("cachesync").WithOptions(zap.IncreaseLevel(zap.ErrorLevel))
-	deps := pipeline.Deps{Log: log, Metrics: metrics.New(prometheus.NewRegistry()), Health: pipeline.NewHealth(log, nil),
+	reg := prometheus.NewRegistry()
+	deps := pipeline.Deps{Log: log, Metrics: metrics.New(reg), Health: pipeline.NewHealth(log, nil),
 		Exit: func(code int) { log.Error("cachesync did not stop after a hard stop", zap.Int("code", code)) }}
 	soft, stopSoft := context.WithCancel(ctx)
 	hard, stopHard := context.WithCancel(ctx)
-	s := &sidecar{store: store, done: make(chan error, 1), stopSoft: stopSoft, stopHard: stopHard}
+	s := &sidecar{store: store, done: make(chan error, 1), stopSoft: stopSoft, stopHard: stopHard, reg: reg}
 	go func() { s.done <- pipeline.Run(soft, hard, pipeline.RoleAll, cfg, deps) }()
 	return s, nil
 }

@@ -46,9 +46,16 @@ func (c *Consumer) handle(ctx context.Context, group []kafkago.Message, out even
 		}
 		if b == nil {
 			b = &event.Batch{DB: dm.DB, Table: dm.Table, Op: dm.Op, Pos: dm.Pos, CommitTime: dm.CommitTime,
-				Keys: make([]string, 0, len(group)*len(dm.Keys))}
-		} else if dm.CommitTime.Before(b.CommitTime) {
-			b.CommitTime = dm.CommitTime // the latency metric counts from the oldest commit
+				Keys: make([]string, 0, len(group)*len(dm.Keys)), GTID: dm.TrxGTID}
+		} else {
+			if dm.CommitTime.Before(b.CommitTime) {
+				b.CommitTime = dm.CommitTime // the latency metric counts from the oldest commit
+			}
+			// The replicas must have applied every transaction merged here.
+			b.GTID = event.MergeTrxGTIDs(b.GTID, dm.TrxGTID)
+			if dm.Pos.Compare(b.Pos) > 0 {
+				b.Pos = dm.Pos
+			}
 		}
 		for i, k := range dm.Keys {
 			b.AddKey(k, i < len(dm.Guarded) && dm.Guarded[i])

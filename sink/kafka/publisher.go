@@ -106,7 +106,7 @@ func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 	pb := &pendingBatch{seq: b.Seq, table: b.DB + "." + b.Table, pos: b.Pos, keys: len(b.Keys)}
 	err := b.RowKeys(func(id string, keys []string, guarded []bool) error {
 		parts, err := kafkamsg.Split(kafkamsg.Message{Source: p.cfg.Source, DB: b.DB, Table: b.Table, Op: b.Op,
-			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys, Guarded: guarded}, p.cfg.MaxBytes)
+			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys, Guarded: guarded, TrxGTID: b.GTID}, p.cfg.MaxBytes)
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,7 @@ func Decode(b []byte) (Message, error) {
 	m.Pos.File = d.str("file", true)
 	m.Pos.Pos = d.pos()
 	m.Pos.GTID = d.str("gtid", false)
+	m.TrxGTID = d.str("trx_gtid", false)
 	m.CommitTime = d.ts()
 	m.Keys = d.keys()
 	m.Guarded = d.guarded(len(m.Keys))

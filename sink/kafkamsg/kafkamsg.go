@@ -38,6 +38,11 @@ type Message struct {
 	// optional field "guarded", the indexes of those keys; a consumer that
 	// does not know the field deletes them plainly, which is safe.
 	Guarded []bool
+	// TrxGTID is the GTID of the change's transaction (MariaDB
+	// domain-server-seq, MySQL uuid:n; event.Batch.GTID), written as the
+	// optional field "trx_gtid": a consumer with delete.second: replicas
+	// waits for the replicas to apply it before the second delete.
+	TrxGTID string
 }
 
 // RowIdentity returns the Kafka message key of a row: see event.AppendRowID.
@@ -55,7 +60,7 @@ func Encode(m Message) ([]byte, error) {
 	if field, reason := m.validate(); reason != "" {
 		return nil, fmt.Errorf("kafkamsg: encode %s.%s at %s: %s: %s", m.DB, m.Table, m.Pos, field, reason)
 	}
-	size := 160 + len(m.Source) + len(m.DB) + len(m.Table) + len(m.Row) + len(m.Pos.File) + len(m.Pos.GTID)
+	size := 160 + len(m.Source) + len(m.DB) + len(m.Table) + len(m.Row) + len(m.Pos.File) + len(m.Pos.GTID) + len(m.TrxGTID)
 	for _, k := range m.Keys {
 		size += len(k) + 4
 	}
@@ -79,6 +84,9 @@ func (m *Message) validate() (field, reason string) {
 	}
 	if !utf8.ValidString(m.Pos.GTID) {
 		return "gtid", "not valid UTF-8"
+	}
+	if !utf8.ValidString(m.TrxGTID) {
+		return "trx_gtid", "not valid UTF-8"
 	}
 	if m.Op < event.OpInsert || m.Op > event.OpDelete {
 		return "op", fmt.Sprintf("%v is not insert, update or delete", m.Op)
@@ -129,6 +137,10 @@ func (m *Message) appendJSON(b []byte, keys []string, guarded []bool) []byte {
 	if m.Pos.GTID != "" {
 		b = append(b, `,"gtid":`...)
 		b = appendString(b, m.Pos.GTID)
+	}
+	if m.TrxGTID != "" {
+		b = append(b, `,"trx_gtid":`...)
+		b = appendString(b, m.TrxGTID)
 	}
 	b = append(b, `,"ts":"`...)
 	b = m.CommitTime.UTC().AppendFormat(b, time.RFC3339Nano)
