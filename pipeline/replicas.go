@@ -21,25 +21,31 @@ func newReplicaWatcher(cfg *config.Config, d Deps) *replicas.Watcher {
 		return nil
 	}
 	h := d.Health
-	o := replicas.Options{
+	o := ReplicaOptions(cfg)
+	o.OnState = func(name string, up bool, why string) {
+		if h == nil {
+			return
+		}
+		if up {
+			why = ""
+		} else {
+			why = "does not answer (" + why + "): its second deletes go at delete.replica_max_wait"
+		}
+		h.degrade("replica "+name, why)
+	}
+	return replicas.New(o, d.log().Named("replicas"), &d.Metrics.Replicas)
+}
+
+// ReplicaOptions are how the replicas of cfg are polled: with GTIDs on
+// MariaDB or with source.gtid, connected like the source.
+func ReplicaOptions(cfg *config.Config) replicas.Options {
+	return replicas.Options{
 		Replicas: cfg.Replicas, Source: cfg.Source,
 		GTID: cfg.Source.GTID || cfg.Source.Flavor == "mariadb",
 		Dial: func(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
 			return source.Connect(ctx, src)
 		},
-		OnState: func(name string, up bool, why string) {
-			if h == nil {
-				return
-			}
-			if up {
-				why = ""
-			} else {
-				why = "does not answer (" + why + "): its second deletes go at delete.replica_max_wait"
-			}
-			h.degrade("replica "+name, why)
-		},
 	}
-	return replicas.New(o, d.log().Named("replicas"), &d.Metrics.Replicas)
 }
 
 // withReplicas sets the deleter config's waiter.

@@ -12,6 +12,7 @@ import (
 	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/pipeline"
 	"github.com/cachesync/cachesync/sink"
+	"github.com/cachesync/cachesync/sink/replicas"
 	"github.com/cachesync/cachesync/source"
 )
 
@@ -38,6 +39,9 @@ func checkRunNeeds(ctx context.Context, cfg *config.Config, stdout io.Writer, so
 		} else {
 			errs = append(errs, errors.New(m))
 		}
+	}
+	if cfg.Delete.WaitsForReplicas() {
+		errs = append(errs, replicas.Check(ctx, pipeline.ReplicaOptions(cfg))...)
 	}
 	loc, note, err := source.TimeZone(ctx, cfg.Source)
 	switch {

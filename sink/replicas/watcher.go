@@ -213,32 +213,63 @@ func (w *Watcher) poller(ctx context.Context, i int) {
 // pollOnce asks the replica how far it has applied: one query for every
 // transaction waiting.
 func (w *Watcher) pollOnce(conn *client.Conn, i int) error {
-	if w.o.GTID {
-		q := "SELECT @@GLOBAL.gtid_executed"
-		if w.o.Source.Flavor == "mariadb" {
-			q = "SELECT @@GLOBAL.gtid_slave_pos"
-		}
-		res, err := conn.Execute(q)
-		if err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-		s, err := res.GetString(0, 0)
-		if err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-		exec, err := ParseExecuted(s)
-		if err != nil {
-			return err
-		}
-		w.update(i, exec, event.Position{})
-		return nil
-	}
-	pos, err := slaveStatus(conn)
+	exec, pos, err := appliedOn(conn, w.o.GTID, w.o.Source.Flavor)
 	if err != nil {
 		return err
 	}
-	w.update(i, nil, pos)
+	w.update(i, exec, pos)
 	return nil
+}
+
+// appliedOn reads how far the replica on conn has applied: its executed
+// GTID set (MariaDB @@gtid_slave_pos, MySQL @@gtid_executed), or without
+// GTIDs the primary position of SHOW SLAVE STATUS.
+func appliedOn(conn *client.Conn, gtid bool, flavor string) (Executed, event.Position, error) {
+	if !gtid {
+		pos, err := slaveStatus(conn)
+		return nil, pos, err
+	}
+	q := "SELECT @@GLOBAL.gtid_executed"
+	if flavor == "mariadb" {
+		q = "SELECT @@GLOBAL.gtid_slave_pos"
+	}
+	res, err := conn.Execute(q)
+	if err != nil {
+		return nil, event.Position{}, fmt.Errorf("%s: %w", q, err)
+	}
+	s, err := res.GetString(0, 0)
+	if err != nil {
+		return nil, event.Position{}, fmt.Errorf("%s: %w", q, err)
+	}
+	exec, err := ParseExecuted(s)
+	return exec, event.Position{}, err
+}
+
+// Check connects to every replica once and reads how far it has applied,
+// as the watcher will: for config check --online, so a wrong address,
+// credential or privilege, or a server that is no replica, is one clear
+// message before run instead of a replica run finds down.
+func Check(ctx context.Context, o Options) []error {
+	var errs []error
+	for i, r := range o.Replicas {
+		name := fmt.Sprintf("replicas[%d] (%s)", i, r.Label())
+		conn, err := o.Dial(ctx, r.Source(o.Source))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		exec, pos, err := appliedOn(conn, o.GTID, o.Source.Flavor)
+		conn.Close()
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: cannot read how far it has applied the primary's binlog: %w", name, err))
+		case o.GTID && len(exec) == 0:
+			errs = append(errs, fmt.Errorf("%s: its applied GTID set is empty: is it replicating from source.addr with GTIDs (MariaDB: CHANGE MASTER TO … MASTER_USE_GTID=slave_pos)?", name))
+		case !o.GTID && pos.File == "":
+			errs = append(errs, fmt.Errorf("%s: SHOW SLAVE STATUS names no primary position: is it a replica of source.addr?", name))
+		}
+	}
+	return errs
 }
 
 func (w *Watcher) update(i int, exec Executed, pos event.Position) {

@@ -2,6 +2,7 @@ package replicas_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +104,40 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	for end := time.Now().Add(20 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Check (config check --online) passes a real replica in both ways of
+// reading what it applied, and names each listed server that is not one:
+// a server with nothing applied (the primary itself), and a wrong password.
+func TestCheck(t *testing.T) {
+	p := testenv.StartMariaDB(t, testenv.MariaDBOptions{})
+	r := testenv.StartMariaDBReplica(t, p)
+	p.Exec(t, "CREATE DATABASE c")
+	r.WaitApplied(t, p)
+	dial := func(ctx context.Context, src config.SourceConfig) (*client.Conn, error) {
+		return source.Connect(ctx, src)
+	}
+	src := config.SourceConfig{Flavor: "mariadb", Charset: "utf8mb4"}
+	for _, gtid := range []bool{true, false} {
+		ok := replicas.Check(context.Background(), replicas.Options{
+			Replicas: []config.ReplicaConfig{{Name: "réplica-1", Addr: r.Addr, User: "root"}}, Source: src, GTID: gtid, Dial: dial})
+		if len(ok) != 0 {
+			t.Errorf("gtid=%v: a working replica: %v", gtid, ok)
+		}
+		bad := replicas.Check(context.Background(), replicas.Options{
+			Replicas: []config.ReplicaConfig{
+				{Name: "not-a-replica", Addr: p.Addr, User: "root"},
+				{Name: "wrong-password", Addr: r.Addr, User: "root", Password: "nope"},
+			}, Source: src, GTID: gtid, Dial: dial})
+		if len(bad) != 2 {
+			t.Fatalf("gtid=%v: want 2 problems, got %d: %v", gtid, len(bad), bad)
+		}
+		for i, want := range []string{"replicas[0] (not-a-replica)", "replicas[1] (wrong-password)"} {
+			if !strings.Contains(bad[i].Error(), want) {
+				t.Errorf("gtid=%v: problem %d %q does not name %s", gtid, i, bad[i], want)
+			}
 		}
 	}
 }
