@@ -36,9 +36,6 @@ func (v *ValueConfig) Columns() []string {
 // IsHash reports whether the value is stored as a Redis hash.
 func (v *ValueConfig) IsHash() bool { return len(v.Hash) > 0 }
 
-// ReservedHashField is the hash field a set rule's hashes keep their binlog
-// version in; no value column may have this name.
-const ReservedHashField = "_cachesync_v"
 
 // RuleAction is action, or DefaultAction when empty.
 func (r *Rule) RuleAction() string {
@@ -111,9 +108,6 @@ func (k *checker) checkValue(v *ValueConfig, path string) {
 			continue
 		}
 		first[low] = j
-		if v.IsHash() && low == ReservedHashField {
-			k.addf(cp, "is the field cachesync keeps each hash's binlog version in: rename the column in the value or use json")
-		}
 	}
 }
 

@@ -70,7 +70,7 @@ rules:
     action: set
     set_keys: ["e:{uuid}", "e:{ID}", "e:{id}"]
     value:
-      hash: [id, ID, _cachesync_v, "bad col"]
+      hash: [id, ID, "bad col"]
     ttl: -1s
   - table: shop.f
     keys: ["f:{id}"]
@@ -88,8 +88,7 @@ rules:
 		want{22, "rules[4].set_keys[0]", "not one of the rule's keys"},
 		want{22, "rules[4].set_keys[2]", "same key as set_keys[1]"},
 		want{24, "rules[4].value.hash[1]", "repeats [0]"},
-		want{24, "rules[4].value.hash[2]", "binlog version"},
-		want{24, "rules[4].value.hash[3]", "column name"},
+		want{24, "rules[4].value.hash[2]", "column name"},
 		want{25, "rules[4].ttl", "must be 0"},
 		want{28, "rules[5].action", "cannot go with write_behind"},
 		want{30, "rules[5].ttl_jitter", "needs a ttl"},

@@ -191,19 +191,29 @@ func (kt *Table) compileTemplate(tpl *config.Template, owned bool, m *metrics.Me
 		p := part{col: i}
 		if i >= 0 {
 			kt.uses[i] = true
-			c := &t.Columns[i]
-			p.pad = binaryPad(c)
-			p.fsp, p.year, p.def = timeFsp(c), isYear(c), fixMembers(c)
-			var cs string
-			var unknown bool
-			p.dec, cs, unknown = columnDecoder(c)
-			if unknown {
-				kt.unknownCharsets = append(kt.unknownCharsets, c.Name+" ("+cs+")")
+			var unknown string
+			p, unknown = columnPart(t, i)
+			if unknown != "" {
+				kt.unknownCharsets = append(kt.unknownCharsets, unknown)
 			}
 		}
 		ct.parts = append(ct.parts, p)
 	}
 	return ct
+}
+
+// columnPart binds column i of t with the corrections its type needs, and
+// names it with its charset when that cannot be converted to UTF-8.
+func columnPart(t *schema.Table, i int) (p part, unknownCharset string) {
+	c := &t.Columns[i]
+	p = part{col: i, pad: binaryPad(c), fsp: timeFsp(c), year: isYear(c), def: fixMembers(c)}
+	var cs string
+	var unknown bool
+	p.dec, cs, unknown = columnDecoder(c)
+	if unknown {
+		unknownCharset = c.Name + " (" + cs + ")"
+	}
+	return p, unknownCharset
 }
 
 // usedColumns are the columns a template or a watch list of rules reads.

@@ -92,31 +92,41 @@ func (ct *template) render(t *schema.Table, row []any, dst []byte) ([]byte, bool
 			dst = append(dst, p.lit...)
 			continue
 		}
-		if p.col >= len(row) {
-			return dst, false // row image shorter than the schema: treat as NULL
-		}
-		if _, gone := row[p.col].(Absent); gone {
-			return dst, false // not in this row image (binlog_row_image MINIMAL/NOBLOB)
-		}
 		var ok bool
-		n := len(dst)
-		def := p.def
-		if def == nil {
-			def = &t.Columns[p.col]
-		}
-		dst, ok = AppendValue(dst, def, row[p.col])
-		if !ok {
+		if dst, ok = p.appendColumn(t, row, dst); !ok {
 			return dst, false
 		}
-		dst = p.fixText(dst, n)
-		if p.dec != nil {
-			if utf, err := p.dec.NewDecoder().Bytes(dst[n:]); err == nil {
-				dst = append(dst[:n], utf...)
-			}
+	}
+	return dst, true
+}
+
+// appendColumn appends the text of the part's column in row, as SELECT
+// shows it; ok is false for NULL, an absent column or a short row image.
+func (p *part) appendColumn(t *schema.Table, row []any, dst []byte) ([]byte, bool) {
+	if p.col >= len(row) {
+		return dst, false // row image shorter than the schema: treat as NULL
+	}
+	if _, gone := row[p.col].(Absent); gone {
+		return dst, false // not in this row image (binlog_row_image MINIMAL/NOBLOB)
+	}
+	var ok bool
+	n := len(dst)
+	def := p.def
+	if def == nil {
+		def = &t.Columns[p.col]
+	}
+	dst, ok = AppendValue(dst, def, row[p.col])
+	if !ok {
+		return dst, false
+	}
+	dst = p.fixText(dst, n)
+	if p.dec != nil {
+		if utf, err := p.dec.NewDecoder().Bytes(dst[n:]); err == nil {
+			dst = append(dst[:n], utf...)
 		}
-		for len(dst)-n < p.pad {
-			dst = append(dst, 0)
-		}
+	}
+	for len(dst)-n < p.pad {
+		dst = append(dst, 0)
 	}
 	return dst, true
 }
