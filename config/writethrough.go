@@ -36,7 +36,6 @@ func (v *ValueConfig) Columns() []string {
 // IsHash reports whether the value is stored as a Redis hash.
 func (v *ValueConfig) IsHash() bool { return len(v.Hash) > 0 }
 
-
 // RuleAction is action, or DefaultAction when empty.
 func (r *Rule) RuleAction() string {
 	if r.Action == "" {
