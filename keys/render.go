@@ -20,6 +20,13 @@ type Output interface {
 	AddGuarded(key []byte)
 }
 
+// Setter is an Output that writes through: a set key of an action: set
+// rule (rule ri, as Render takes it) goes to AddSet instead of Add. An
+// Output without it deletes set keys (a backfill), which is always safe.
+type Setter interface {
+	AddSet(key []byte, ri int)
+}
+
 // AddFunc is the Output of a caller that deletes every key plainly (no
 // write-behind echoes: a backfill).
 type AddFunc func(key []byte)
@@ -57,6 +64,7 @@ func (t *Table) RenderAll(row []any, out Output) Counts { return t.Render(row, t
 // rendered.
 func (t *Table) Render(row []any, rules []int, out Output) Counts {
 	var n Counts
+	setter, _ := out.(Setter)
 	for _, ri := range rules {
 		for ti := range t.rules[ri].templates {
 			ct := &t.rules[ri].templates[ti]
@@ -76,6 +84,8 @@ func (t *Table) Render(row []any, rules []int, out Output) Counts {
 			case len(key) == 0:
 				n.Empty++
 				ct.empties.Inc()
+			case ct.set && setter != nil:
+				setter.AddSet(key, ri)
 			case guarded:
 				out.AddGuarded(key)
 			default:
