@@ -56,3 +56,18 @@ type Set struct {
 	Fields  []string // a hash value: field, value, field, value…
 	TTL     time.Duration
 }
+
+// ParseVersion reads a version as String writes it.
+func ParseVersion(s string) (Version, error) {
+	var v Version
+	if len(s) != 22 {
+		return v, fmt.Errorf("version %q: want 22 hex digits", s)
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return v, fmt.Errorf("version %q: want lower-case hex digits", s)
+		}
+	}
+	_, err := fmt.Sscanf(s, "%08x%08x%06x", &v.File, &v.Pos, &v.Seq)
+	return v, err
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/cachesync/cachesync/pipeline"
 )
 
 var (
@@ -134,5 +135,37 @@ func TestWriteThroughE2E(t *testing.T) {
 	}
 	if code := p.stop(t); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// TestWriteThroughKafka: a tailer and two consumers of one group write
+// through; one consumer is killed with -9 mid-stream, so its partitions
+// move to the other and its uncommitted messages come again, older than
+// what the other may already have written. The cache still settles on
+// MariaDB's rows.
+func TestWriteThroughKafka(t *testing.T) {
+	c := testenv.StartKafkaCluster(t)
+	transport := fmt.Sprintf(`transport:
+  kind: kafka
+  kafka: {brokers: [%s], topic: %s, group: cachesync, create_topic: true, partitions: 2, commit_interval: 50ms}
+`, c.ListenAddrs()[0], kafkaTopic)
+	e := newEnv(t, testenv.SharedMariaDB(t), wtSchema, wtRules, transport)
+	e.startKafkaRole(pipeline.RoleTailer)
+	c1 := e.startKafkaRole(pipeline.RoleConsumer)
+	c2 := e.startKafkaRole(pipeline.RoleConsumer)
+	for id := 1; id <= wtRows; id++ {
+		e.exec("INSERT INTO DB.products VALUES (?, ?, ?, NULL, ?)", id, fmt.Sprintf("Ware %d ü 😀", id), "1.00", id%3)
+	}
+	e.settle("after inserts through kafka")
+	for round := range 6 {
+		e.exec("UPDATE DB.products SET price = price + 1, note = CONCAT('r', ?) WHERE id % 3 = ?", round, round%3)
+		if round == 2 {
+			c1.kill9(t)
+		}
+	}
+	e.exec("DELETE FROM DB.products WHERE id IN (1, 2)")
+	e.settle("after a consumer was killed and its partitions moved")
+	if !c2.logHas(`"msg":"reading partition"`) {
+		t.Error("the surviving consumer never read a partition")
 	}
 }
