@@ -332,20 +332,13 @@ type Rule struct {
 	// Cascade names the rules of child tables whose rows ON DELETE CASCADE
 	// removes with a row of this table (not in the binlog either).
 	Cascade []CascadeConfig `yaml:"cascade"`
-	// Action is what a change does to the keys: delete (invalidate them,
-	// the default, DefaultAction) or set (write the row's Value into the
-	// keys of SetKeyList and invalidate the others; write-through).
-	Action string `yaml:"action"`
-	// SetKeyList, with action: set, are the rule's keys that are written;
-	// each must be one of Keys. Left out, every key is written.
-	SetKeyList []string `yaml:"set_keys"`
-	// Value, with action: set, is what is stored under a set key.
-	Value ValueConfig `yaml:"value"`
-	// TTL, with action: set, is the expiry of a set key; 0 (the default) keeps it.
-	TTL Duration `yaml:"ttl"`
-	// TTLJitter adds up to this much to TTL per write, so keys written
-	// together do not expire together; default 0.
-	TTLJitter Duration `yaml:"ttl_jitter"`
+	// Write-through (writethrough.go): action delete (DefaultAction) or set;
+	// with set, set_keys (default: every key) get value, ttl, ttl_jitter.
+	Action     string      `yaml:"action"`
+	SetKeyList []string    `yaml:"set_keys"`
+	Value      ValueConfig `yaml:"value"`
+	TTL        Duration    `yaml:"ttl"`
+	TTLJitter  Duration    `yaml:"ttl_jitter"`
 
 	// Filled by Load/Validate.
 	Line      int         `yaml:"-"`
@@ -359,9 +352,7 @@ type Rule struct {
 	// scan: true (the child rules' templates), scanned once per transaction
 	// that deletes a row of this table.
 	CascadeScans []string `yaml:"-"`
-	// SetKeys holds the indexes into Templates of the keys an action: set
-	// rule writes; the other templates are invalidated.
-	SetKeys []int `yaml:"-"`
+	SetKeys      []int    `yaml:"-"` // indexes into Templates of the keys a set rule writes
 }
 
 // Default returns a Config holding every default. Load decodes the file over

@@ -5,7 +5,11 @@ import (
 	"time"
 )
 
-// Rule actions: what a change of a row does to the rule's keys.
+// Rule actions: what a change of a row does to the rule's keys. A rule with
+// action: set writes the row's Value into the keys of SetKeyList (each one
+// of Keys; left out, every key) and invalidates its other keys; TTL (0: no
+// expiry) plus up to TTLJitter, drawn per key, is the expiry of a written
+// key. Validate fills SetKeys with the indexes of the written templates.
 const (
 	// ActionDelete invalidates every key (cache-aside); a rule's default.
 	ActionDelete = "delete"
