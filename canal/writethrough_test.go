@@ -45,7 +45,8 @@ func TestWriteThroughGoldenTypes(t *testing.T) {
 	runSQLFile(t, db, name, filepath.Join(dir, "changes.sql"))
 	conn := db.Conn(t)
 	for _, q := range []string{"USE `" + name + "`", "SET time_zone = '+00:00'",
-		"UPDATE t SET vc = 'ß 🎉 𝄞', bn = NULL WHERE id = 2", "DELETE FROM t WHERE id = 3"} {
+		"UPDATE t SET vc = 'ß 🎉 𝄞', bn = NULL WHERE id = 2", "DELETE FROM t WHERE id = 3",
+		"UPDATE t SET id = 7 WHERE id = 6"} { // the key's column changes: old key tombstoned, new key set
 		if _, err := conn.Execute(q); err != nil {
 			t.Fatal(err)
 		}
@@ -64,13 +65,16 @@ func TestWriteThroughGoldenTypes(t *testing.T) {
 			}
 		}
 	}
+	if !last["t:6"].Delete || last["t:7"].Delete || last["t:7"].JSON == nil {
+		t.Errorf("an update of id 6 to 7 must tombstone t:6 and set t:7, got %+v / %+v", last["t:6"], last["t:7"])
+	}
 	if !last["t:3"].Delete || !last["h:3"].Delete {
 		t.Errorf("deleted row 3 must leave tombstones, got %+v / %+v", last["t:3"], last["h:3"])
 	}
 	if !strings.Contains(strings.Join(invalidated, ","), "list:medium") {
 		t.Errorf("the mixed rule's list key was not invalidated: %q", invalidated)
 	}
-	for _, id := range []int{1, 2, 4, 5, 6} {
+	for _, id := range []int{1, 2, 4, 5, 7} {
 		want := selectRow(t, conn, id)
 		var got map[string]*string
 		s := last[fmt.Sprint("t:", id)]
