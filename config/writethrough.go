@@ -76,6 +76,9 @@ func (k *checker) checkAction(r *Rule, path string) {
 	if r.WriteBehind.Enabled() {
 		k.addf(path+".action", "set cannot go with write_behind: in a write-behind rule the application writes the keys; choose one")
 	}
+	if len(r.Watch) > 0 {
+		k.addf(path+".watch", "cannot go with action: set: an UPDATE of a value column the list leaves out would keep the old value cached; remove watch")
+	}
 	k.checkValue(&r.Value, path+".value")
 	k.notNegative(path+".ttl", r.TTL, "no expiry")
 	k.notNegative(path+".ttl_jitter", r.TTLJitter, "no jitter")

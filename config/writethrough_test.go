@@ -78,6 +78,7 @@ rules:
     value: {json: [id]}
     ttl_jitter: 1s
     write_behind: {stream: wb:f, keys: ["f:{id}"]}
+    watch: [id]
 `), "test.yaml", nil)
 	checkProblems(t, err,
 		want{5, "rules[0].action", "must be delete or set"},
@@ -92,5 +93,6 @@ rules:
 		want{25, "rules[4].ttl", "must be 0"},
 		want{28, "rules[5].action", "cannot go with write_behind"},
 		want{30, "rules[5].ttl_jitter", "needs a ttl"},
+		want{32, "rules[5].watch", "cannot go with action: set"},
 	)
 }
