@@ -53,12 +53,19 @@ func (c *collector) keys() []string {
 // reaches end, and returns what it emitted.
 func tailRange(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, start, end event.Position) (*collector, *metrics.Metrics) {
 	t.Helper()
+	return tailRangeWith(t, db, rules, start, end, func(*Tailer) {})
+}
+
+// tailRangeWith is tailRange with the tailer adjusted by set before it runs.
+func tailRangeWith(t *testing.T, db *testenv.MariaDB, rules []*config.Rule, start, end event.Position, set func(*Tailer)) (*collector, *metrics.Metrics) {
+	t.Helper()
 	tracker := checkpoint.NewTracker(event.Position{})
 	col := &collector{tracker: tracker}
 	m := metrics.New(nil)
 	src := config.Default().Source
 	src.Addr, src.User, src.Flavor, src.ServerID = db.Addr, "root", "mariadb", db.ReplicaServerID()
 	tl := New(src, rules, col, tracker, zaptest.NewLogger(t), m, retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond})
+	set(tl)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)

@@ -36,6 +36,8 @@ type handler struct {
 	pkVals    [][]byte // markRow's scratch
 	idBuf     []byte
 	batch     *event.Batch
+	wt        wtRow  // the row being rendered, for set keys (writethrough.go)
+	wtScratch []byte // AppendJSON's scratch
 	// flushed holds the write-behind streams whose flusher wrote the current
 	// transaction (its cachesync_wb_offsets row comes first), guardSeen the
 	// guarded keys it emitted; reset at each transaction boundary.
@@ -250,15 +252,18 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 				continue
 			}
 			b.Rows++
+			h.setRow(tk, rows[i], i, true)
 			tk.Render(rows[i], h.ruleBuf, keyOut{h})
+			h.setRow(tk, rows[i+1], i+1, false)
 			tk.Render(rows[i+1], h.ruleBuf, keyOut{h})
 			h.markRow(tk, rows[i+1])
 		}
 		tk.rows[op.String()].Add(float64(len(rows) / 2))
 	} else {
 		h.ruleBuf = tk.AllRules(h.ruleBuf)
-		for _, row := range rows {
+		for j, row := range rows {
 			b.Rows++
+			h.setRow(tk, row, 2*j+1, op == event.OpDelete)
 			tk.Render(row, h.ruleBuf, keyOut{h})
 			h.markRow(tk, row)
 		}
@@ -268,16 +273,16 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 		tk.rows[op.String()].Add(float64(len(rows)))
 	}
 	tk.events[op.String()].Inc()
-	h.batch = nil
+	h.batch, h.wt = nil, wtRow{}
 	if op == event.OpDelete {
 		if err := h.cascadeScans(tk, b.Pos); err != nil {
 			return err
 		}
 	}
-	if len(b.Keys) == 0 {
+	if len(b.Keys) == 0 && len(b.Sets) == 0 {
 		return nil
 	}
-	tk.emitted.Add(float64(len(b.Keys)))
+	tk.emitted.Add(float64(len(b.Keys) + len(b.Sets)))
 	h.keepXA(b) // before Send: the sink may reuse the batch
 	b.Seq = h.t.tracker.Next()
 	if err := h.t.sink.Send(h.ctx, b); err != nil {

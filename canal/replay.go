@@ -45,6 +45,8 @@ type Replayer struct {
 	MaxReconnects int
 	// RowIdentity: see Tailer.RowIdentity.
 	RowIdentity bool
+	// WriteThrough: see Tailer.WriteThrough.
+	WriteThrough bool
 	// History, if set, seeds the schemas in force at the range's positions
 	// (read only: run owns the file).
 	History *SchemaHistory
@@ -79,6 +81,7 @@ func (r *Replayer) Run(ctx context.Context, rng Range) error {
 	}
 	t := New(r.src, r.rules, r.sink, r.tracker, r.log, r.metrics, r.backoff)
 	t.RowIdentity = r.RowIdentity
+	t.WriteThrough = r.WriteThrough
 	if err := t.resolveTimeZone(ctx); err != nil {
 		return err
 	}

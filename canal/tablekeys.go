@@ -26,6 +26,7 @@ type tableKeys struct {
 	kinds          []valueKind // each column's valueKind (rowfit.go)
 	rules          []*config.Rule
 	cascade        *keys.Table // the rules' cascade keys templates; nil when none (norows.go)
+	valueWarned    bool        // a write-through value could not be rendered: logged once
 }
 
 // compileTable compiles rules against t (keys.Compile) and binds the

@@ -56,6 +56,9 @@ type Tailer struct {
 	// RowIdentity makes every batch say which row each key came from
 	// (event.Batch.RowIDs), for a transport that keys messages by row.
 	RowIdentity bool
+	// WriteThrough lets set rules (action: set) write values: the
+	// transport carries event.Batch.Sets. Off, their set keys are deleted.
+	WriteThrough bool
 	// Backfill, if set, serves source.on_statement_dml: backfill
 	// (binlogmode.go) and source.on_schema_doubt: backfill (doubt.go).
 	Backfill Backfill

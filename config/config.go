@@ -343,6 +343,13 @@ type Rule struct {
 	// Cascade names the rules of child tables whose rows ON DELETE CASCADE
 	// removes with a row of this table (not in the binlog either).
 	Cascade []CascadeConfig `yaml:"cascade"`
+	// Write-through (writethrough.go): action delete (DefaultAction) or set;
+	// with set, set_keys (default: every key) get value, ttl, ttl_jitter.
+	Action     string      `yaml:"action"`
+	SetKeyList []string    `yaml:"set_keys"`
+	Value      ValueConfig `yaml:"value"`
+	TTL        Duration    `yaml:"ttl"`
+	TTLJitter  Duration    `yaml:"ttl_jitter"`
 
 	// Filled by Load/Validate.
 	Line      int         `yaml:"-"`
@@ -356,6 +363,7 @@ type Rule struct {
 	// scan: true (the child rules' templates), scanned once per transaction
 	// that deletes a row of this table.
 	CascadeScans []string `yaml:"-"`
+	SetKeys      []int    `yaml:"-"` // indexes into Templates of the keys a set rule writes
 }
 
 // Default returns a Config holding every default. Load decodes the file over

@@ -119,6 +119,10 @@ type Batch struct {
 	// batch whose Guarded is nil, are plain deletes, so a stage that ignores
 	// Guarded deletes more, never less.
 	Guarded []bool
+
+	// Sets are the write-through writes of the batch's rows (rules with
+	// action: set), in row order; Keys are still deleted.
+	Sets []Set
 }
 
 // IsGuarded reports whether key i gets the guarded delete.

@@ -43,6 +43,7 @@ type rule struct {
 	templates []template
 	watch     []int  // column indexes; nil = every update counts
 	wbStream  string // write_behind.stream; "" for a plain rule
+	value     *Value // action: set: what its set templates store; nil otherwise
 }
 
 type template struct {
@@ -50,6 +51,7 @@ type template struct {
 	parts   []part
 	broken  *Missing // non-nil: a column is gone; counted, never rendered
 	owned   bool     // in write_behind.keys (primary key columns only): guarded for the flusher's own writes
+	set     bool     // in an action: set rule's set keys: written through (Setter), not deleted
 	nulls   prometheus.Counter
 	empties prometheus.Counter
 }
@@ -63,6 +65,10 @@ type part struct {
 	year bool                // YEAR: the zero year is "0000"
 	def  *schema.TableColumn // ENUM/SET with members parsed correctly; nil: the table's
 }
+
+// Value is what rule ri (an index as Render takes it) stores under its set
+// keys; nil for a rule that does not set.
+func (t *Table) Value(ri int) *Value { return t.rules[ri].value }
 
 // Schema is the table version t was compiled against.
 func (t *Table) Schema() *schema.Table { return t.table }
@@ -146,7 +152,15 @@ func Compile(t *schema.Table, rules []*config.Rule, m *metrics.Metrics) *Table {
 	for ri, r := range rules {
 		cr := rule{wbStream: r.WriteBehind.Stream}
 		for ti, tpl := range r.Templates {
-			cr.templates = append(cr.templates, kt.compileTemplate(tpl, slices.Contains(r.WriteBehind.Owned, ti), m))
+			ct := kt.compileTemplate(tpl, slices.Contains(r.WriteBehind.Owned, ti), m)
+			ct.set = r.Sets() && slices.Contains(r.SetKeys, ti)
+			cr.templates = append(cr.templates, ct)
+		}
+		if r.Sets() {
+			cr.value = CompileValue(t, &r.Value)
+			for _, c := range cr.value.cols {
+				kt.uses[c.p.col] = true
+			}
 		}
 		if len(r.Watch) > 0 {
 			for _, w := range r.Watch {
@@ -191,19 +205,29 @@ func (kt *Table) compileTemplate(tpl *config.Template, owned bool, m *metrics.Me
 		p := part{col: i}
 		if i >= 0 {
 			kt.uses[i] = true
-			c := &t.Columns[i]
-			p.pad = binaryPad(c)
-			p.fsp, p.year, p.def = timeFsp(c), isYear(c), fixMembers(c)
-			var cs string
-			var unknown bool
-			p.dec, cs, unknown = columnDecoder(c)
-			if unknown {
-				kt.unknownCharsets = append(kt.unknownCharsets, c.Name+" ("+cs+")")
+			var unknown string
+			p, unknown = columnPart(t, i)
+			if unknown != "" {
+				kt.unknownCharsets = append(kt.unknownCharsets, unknown)
 			}
 		}
 		ct.parts = append(ct.parts, p)
 	}
 	return ct
+}
+
+// columnPart binds column i of t with the corrections its type needs, and
+// names it with its charset when that cannot be converted to UTF-8.
+func columnPart(t *schema.Table, i int) (p part, unknownCharset string) {
+	c := &t.Columns[i]
+	p = part{col: i, pad: binaryPad(c), fsp: timeFsp(c), year: isYear(c), def: fixMembers(c)}
+	var cs string
+	var unknown bool
+	p.dec, cs, unknown = columnDecoder(c)
+	if unknown {
+		unknownCharset = c.Name + " (" + cs + ")"
+	}
+	return p, unknownCharset
 }
 
 // usedColumns are the columns a template or a watch list of rules reads.

@@ -20,6 +20,13 @@ type Output interface {
 	AddGuarded(key []byte)
 }
 
+// Setter is an Output that writes through: a set key of an action: set
+// rule (rule ri, as Render takes it) goes to AddSet instead of Add. An
+// Output without it deletes set keys (a backfill), which is always safe.
+type Setter interface {
+	AddSet(key []byte, ri int)
+}
+
 // AddFunc is the Output of a caller that deletes every key plainly (no
 // write-behind echoes: a backfill).
 type AddFunc func(key []byte)
@@ -57,6 +64,7 @@ func (t *Table) RenderAll(row []any, out Output) Counts { return t.Render(row, t
 // rendered.
 func (t *Table) Render(row []any, rules []int, out Output) Counts {
 	var n Counts
+	setter, _ := out.(Setter)
 	for _, ri := range rules {
 		for ti := range t.rules[ri].templates {
 			ct := &t.rules[ri].templates[ti]
@@ -76,6 +84,8 @@ func (t *Table) Render(row []any, rules []int, out Output) Counts {
 			case len(key) == 0:
 				n.Empty++
 				ct.empties.Inc()
+			case ct.set && setter != nil:
+				setter.AddSet(key, ri)
 			case guarded:
 				out.AddGuarded(key)
 			default:
@@ -92,31 +102,41 @@ func (ct *template) render(t *schema.Table, row []any, dst []byte) ([]byte, bool
 			dst = append(dst, p.lit...)
 			continue
 		}
-		if p.col >= len(row) {
-			return dst, false // row image shorter than the schema: treat as NULL
-		}
-		if _, gone := row[p.col].(Absent); gone {
-			return dst, false // not in this row image (binlog_row_image MINIMAL/NOBLOB)
-		}
 		var ok bool
-		n := len(dst)
-		def := p.def
-		if def == nil {
-			def = &t.Columns[p.col]
-		}
-		dst, ok = AppendValue(dst, def, row[p.col])
-		if !ok {
+		if dst, ok = p.appendColumn(t, row, dst); !ok {
 			return dst, false
 		}
-		dst = p.fixText(dst, n)
-		if p.dec != nil {
-			if utf, err := p.dec.NewDecoder().Bytes(dst[n:]); err == nil {
-				dst = append(dst[:n], utf...)
-			}
+	}
+	return dst, true
+}
+
+// appendColumn appends the text of the part's column in row, as SELECT
+// shows it; ok is false for NULL, an absent column or a short row image.
+func (p *part) appendColumn(t *schema.Table, row []any, dst []byte) ([]byte, bool) {
+	if p.col >= len(row) {
+		return dst, false // row image shorter than the schema: treat as NULL
+	}
+	if _, gone := row[p.col].(Absent); gone {
+		return dst, false // not in this row image (binlog_row_image MINIMAL/NOBLOB)
+	}
+	var ok bool
+	n := len(dst)
+	def := p.def
+	if def == nil {
+		def = &t.Columns[p.col]
+	}
+	dst, ok = AppendValue(dst, def, row[p.col])
+	if !ok {
+		return dst, false
+	}
+	dst = p.fixText(dst, n)
+	if p.dec != nil {
+		if utf, err := p.dec.NewDecoder().Bytes(dst[n:]); err == nil {
+			dst = append(dst[:n], utf...)
 		}
-		for len(dst)-n < p.pad {
-			dst = append(dst, 0)
-		}
+	}
+	for len(dst)-n < p.pad {
+		dst = append(dst, 0)
 	}
 	return dst, true
 }

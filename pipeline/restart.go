@@ -177,6 +177,7 @@ func replaySince(ctx context.Context, cfg *config.Config, since time.Time, log *
 	defer release()
 	r := canal.NewReplayer(src, RulePtrs(cfg), nil, out, tracker, log, m, cfg.Retry.Backoff())
 	r.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
+	r.WriteThrough = true // both transports carry event.Batch.Sets
 	if h, err := SchemaHistory(ctx, cfg); err == nil {
 		r.History = h
 	}

@@ -67,6 +67,7 @@ func stream(soft, hard context.Context, cfg *config.Config, store checkpoint.Sto
 		}}
 	tailer := canal.New(cfg.Source, RulePtrs(cfg), out, tracker, log.Named("tailer"), m, backoff)
 	tailer.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
+	tailer.WriteThrough = true // both transports carry event.Batch.Sets
 	tailer.OnState = func(up bool, err error) {
 		if up {
 			h.ok("binlog")

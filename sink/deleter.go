@@ -72,6 +72,8 @@ type Deleter struct {
 	guard       *redis.Script       // writebehind.GuardScript
 	guardLoaded atomic.Bool         // SCRIPT LOAD done (on every master of a cluster)
 	guardDenied atomic.Bool         // the Redis user may not run scripts: guarded keys deleted plainly
+	wt          *redis.Script       // WriteThroughScript
+	wtLoaded    atomic.Bool
 }
 
 // group is batches deleted together in one round trip.
@@ -86,13 +88,13 @@ func NewDeleter(rdb redis.UniversalClient, cfg DeleterConfig, acker event.Acker,
 	return &Deleter{rdb: rdb, cfg: cfg, acker: acker, backoff: backoff, log: log, m: m, now: time.Now,
 		in: make(chan *event.Batch, cfg.QueueSize), second: make(chan group, cfg.secondQueue()),
 		keys: semaphore.NewWeighted(int64(cfg.maxKeys())), guard: redis.NewScript(writebehind.GuardScript()),
-		boundWarned: map[string]time.Time{}}
+		boundWarned: map[string]time.Time{}, wt: redis.NewScript(writeThroughSource)}
 }
 
 // weight is what a batch holds of the in-flight budget; a batch larger than
 // the whole budget takes all of it rather than blocking forever.
 func (d *Deleter) weight(b *event.Batch) int64 {
-	return int64(min(len(b.Keys), d.cfg.maxKeys()))
+	return int64(min(len(b.Keys)+len(b.Sets), d.cfg.maxKeys()))
 }
 
 // Send queues b for deletion, blocking while the queue or the in-flight key
@@ -137,7 +139,7 @@ func (d *Deleter) runFirst(ctx context.Context) error {
 			return ctx.Err()
 		}
 		g := group{batches: []*event.Batch{b}}
-		keys := len(b.Keys)
+		keys := len(b.Keys) + len(b.Sets)
 	gather: // take what is already queued, up to one round trip's worth
 		for keys < d.cfg.BatchKeys {
 			select {
@@ -146,7 +148,7 @@ func (d *Deleter) runFirst(ctx context.Context) error {
 					break gather
 				}
 				g.batches = append(g.batches, nb)
-				keys += len(nb.Keys)
+				keys += len(nb.Keys) + len(nb.Sets)
 			default:
 				break gather
 			}
@@ -234,7 +236,7 @@ func (d *Deleter) ack(g group) {
 func countKeys(g group) int {
 	n := 0
 	for _, b := range g.batches {
-		n += len(b.Keys)
+		n += len(b.Keys) + len(b.Sets)
 	}
 	return n
 }
@@ -285,7 +287,18 @@ func (d *Deleter) deleteOnce(ctx context.Context, g group) (guardCounts, error) 
 			return guardCounts{}, err
 		}
 	}
+	if !d.wtLoaded.Load() && hasSets(g) {
+		if err := d.loadWriteThrough(ctx); err != nil {
+			return guardCounts{}, err
+		}
+	}
 	counts, err := d.pipelineOnce(ctx, g)
+	if errors.Is(err, errWriteThroughNoScript) {
+		if err := d.loadWriteThrough(ctx); err != nil {
+			return counts, err
+		}
+		counts, err = d.pipelineOnce(ctx, g)
+	}
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		if err := d.loadGuard(ctx); err != nil && !d.denyGuard(err) {
 			return counts, err
@@ -328,9 +341,17 @@ func (d *Deleter) pipelineOnce(ctx context.Context, g group) (guardCounts, error
 		}
 	}
 	flush()
+	sets := d.queueSets(ctx, pipe, g) // after the deletes: a key both deleted and set ends up set
 	_, err := pipe.Exec(ctx)
+	if _, serr := setsResult(sets, nil); redis.HasErrorPrefix(serr, "NOSCRIPT") {
+		return guardCounts{}, errWriteThroughNoScript
+	}
 	return countGuards(guards, err)
 }
+
+// errWriteThroughNoScript: Redis lost the write-through script (a restart,
+// SCRIPT FLUSH); deleteOnce loads it and repeats the idempotent round trip.
+var errWriteThroughNoScript = errors.New("write-through script not loaded (NOSCRIPT)")
 
 func (d *Deleter) command() string {
 	if d.cfg.UseDel {

@@ -23,14 +23,19 @@ type Printer struct {
 	once   sync.Once
 }
 
-// Send prints b's keys and acknowledges it.
+// Send prints b's keys, then the keys its write-through sets would write
+// (or tombstone), and acknowledges it.
 func (p *Printer) Send(_ context.Context, b *event.Batch) error {
 	p.mu.Lock()
 	for _, k := range b.Keys {
 		p.w.WriteString(strconv.Quote(k))
 		p.w.WriteByte('\n')
 	}
-	p.keys += int64(len(b.Keys))
+	for i := range b.Sets {
+		p.w.WriteString(strconv.Quote(b.Sets[i].Key))
+		p.w.WriteByte('\n')
+	}
+	p.keys += int64(len(b.Keys) + len(b.Sets))
 	err := p.w.Flush()
 	if err != nil && p.err == nil {
 		p.err = fmt.Errorf("writing keys to stdout: %w", err)

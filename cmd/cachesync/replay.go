@@ -113,6 +113,7 @@ func runReplay(soft, hard context.Context, cfg *config.Config, src config.Source
 	backoff := cfg.Retry.Backoff()
 	r := canal.NewReplayer(src, pipeline.RulePtrs(cfg), tables, out, tracker, log.Named("replay"), m, backoff)
 	r.RowIdentity = cfg.Transport.Kind == "kafka" && cfg.Transport.Kafka.Message == "row"
+	r.WriteThrough = true // both transports carry event.Batch.Sets
 	// run's schema history, read only: rows of the range that predate a later
 	// migration decode with their own columns when it still covers them.
 	if h, err := pipeline.SchemaHistory(soft, cfg); err == nil {

@@ -57,8 +57,22 @@ func (c *Consumer) handle(ctx context.Context, group []kafkago.Message, out even
 				b.Pos = dm.Pos
 			}
 		}
-		for i, k := range dm.Keys {
-			b.AddKey(k, i < len(dm.Guarded) && dm.Guarded[i])
+		if len(dm.Sets) == 0 {
+			for i, k := range dm.Keys {
+				b.AddKey(k, i < len(dm.Guarded) && dm.Guarded[i])
+			}
+		} else {
+			// A set key is in keys for consumers that do not read sets: written, not deleted.
+			set := map[string]bool{}
+			for _, s := range dm.Sets {
+				set[s.Key] = true
+			}
+			for i, k := range dm.Keys {
+				if !set[k] {
+					b.AddKey(k, i < len(dm.Guarded) && dm.Guarded[i])
+				}
+			}
+			b.Sets = append(b.Sets, dm.Sets...)
 		}
 		b.Rows++
 		fs = append(fs, f)

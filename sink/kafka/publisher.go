@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,9 +105,17 @@ func NewPublisher(cfg PublisherConfig, acker event.Acker, backoff retry.Backoff,
 func (p *Publisher) Send(ctx context.Context, b *event.Batch) error {
 	msgs := make([]kafkago.Message, 0, max(1, len(b.RowIDs)))
 	pb := &pendingBatch{seq: b.Seq, table: b.DB + "." + b.Table, pos: b.Pos, keys: len(b.Keys)}
+	sets := b.Sets // with the first message; the versions make their order free
 	err := b.RowKeys(func(id string, keys []string, guarded []bool) error {
+		if len(sets) > 0 {
+			keys = slices.Clone(keys)
+			for i := range sets {
+				keys = append(keys, sets[i].Key)
+			}
+		}
 		parts, err := kafkamsg.Split(kafkamsg.Message{Source: p.cfg.Source, DB: b.DB, Table: b.Table, Op: b.Op,
-			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys, Guarded: guarded, TrxGTID: b.GTID}, p.cfg.MaxBytes)
+			Row: id, Pos: b.Pos, CommitTime: b.CommitTime, Keys: keys, Guarded: guarded, TrxGTID: b.GTID, Sets: sets}, p.cfg.MaxBytes)
+		sets = nil
 		if err != nil {
 			return err
 		}

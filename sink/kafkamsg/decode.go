@@ -80,6 +80,7 @@ func Decode(b []byte) (Message, error) {
 	m.CommitTime = d.ts()
 	m.Keys = d.keys()
 	m.Guarded = d.guarded(len(m.Keys))
+	m.Sets = d.sets()
 	if d.err != nil {
 		return Message{}, d.err
 	}

@@ -43,6 +43,9 @@ type Message struct {
 	// optional field "trx_gtid": a consumer with delete.second: replicas
 	// waits for the replicas to apply it before the second delete.
 	TrxGTID string
+	// Sets are the row's write-through writes (optional "sets"); each
+	// set key is also in Keys, for consumers that do not read Sets.
+	Sets []event.Set
 }
 
 // RowIdentity returns the Kafka message key of a row: see event.AppendRowID.
@@ -63,6 +66,12 @@ func Encode(m Message) ([]byte, error) {
 	size := 160 + len(m.Source) + len(m.DB) + len(m.Table) + len(m.Row) + len(m.Pos.File) + len(m.Pos.GTID) + len(m.TrxGTID)
 	for _, k := range m.Keys {
 		size += len(k) + 4
+	}
+	for i := range m.Sets {
+		size += len(m.Sets[i].Key) + len(m.Sets[i].JSON) + 64
+		for _, f := range m.Sets[i].Fields {
+			size += len(f) + 3
+		}
 	}
 	return m.appendJSON(make([]byte, 0, size), m.Keys, m.Guarded), nil
 }
@@ -107,6 +116,17 @@ func (m *Message) validate() (field, reason string) {
 		if k == "" {
 			// cachesync never deletes "": an empty key is a bug upstream.
 			return fmt.Sprintf("keys[%d]", i), "empty key"
+		}
+	}
+	if len(m.Sets) > 0 {
+		in := make(map[string]bool, len(m.Keys))
+		for _, k := range m.Keys {
+			in[k] = true
+		}
+		for i := range m.Sets {
+			if !in[m.Sets[i].Key] {
+				return fmt.Sprintf("sets[%d].key", i), "must also be in keys, so a consumer that does not read sets deletes it"
+			}
 		}
 	}
 	if len(m.Guarded) > len(m.Keys) {
@@ -168,6 +188,7 @@ func (m *Message) appendJSON(b []byte, keys []string, guarded []bool) []byte {
 	if !first {
 		b = append(b, ']')
 	}
+	b = appendSets(b, m.Sets)
 	return append(b, '}')
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/cachesync/cachesync/event"
 )
 
 // KeyTooLargeError is Split's refusal of a key that cannot fit in a message
@@ -39,6 +41,10 @@ const RecordOverhead = 128
 // back unchanged, as the only element. Every chunk repeats every other field, so each is a complete
 // message a consumer handles on its own.
 func Split(m Message, maxBytes int) ([]Message, error) {
+	if len(m.Sets) > 0 && len(appendSets(nil, m.Sets)) > maxBytes/2 {
+		// Values this large go as invalidations: their keys are in Keys.
+		m.Sets = nil
+	}
 	if field, reason := m.validate(); reason != "" {
 		return nil, fmt.Errorf("kafkamsg: split %s.%s at %s: %s: %s", m.DB, m.Table, m.Pos, field, reason)
 	}
@@ -85,6 +91,7 @@ func Split(m Message, maxBytes int) ([]Message, error) {
 
 // withKeys returns m with Keys[start:end] and their guarded flags.
 func (m Message) withKeys(start, end int) Message {
+	m.Sets = setsIn(m.Sets, m.Keys[start:end])
 	m.Keys = m.Keys[start:end:end]
 	if start < len(m.Guarded) {
 		g := m.Guarded[start:min(end, len(m.Guarded))]
@@ -93,4 +100,23 @@ func (m Message) withKeys(start, end int) Message {
 		m.Guarded = nil
 	}
 	return m
+}
+
+// setsIn are the sets whose key is among keys: a set travels with its key,
+// which older consumers delete.
+func setsIn(sets []event.Set, keys []string) []event.Set {
+	if len(sets) == 0 {
+		return nil
+	}
+	in := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		in[k] = true
+	}
+	var out []event.Set
+	for _, s := range sets {
+		if in[s.Key] {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -1,0 +1,73 @@
+package event
+
+import (
+	"cmp"
+	"fmt"
+	"time"
+)
+
+// Version orders the row changes of one source for write-through: the
+// binlog file's index, the end position of the rows event in it, and the
+// change's place in that event (Seq). Two changes of one server's binlog
+// compare in the order the server wrote them. It does not compare across
+// servers whose binlog files are numbered independently (a failover to a
+// replica): see README "Write-through rules".
+type Version struct {
+	File uint32 // the binlog file's index: 7 for mysql-bin.000007
+	Pos  uint32 // end position of the rows event
+	Seq  uint32 // 2×row for the old image's tombstone, 2×row+1 for the new image
+}
+
+// VersionAt is the version of change seq of the rows event ending at p;
+// ok is false when p's file name has no numeric index.
+func VersionAt(p Position, seq int) (Version, bool) {
+	_, n, ok := splitFile(p.File)
+	if !ok || n > 0xffffffff || seq < 0 || seq > 0xffffff {
+		return Version{}, false
+	}
+	return Version{File: uint32(n), Pos: p.Pos, Seq: uint32(seq)}, true
+}
+
+// Compare orders versions: -1, 0 or +1.
+func (v Version) Compare(o Version) int {
+	if c := cmp.Compare(v.File, o.File); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(v.Pos, o.Pos); c != 0 {
+		return c
+	}
+	return cmp.Compare(v.Seq, o.Seq)
+}
+
+// String is the version as the write-through script compares it: 22 hex
+// digits of fixed width, so string order is version order (Lua compares
+// strings bytewise; its numbers are doubles and would round).
+func (v Version) String() string { return fmt.Sprintf("%08x%08x%06x", v.File, v.Pos, v.Seq) }
+
+// Set is one write-through write: the row's new value into Key, or, with
+// Delete, a tombstone (the key unlinked, its version kept so an older value
+// replayed later cannot come back). Exactly one of JSON and Fields holds the
+// value of a write that is not a tombstone.
+type Set struct {
+	Key     string
+	Version Version
+	Delete  bool
+	JSON    []byte   // a json value
+	Fields  []string // a hash value: field, value, field, value…
+	TTL     time.Duration
+}
+
+// ParseVersion reads a version as String writes it.
+func ParseVersion(s string) (Version, error) {
+	var v Version
+	if len(s) != 22 {
+		return v, fmt.Errorf("version %q: want 22 hex digits", s)
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return v, fmt.Errorf("version %q: want lower-case hex digits", s)
+		}
+	}
+	_, err := fmt.Sscanf(s, "%08x%08x%06x", &v.File, &v.Pos, &v.Seq)
+	return v, err
+}
