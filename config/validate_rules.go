@@ -21,6 +21,7 @@ func (k *checker) checkRules(rules []Rule) {
 		k.checkWatch(r, path+".watch")
 		k.checkWriteBehind(r, path+".write_behind")
 		k.checkTruncate(r, path)
+		k.checkObserve(r, path+".observe")
 	}
 	k.checkStreamsUnique(rules)
 	k.checkCascades(rules)
