@@ -253,6 +253,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 			tk.Render(rows[i], h.ruleBuf, keyOut{h})
 			tk.Render(rows[i+1], h.ruleBuf, keyOut{h})
 			h.markRow(tk, rows[i+1])
+			h.observeRow(tk, op, rows[i+1], b.CommitTime)
 		}
 		tk.rows[op.String()].Add(float64(len(rows) / 2))
 	} else {
@@ -261,6 +262,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 			b.Rows++
 			tk.Render(row, h.ruleBuf, keyOut{h})
 			h.markRow(tk, row)
+			h.observeRow(tk, op, row, b.CommitTime)
 		}
 		if op == event.OpDelete {
 			h.cascadeRows(tk, rows)
