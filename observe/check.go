@@ -1,12 +1,19 @@
 package observe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachesync/cachesync/cacheaside"
 	"go.uber.org/zap"
 )
+
+// leasePrefix starts a cacheaside lease placeholder: a miss being filled,
+// the key holds no value.
+var leasePrefix = []byte(cacheaside.Prefix + "L")
 
 // cached is what one key read found.
 type cached struct {
@@ -47,6 +54,8 @@ func (o *Observer) read(ctx context.Context, c *Change, key string) (cached, err
 	switch {
 	case errors.Is(err, redis.Nil):
 		return cached{}, nil
+	case err == nil && bytes.HasPrefix(v, leasePrefix):
+		return cached{}, nil // a cacheaside reader's lease: no value yet
 	case err != nil:
 		return cached{present: true, err: err}, ctx.Err()
 	}

@@ -117,6 +117,13 @@ func (o *Observer) Count(rule, window, result string) int64 {
 	return n
 }
 
+// Dropped is the number of samples dropped because the queue was full.
+func (o *Observer) Dropped() int64 {
+	o.counts.mu.Lock()
+	defer o.counts.mu.Unlock()
+	return o.counts.dropped
+}
+
 // Windows are the window labels, shortest first.
 func (o *Observer) Windows() []string { return slices.Clone(o.labels) }
 

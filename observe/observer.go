@@ -110,6 +110,9 @@ func New(cfg Config, deps Deps) (*Observer, error) {
 	return o, nil
 }
 
+// Pending is the number of sampled changes not past their last window.
+func (o *Observer) Pending() int64 { return o.inflight.Load() }
+
 // Take reports whether the next row change is sampled. Callers render the
 // keys of a change only when it is.
 func (o *Observer) Take() bool { return o.deps.Rand() < o.cfg.Sample }

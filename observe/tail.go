@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -22,7 +23,13 @@ type Standalone struct {
 	*Observer
 	tailer  *canal.Tailer
 	confirm *MySQL
+	up      chan struct{}
+	upOnce  sync.Once
 }
+
+// Up is closed once the binlog reader is streaming: changes committed after
+// it are seen.
+func (s *Standalone) Up() <-chan struct{} { return s.up }
 
 // ackSink takes the tailer's batches of keys and drops them: the observer
 // hears rows through canal.RowObserver, and deletes nothing.
@@ -56,7 +63,15 @@ func NewStandalone(cfg *config.Config, src config.SourceConfig, rdb redis.Univer
 	tracker := checkpoint.NewTracker(event.Position{})
 	t := canal.New(src, rules, ackSink{tracker}, tracker, log.Named("tailer"), metrics.New(nil), cfg.Retry.Backoff())
 	t.Rows = feed
-	return &Standalone{Observer: o, tailer: t, confirm: confirm}, nil
+	s := &Standalone{Observer: o, tailer: t, confirm: confirm, up: make(chan struct{})}
+	t.OnState = func(up bool, err error) {
+		if up {
+			s.upOnce.Do(func() { close(s.up) })
+		} else {
+			log.Warn("binlog stream broke, reconnecting", zap.Error(err))
+		}
+	}
+	return s, nil
 }
 
 // Run reads the binlog from the primary's current position and checks
