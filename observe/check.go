@@ -1,19 +1,19 @@
 package observe
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/cachesync/cachesync/cacheaside"
-	"go.uber.org/zap"
 )
 
 // leasePrefix starts a cacheaside lease placeholder: a miss being filled,
 // the key holds no value.
-var leasePrefix = []byte(cacheaside.Prefix + "L")
+const leasePrefix = cacheaside.Prefix + "L"
 
 // cached is what one key read found.
 type cached struct {
@@ -54,7 +54,7 @@ func (o *Observer) read(ctx context.Context, c *Change, key string) (cached, err
 	switch {
 	case errors.Is(err, redis.Nil):
 		return cached{}, nil
-	case err == nil && bytes.HasPrefix(v, leasePrefix):
+	case err == nil && strings.HasPrefix(string(v), leasePrefix):
 		return cached{}, nil // a cacheaside reader's lease: no value yet
 	case err != nil:
 		return cached{present: true, err: err}, ctx.Err()
