@@ -104,7 +104,7 @@ func New(cfg Config, deps Deps) (*Observer, error) {
 		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), max(1, cfg.Rate/10)),
 		counts:  counts{m: map[countKey]int64{}}}
 	for _, w := range cfg.Windows {
-		o.labels = append(o.labels, w.String())
+		o.labels = append(o.labels, windowLabel(w))
 	}
 	o.nines = newNines(o.labels, time.Hour)
 	return o, nil
@@ -203,4 +203,13 @@ func version(v int64, ok bool) string {
 		return "none"
 	}
 	return strconv.FormatInt(v, 10)
+}
+
+// windowLabel names a window in metrics and reports: whole seconds as "60s"
+// (not Go's "1m0s"), anything else as Go writes it ("200ms").
+func windowLabel(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }
