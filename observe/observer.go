@@ -194,7 +194,8 @@ func (o *Observer) record(c *Change, w int, result string) {
 	default:
 		return
 	}
-	o.deps.Metrics.Nines.WithLabelValues(o.labels[w]).Set(o.nines.value(w, time.Now()))
+	last := strconv.FormatBool(w == len(o.labels)-1)
+	o.deps.Metrics.Nines.WithLabelValues(o.labels[w], last).Set(o.nines.value(w, time.Now()))
 }
 
 // String formats a version for logs.
