@@ -156,3 +156,27 @@ func TestQueueFullDrops(t *testing.T) {
 		t.Errorf("took %d dropped %d, want 2 and 3", took, o.counts.dropped)
 	}
 }
+
+// TestHashRule reads versions from a Redis hash field: an older field is
+// confirmed stale, a hash without the field is unreadable (not stale), an
+// absent key is consistent.
+func TestHashRule(t *testing.T) {
+	o, m, db, _, _ := startRig(t)
+	x, _ := NewExtractor(config.RuleObserve{Column: "version", HashField: "verśion"})
+	m.Exec(t, "INSERT INTO `"+db+"`.items VALUES ('h1', 2, 'x'), ('h2', 2, 'y'), ('h3', 2, 'z')")
+	rdb := o.deps.Redis
+	ctx := context.Background()
+	if err := rdb.HSet(ctx, "cart:h1", "verśion", "1", "name", "Zoë 🚀").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(ctx, "cart:h2", "name", "no version").Err(); err != nil {
+		t.Fatal(err)
+	}
+	o.Offer(change(db, "h1", 2, "cart:h1"), &x)
+	o.Offer(change(db, "h2", 2, "cart:h2"), &x)
+	o.Offer(change(db, "h3", 2, "cart:h3"), &x)
+	drain(t, o)
+	if i, u, c := o.Count("items", "200ms", Inconsistent), o.Count("items", "200ms", Unreadable), o.Count("items", "200ms", Consistent); i != 1 || u != 1 || c != 1 {
+		t.Errorf("at 200ms: inconsistent %d unreadable %d consistent %d, want 1 each", i, u, c)
+	}
+}
