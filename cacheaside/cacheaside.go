@@ -62,6 +62,12 @@ type Config struct {
 	LeaseTTL    time.Duration // lifetime of a lease placeholder; default 2s
 	HotMissWait time.Duration // how long a reader waits on another reader's placeholder before loading without filling; default 100ms
 	NegativeTTL time.Duration // TTL of a cached "not found" (jitter applies too); 0: not cached
+	// Version, optional, returns the row's version (its version column) from
+	// a loaded value; a fill then stores it beside the value, where
+	// cachesync's consistency observer reads it (rule observe: {stamp:
+	// cacheaside}). ok false stores the value unstamped. Hits are unchanged:
+	// Get still returns the caller's bytes without a copy.
+	Version func(value []byte) (version int64, ok bool)
 }
 
 // The defaults, in one place (withDefaults).

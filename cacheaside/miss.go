@@ -71,7 +71,13 @@ func (c *Client) loadAndFill(ctx context.Context, key, placeholder string, load 
 	v, lerr := load(ctx)
 	switch {
 	case lerr == nil:
-		if err := c.store(ctx, key, placeholder, encode(v), c.cfg.TTL); err != nil {
+		stored := encode(v)
+		if c.cfg.Version != nil {
+			if ver, ok := c.cfg.Version(v); ok {
+				stored = encodeVersioned(ver, v)
+			}
+		}
+		if err := c.store(ctx, key, placeholder, stored, c.cfg.TTL); err != nil {
 			return nil, err
 		}
 		return v, nil

@@ -256,6 +256,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 			h.setRow(tk, rows[i+1], i+1, false)
 			tk.Render(rows[i+1], h.ruleBuf, keyOut{h})
 			h.markRow(tk, rows[i+1])
+			h.observeRow(tk, op, rows[i+1], b.CommitTime)
 		}
 		tk.rows[op.String()].Add(float64(len(rows) / 2))
 	} else {
@@ -265,6 +266,7 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 			h.setRow(tk, row, 2*j+1, op == event.OpDelete)
 			tk.Render(row, h.ruleBuf, keyOut{h})
 			h.markRow(tk, row)
+			h.observeRow(tk, op, row, b.CommitTime)
 		}
 		if op == event.OpDelete {
 			h.cascadeRows(tk, rows)

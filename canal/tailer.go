@@ -68,6 +68,9 @@ type Tailer struct {
 	// OnState, if set, hears when the binlog stream is up (err nil: the
 	// server sent the first event) and when it broke (err: why).
 	OnState func(up bool, err error)
+	// Rows, if set, hears sampled row changes of the rules with observe,
+	// for the consistency observer (observe.go).
+	Rows RowObserver
 
 	loc     *time.Location // TIMESTAMP keys render in it; see resolveTimeZone
 	lag     atomic.Int64   // see Lag

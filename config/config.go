@@ -20,6 +20,7 @@ type Config struct {
 	Retry      RetryConfig      `yaml:"retry"`
 	HTTP       HTTPConfig       `yaml:"http"`
 	Shutdown   ShutdownConfig   `yaml:"shutdown"`
+	Observe    ObserveConfig    `yaml:"observe"`
 	Rules      []Rule           `yaml:"rules"`
 
 	// src is where each value was written (lines, values from the
@@ -237,6 +238,9 @@ type Rule struct {
 	// WriteBehind makes the cache the first writer of this table's rows;
 	// see WriteBehindConfig. Left out, the rule is a plain invalidation rule.
 	WriteBehind WriteBehindConfig `yaml:"write_behind"`
+	// Observe says where the cached value carries the row's version, for
+	// the consistency observer; see RuleObserve. Left out, not observed.
+	Observe RuleObserve `yaml:"observe"`
 	// Name lets other rules refer to this one (cascade); optional, unique.
 	Name string `yaml:"name"`
 	// OnTruncate is what a TRUNCATE of the rule's table does, whose rows are
@@ -332,6 +336,12 @@ func Default() Config {
 		Retry:    RetryConfig{Initial: Duration(50 * time.Millisecond), Max: Duration(5 * time.Second)},
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:9180", StallAfter: Duration(30 * time.Second)},
 		Shutdown: ShutdownConfig{Timeout: Duration(30 * time.Second)},
+		Observe: ObserveConfig{
+			Sample:  0.01,
+			Windows: []Duration{Duration(time.Second), Duration(10 * time.Second), Duration(time.Minute)},
+			Queue:   10000,
+			Rate:    200,
+		},
 	}
 }
 

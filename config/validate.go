@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	c.Retry.check(k)
 	c.HTTP.check(k)
 	k.positive("shutdown.timeout", c.Shutdown.Timeout, "30s")
+	c.Observe.check(k)
 	k.checkRules(c.Rules)
 	file := ""
 	if c.src != nil {

@@ -22,6 +22,7 @@ func (k *checker) checkRules(rules []Rule) {
 		k.checkWriteBehind(r, path+".write_behind")
 		k.checkTruncate(r, path)
 		k.checkAction(r, path)
+		k.checkObserve(r, path+".observe")
 	}
 	k.checkStreamsUnique(rules)
 	k.checkCascades(rules)

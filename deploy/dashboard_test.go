@@ -60,7 +60,7 @@ func TestDashboard(t *testing.T) {
 			refs[tg.RefID] = true
 		}
 	}
-	if want := []string{"Pipeline", "Lag and retention", "Redis", "Kafka", "Write-behind"}; !slices.Equal(rows, want) {
+	if want := []string{"Pipeline", "Lag and retention", "Redis", "Kafka", "Write-behind", "Consistency"}; !slices.Equal(rows, want) {
 		t.Errorf("rows %q, want %q", rows, want)
 	}
 }

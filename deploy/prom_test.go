@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func waitHTTP(t *testing.T, u string, limit time.Duration, logPath string) {
 // startPrometheus runs Debian's prometheus on loopback with a temp data
 // dir, scraping target every 200 ms as job "cachesync" and evaluating
 // rules at the same pace. It returns the base URL of its HTTP API.
-func startPrometheus(t *testing.T, target, rules string) string {
+func startPrometheus(t *testing.T, rules string, targets ...string) string {
 	t.Helper()
 	bin := lookTool(t, "prometheus")
 	dir := t.TempDir()
@@ -86,8 +87,8 @@ func startPrometheus(t *testing.T, target, rules string) string {
 rule_files: [%q]
 scrape_configs:
   - job_name: cachesync
-    static_configs: [{targets: [%q]}]
-`, rules, target)
+    static_configs: [{targets: [%s]}]
+`, rules, quoteAll(targets))
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -165,4 +166,13 @@ func waitScrapes(t *testing.T, base string, n int, limit time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// quoteAll writes targets as a YAML flow list's items.
+func quoteAll(targets []string) string {
+	q := make([]string, len(targets))
+	for i, t := range targets {
+		q[i] = strconv.Quote(t)
+	}
+	return strings.Join(q, ", ")
 }

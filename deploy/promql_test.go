@@ -165,6 +165,7 @@ func exported(t *testing.T) map[string][]string {
 	r := &descRecorder{t: t, names: map[string][]string{}}
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics.New(r)
+	metrics.NewObserver(r) // cachesync observe's
 	pipeline.NewHealth(nil, r)
 	return r.names
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,12 +61,14 @@ transport:
   kafka: {brokers: [%s], topic: invalidations, group: cachesync, create_topic: true, commit_interval: 50ms}
 redis: {addrs: [%s]}
 retry: {initial: 20ms, max: 500ms}
+observe: {sample: 1, windows: [200ms, 1s]}
 delete: {second_delay: 100ms}
 http: {addr: %s}
 rules:
   - table: %[6]s.users
     keys: ["user:{id}", "user:email:{email}"]
     watch: [id, email, name]
+    observe: {column: visits, field: "$.visits"}
   - table: %[6]s.items
     keys: ["item:{id}", "items:name:{name}"]
     write_behind: {stream: "wb:items", keys: ["item:{id}"], interval: 50ms}
@@ -80,11 +83,17 @@ rules:
 	}
 	logPath := startProcess(t, exec.Command(bin, "run", "--config", cfgPath), dir, "cachesync")
 	waitHTTP(t, "http://"+httpAddr+"/readyz", 60*time.Second, logPath)
+	// cachesync observe beside it, read-only, on its own binlog connection:
+	// the consistency row and alert read its metrics.
+	obsAddr := freeAddr(t)
+	obsLog := startProcess(t, exec.Command(bin, "observe", "--config", cfgPath, "--http", obsAddr,
+		"--server-id", strconv.FormatUint(uint64(db.ReplicaServerID()), 10)), dir, "cachesync-observe")
+	waitHTTP(t, "http://"+obsAddr+"/metrics", 60*time.Second, obsLog)
 	rules, err := filepath.Abs(filepath.Join("prometheus", "alerts.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := startPrometheus(t, httpAddr, rules)
+	base := startPrometheus(t, rules, httpAddr, obsAddr)
 
 	// Prometheus learns its targets a few seconds after it is ready: the
 	// load starts once it has scraped, so the counters rise under its eyes.

@@ -4,7 +4,9 @@
 -- ARGV[1]  the placeholder lease.lua stored for this caller
 -- ARGV[2]  the value to store, encoded: a value that starts with
 --          "\0cachesync\0" must be escaped as "\0cachesync\0E" .. value;
---          "\0cachesync\0N" stores a "not found"
+--          "\0cachesync\0N" stores a "not found";
+--          "\0cachesync\0V" .. version .. ":" .. value stores value with
+--          the row's version (decimal) it was read at, for the observer
 -- ARGV[3]  the value's TTL in milliseconds (> 0)
 --
 -- Returns 1 when the value was stored; 0 when the key no longer holds
@@ -17,8 +19,9 @@ if string.sub(ARGV[1], 1, #prefix + 1) ~= prefix .. 'L' or #ARGV[1] <= #prefix +
 end
 if string.sub(ARGV[2], 1, #prefix) == prefix then
   local kind = string.sub(ARGV[2], #prefix + 1, #prefix + 1)
-  if not (kind == 'E' or ARGV[2] == prefix .. 'N') then
-    return redis.error_reply('ERR cachesync fill: ARGV[2] starts with "\\0cachesync\\0" but is neither escaped ("\\0cachesync\\0E" .. value) nor "not found" ("\\0cachesync\\0N")')
+  local versioned = kind == 'V' and string.find(ARGV[2], '^%-?%d+:', #prefix + 2) ~= nil
+  if not (kind == 'E' or versioned or ARGV[2] == prefix .. 'N') then
+    return redis.error_reply('ERR cachesync fill: ARGV[2] starts with "\\0cachesync\\0" but is neither escaped ("\\0cachesync\\0E" .. value), versioned ("\\0cachesync\\0V" .. version .. ":" .. value) nor "not found" ("\\0cachesync\\0N")')
   end
 end
 local ttl = tonumber(ARGV[3])

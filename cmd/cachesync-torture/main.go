@@ -65,6 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.WriteRate, "write-rate", 0, "writes per second, all writers together; 0: as fast as MySQL takes them")
 	fs.StringVar(&o.ReplicaAddr, "replica", os.Getenv("REPLICA_ADDR"), "a MariaDB replica of -mysql (GTID mode, same user) on 127.0.0.0/8: readers fill from it while its SQL thread is stopped and started at random; enables mode replica-aware (default $REPLICA_ADDR)")
 	fs.DurationVar(&o.ReplicaLag, "replica-lag", 2*time.Second, "with -replica: each stop of its SQL thread lasts up to this long")
+	fs.BoolVar(&o.Observe, "observe", false, "run the consistency observer (cachesync observe) beside each mode, in-process, and report its counts next to the harness's")
+	fs.Float64Var(&o.ObserveSample, "observe-sample", 1, "with -observe: the fraction of row changes it checks")
+	windows := fs.String("observe-windows", "1s,10s", "with -observe: its windows; the last must outlast the longest pause")
 	jsonOut := fs.String("json", "torture.json", "write the report here as JSON; empty: do not")
 	deadline := fs.Duration("deadline", 0, "hard bound on the whole run; 0: per mode, the duration + 20 × second-delay + 3m")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (to stderr)")
@@ -77,6 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.Modes = strings.Split(*modes, ",")
 	var err error
+	for _, w := range strings.Split(*windows, ",") {
+		d, perr := time.ParseDuration(strings.TrimSpace(w))
+		if perr != nil || d <= 0 {
+			return usageError{fmt.Errorf("-observe-windows %q: want increasing durations such as 1s,10s", *windows)}
+		}
+		o.ObserveWindows = append(o.ObserveWindows, d)
+	}
 	if o.Pause, err = torture.ParseDist(*pause, o.SecondDelay); err != nil {
 		return usageError{err}
 	}

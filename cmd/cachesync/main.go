@@ -22,6 +22,7 @@ Usage:
   cachesync config check --config FILE [--online]
   cachesync replay --config FILE --from X [--to Y] [--tables db.t,...] [--dry-run] [--direct]
   cachesync backfill --config FILE --table db.t [--where SQL] [--chunk N] [--rate N] [--resume] [--dry-run]
+  cachesync observe --config FILE [--report] [--for 10m]   measure how consistent the cache is (read-only)
   cachesync ready [--addr 127.0.0.1:9180]      exit 0 when the running cachesync's /readyz says ready
   cachesync version
 `
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(soft, args[2:], stdout)
 	case "ready":
 		err = cmdReady(soft, args[1:], stdout)
+	case "observe":
+		err = cmdObserve(soft, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachesync", version)
 	case "help", "-h", "--help":

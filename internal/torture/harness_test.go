@@ -99,3 +99,36 @@ func TestHarnessLeaseFencesTheRace(t *testing.T) {
 		t.Fatalf("lease counters %+v: want fills stored and fills refused", *m.Lease)
 	}
 }
+
+// TestObserverMatchesHarness runs the consistency observer beside the
+// forced race of TestHarnessSeesTheRace, checking every change: the keys it
+// confirms stale at its last window are exactly the harness's stale keys
+// (each one's row's last change); with lease-fenced fills it finds none.
+func TestObserverMatchesHarness(t *testing.T) {
+	for _, c := range []struct {
+		mode, pause string
+		d           time.Duration
+	}{{ModeAppDelete, "50%:0,50%:200ms", time.Second}, {ModeLease, "50%:0,50%:300ms", 100 * time.Millisecond}} {
+		t.Run(c.mode, func(t *testing.T) {
+			o := harnessOptions(t, c.mode, c.pause, c.d)
+			o.Observe, o.ObserveSample = true, 1
+			o.ObserveWindows = []time.Duration{200 * time.Millisecond, time.Second}
+			o.ObserveServerID = testenv.SharedMariaDB(t).ReplicaServerID()
+			m := runHarness(t, o)
+			ob := m.Observer
+			if ob == nil {
+				t.Fatal("no observer figures")
+			}
+			t.Logf("observer: %+v", *ob)
+			if ob.Sampled == 0 || ob.Dropped != 0 || ob.Pending != 0 {
+				t.Fatalf("observer checked %d changes, dropped %d, left %d unfinished", ob.Sampled, ob.Dropped, ob.Pending)
+			}
+			if ob.Inconsistent != int64(m.Stale) {
+				t.Errorf("observer confirmed %d inconsistent keys, the harness found %d stale", ob.Inconsistent, m.Stale)
+			}
+			if c.mode == ModeLease && ob.Inconsistent != 0 {
+				t.Errorf("lease: %d inconsistent", ob.Inconsistent)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package torture
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -43,27 +44,34 @@ func (p plainFill) get(ctx context.Context, key string, load func(context.Contex
 
 func itemKey(id int) string { return "item:" + strconv.Itoa(id) }
 
-// encodeValue is what a fill caches: the row's version, the fill that
-// wrote it (reader.sequence) and the payload.
+// encodeValue is what a fill caches, as JSON: the row's version (where
+// the consistency observer reads it, observe: {field: "$.version"}), the
+// fill that wrote it (reader.sequence) and the payload.
 func encodeValue(version int64, reader, seq int, text string) []byte {
-	return fmt.Appendf(nil, "%d|%d.%d|%s", version, reader, seq, text)
+	b, _ := json.Marshal(cachedValue{Version: &version, Fill: strconv.Itoa(reader) + "." + strconv.Itoa(seq), Text: text})
+	return b
+}
+
+type cachedValue struct {
+	Version *int64 `json:"version"`
+	Fill    string `json:"fill"`
+	Text    string `json:"text"`
 }
 
 // decodeValue reads encodeValue's format; ok is false for anything else
 // (a lease placeholder).
 func decodeValue(b []byte) (version int64, reader, seq int, ok bool) {
-	parts := strings.SplitN(string(b), "|", 3)
-	if len(parts) != 3 {
+	var v cachedValue
+	if json.Unmarshal(b, &v) != nil || v.Version == nil {
 		return 0, 0, 0, false
 	}
-	rs, ss, found := strings.Cut(parts[1], ".")
-	v, err1 := strconv.ParseInt(parts[0], 10, 64)
+	rs, ss, found := strings.Cut(v.Fill, ".")
 	r, err2 := strconv.Atoi(rs)
 	s, err3 := strconv.Atoi(ss)
-	if !found || err1 != nil || err2 != nil || err3 != nil {
+	if !found || err2 != nil || err3 != nil {
 		return 0, 0, 0, false
 	}
-	return v, r, s, true
+	return *v.Version, r, s, true
 }
 
 // fillRecord is one load: its pause and when it read and returned, since

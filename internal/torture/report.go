@@ -57,6 +57,8 @@ type ModeResult struct {
 	// Replica is the injected lag and the second delete's wait, with
 	// replica readers.
 	Replica *ReplicaStats `json:"replica,omitempty"`
+	// Observer is what the consistency observer counted, with -observe.
+	Observer *ObserverStats `json:"observer,omitempty"`
 
 	Elapsed Millis `json:"elapsed_ms"` // writers' run
 	Settle  Millis `json:"settle_ms"`  // from the writers' stop until the compare
@@ -181,6 +183,11 @@ func (r Report) WriteTable(w io.Writer) error {
 					round(r.WaitP50), round(r.WaitP99), r.WaitCount, r.AtBound)
 			}
 			notes = append(notes, line)
+		}
+		if ob := m.Observer; ob != nil {
+			notes = append(notes, fmt.Sprintf("%s: observer (sample %g, windows %s): %d changes checked, stale per window %v, %d confirmed inconsistent at %s (harness ground truth %d stale keys, expected ≈ %.1f), %d superseded, %d unreadable, %d dropped, %d unfinished",
+				m.Mode, ob.Sample, strings.Join(ob.Windows, ","), ob.Sampled, ob.Suspect, ob.Inconsistent, ob.Windows[len(ob.Windows)-1],
+				m.Stale, ob.Expected, ob.Superseded, ob.Unreadable, ob.Dropped, ob.Pending))
 		}
 		if m.Errors > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %d reads or writes failed, the first: %s", m.Mode, m.Errors, m.FirstError))

@@ -9,16 +9,17 @@ import (
 )
 
 func TestValueCodec(t *testing.T) {
-	text := "строка 7 | 行 🦀🚀" // a | in the payload must not confuse the reader
+	text := "строка 7 | 行 🦀🚀 \" } ." // JSON syntax in the payload must not confuse the reader
 	b := encodeValue(42, 3, 17, text)
 	v, r, s, ok := decodeValue(b)
 	if !ok || v != 42 || r != 3 || s != 17 {
 		t.Fatalf("decode(%q) = %d %d %d %v", b, v, r, s, ok)
 	}
-	if !strings.HasSuffix(string(b), text) {
+	var back cachedValue
+	if json.Unmarshal(b, &back) != nil || back.Text != text {
 		t.Errorf("payload lost: %q", b)
 	}
-	for _, bad := range []string{"", "lease:abc", "1|2|x", "1|2.x|x", "x|2.3|x"} {
+	for _, bad := range []string{"", "lease:abc", `{"fill":"2.3"}`, `{"version":1,"fill":"2.x"}`, `{"version":"x","fill":"2.3"}`, `{"version":1}`} {
 		if _, _, _, ok := decodeValue([]byte(bad)); ok {
 			t.Errorf("decode(%q) accepted it", bad)
 		}

@@ -65,6 +65,14 @@ type Options struct {
 	// thread is stopped and started at random (lag up to ReplicaLag).
 	ReplicaAddr string
 	ReplicaLag  time.Duration
+	// Observe runs the consistency observer (package observe) beside each
+	// mode, in-process on its own binlog reader (ObserveServerID, default
+	// ServerID+1), sampling ObserveSample of the row changes (default 1)
+	// at ObserveWindows (default 1s, 10s); see ObserverStats.
+	Observe         bool
+	ObserveSample   float64
+	ObserveWindows  []time.Duration
+	ObserveServerID uint32
 
 	Log *zap.Logger // default: none
 }
@@ -83,6 +91,11 @@ func (o *Options) defaults() {
 	o.SettleLimit = cmp.Or(o.SettleLimit, 2*time.Minute)
 	o.ReaderConns = cmp.Or(o.ReaderConns, 32)
 	o.Tail = cmp.Or(o.Tail, time.Second)
+	o.ObserveSample = cmp.Or(o.ObserveSample, 1)
+	if len(o.ObserveWindows) == 0 {
+		o.ObserveWindows = []time.Duration{time.Second, 10 * time.Second}
+	}
+	o.ObserveServerID = cmp.Or(o.ObserveServerID, o.ServerID+1)
 }
 
 // Check names every option that cannot work.
@@ -173,6 +186,13 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	if err := rdb.FlushDB(ctx).Err(); err != nil {
 		return res, fmt.Errorf("redis FLUSHDB: %w", err)
 	}
+	var obs *observerRun
+	if o.Observe {
+		if obs, err = o.startObserver(ctx, rdb); err != nil {
+			return res, err
+		}
+		defer obs.abandon()
+	}
 	var sc *sidecar
 	if mode != ModeAppDelete {
 		if sc, err = o.sidecarFor(ctx, mode); err != nil {
@@ -218,7 +238,11 @@ func (o *Options) runMode(ctx context.Context, mode string, rdb *redis.Client) (
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("stopped before the compare (the -deadline passed, or a signal): %w", ctx.Err())
 	}
-	return res, o.compare(ctx, rdb, readers, &res)
+	err = o.compare(ctx, rdb, readers, &res)
+	if obs != nil && err == nil {
+		err = obs.finish(ctx, o, &res)
+	}
+	return res, err
 }
 
 // race runs the readers and the writers: the writers for Duration, then
