@@ -94,8 +94,18 @@ func (k *checker) checkOwnedKeys(r *Rule, path string) {
 		k.addf(path, "needs at least one of the rule's keys that the cache owns (the keys the application writes with the write-behind scripts), such as [%q]", firstKey(r))
 		return
 	}
+	w.Owned = k.subsetOfKeys(r, path, w.Keys, "keys",
+		"the cache can only own keys the rule invalidates (rule keys: %s)")
+}
+
+// subsetOfKeys resolves raws, a list of some of r's key templates (under
+// path, named listName in messages), to their indexes in r.Templates by
+// what they render, so "user:{ID}" is "user:{id}"; one not in the rule, or
+// named twice, is a problem (notInRule gets the rule's keys).
+func (k *checker) subsetOfKeys(r *Rule, path string, raws []string, listName, notInRule string) []int {
+	var out []int
 	seen := map[int]int{}
-	k.templates(path, w.Keys, func(j int, p string, t *Template) {
+	k.templates(path, raws, func(j int, p string, t *Template) {
 		idx := -1
 		for i, rt := range r.Templates {
 			if rt.syntax(true) == t.syntax(true) {
@@ -103,16 +113,17 @@ func (k *checker) checkOwnedKeys(r *Rule, path string) {
 			}
 		}
 		if idx < 0 {
-			k.addf(p, "%s is not one of the rule's keys: the cache can only own keys the rule invalidates (rule keys: %s)", k.show(p, t.Raw), strings.Join(r.Keys, ", "))
+			k.addf(p, "%s is not one of the rule's keys: "+notInRule, k.show(p, t.Raw), strings.Join(r.Keys, ", "))
 			return
 		}
 		if prev, dup := seen[idx]; dup {
-			k.addf(p, "names the same key as keys[%d]: remove one", prev)
+			k.addf(p, "names the same key as %s[%d]: remove one", listName, prev)
 			return
 		}
 		seen[idx] = j
-		w.Owned = append(w.Owned, idx)
+		out = append(out, idx)
 	})
+	return out
 }
 
 func firstKey(r *Rule) string {

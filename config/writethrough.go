@@ -126,23 +126,6 @@ func (k *checker) checkSetKeys(r *Rule, path string) {
 		}
 		return
 	}
-	seen := map[int]int{}
-	k.templates(path, r.SetKeyList, func(j int, p string, t *Template) {
-		idx := -1
-		for i, rt := range r.Templates {
-			if rt.syntax(true) == t.syntax(true) {
-				idx = i
-			}
-		}
-		if idx < 0 {
-			k.addf(p, "%s is not one of the rule's keys: list it in keys too (keys not in set_keys are invalidated), rule keys: %s", k.show(p, t.Raw), strings.Join(r.Keys, ", "))
-			return
-		}
-		if prev, dup := seen[idx]; dup {
-			k.addf(p, "names the same key as set_keys[%d]: remove one", prev)
-			return
-		}
-		seen[idx] = j
-		r.SetKeys = append(r.SetKeys, idx)
-	})
+	r.SetKeys = k.subsetOfKeys(r, path, r.SetKeyList, "set_keys",
+		"list it in keys too (keys not in set_keys are invalidated), rule keys: %s")
 }
