@@ -104,22 +104,30 @@ func (g *restartRig) cached(keys []string) int {
 	return int(g.c.Exists(context.Background(), keys...).Val())
 }
 
-// restartFromOldRDB: SAVE while the old rows are cached, update rows 1-3
-// (cachesync deletes their keys), then restart Redis from that dump: the
-// stale keys are back.
-func (g *restartRig) restartFromOldRDB(t *testing.T) {
-	ctx := context.Background()
+// saveThenUpdate caches every row and SAVEs the dump (its path and bytes
+// returned), then updates rows 1-3 and waits until cachesync has deleted
+// their keys: the dump now holds their stale values.
+func (g *restartRig) saveThenUpdate(t *testing.T) (dump string, old []byte) {
+	t.Helper()
 	g.cacheAll(t)
-	if err := g.c.Save(ctx).Err(); err != nil {
+	if err := g.c.Save(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	dump := filepath.Join(g.r.Dir, "dump.rdb")
+	dump = filepath.Join(g.r.Dir, "dump.rdb")
 	old, err := os.ReadFile(dump)
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.db.Exec(t, "UPDATE shop.users SET name = CONCAT(name, '✓') WHERE id <= 3")
 	waitFor(t, "cachesync to delete the updated rows' keys", func() bool { return g.cached(g.staleKeys()) == 0 })
+	return dump, old
+}
+
+// restartFromOldRDB: SAVE while the old rows are cached, update rows 1-3
+// (cachesync deletes their keys), then restart Redis from that dump: the
+// stale keys are back.
+func (g *restartRig) restartFromOldRDB(t *testing.T) {
+	dump, old := g.saveThenUpdate(t)
 	// Both deletes done before the restart: a second delete retried across
 	// it would remove the stale keys and hide what on_restart does.
 	waitFor(t, "the second deletes", func() bool {
@@ -236,17 +244,7 @@ func TestRestartReplayRetried(t *testing.T) {
 func TestRedisRestartReplayPastRetention(t *testing.T) {
 	g := startRestartRig(t, "replay", "")
 	ctx := context.Background()
-	g.cacheAll(t)
-	if err := g.c.Save(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	dump := filepath.Join(g.r.Dir, "dump.rdb")
-	old, err := os.ReadFile(dump)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.db.Exec(t, "UPDATE shop.users SET name = CONCAT(name, '✓') WHERE id <= 3")
-	waitFor(t, "the first update's deletes", func() bool { return g.cached(g.staleKeys()) == 0 })
+	dump, old := g.saveThenUpdate(t)
 	g.db.Exec(t, "FLUSH BINARY LOGS")
 	res := g.db.Exec(t, "SHOW MASTER STATUS")
 	newest, _ := res.GetString(0, 0)
