@@ -22,7 +22,8 @@ import (
 // CACHESYNC_BENCH_CPUPROFILE=F writes a CPU profile of cachesync during the
 // timed part to F (through http.pprof), and a heap profile taken
 // CACHESYNC_BENCH_HEAP_AT (default 1s) into it to F.heap; inspect them with
-// go tool pprof.
+// go tool pprof. CACHESYNC_BENCH_PROFILE_AT (default 0) delays the CPU
+// profile and CACHESYNC_BENCH_PROFILE_FOR (default 2s) sets its length.
 
 // BenchmarkBurst: 200,000 row updates as 200 statements of 1,000 rows, timed
 // from the first statement until the last affected key is gone from Redis,
@@ -136,7 +137,14 @@ func cpuProfile(b *testing.B, p *proc, path string) {
 			}
 		}
 	}()
-	resp, err := http.Get("http://" + m[1] + "/debug/pprof/profile?seconds=2")
+	if at, err := time.ParseDuration(os.Getenv("CACHESYNC_BENCH_PROFILE_AT")); err == nil {
+		time.Sleep(at)
+	}
+	secs := 2
+	if d, err := time.ParseDuration(os.Getenv("CACHESYNC_BENCH_PROFILE_FOR")); err == nil {
+		secs = max(1, int(d.Seconds()))
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m[1], secs))
 	if err != nil {
 		b.Error(err)
 		return

@@ -59,15 +59,14 @@ func Decode(b []byte) (Message, error) {
 	if !utf8.Valid(b) {
 		return Message{}, derr("", "not valid UTF-8; JSON text must be UTF-8 (a non-UTF-8 key is written as {\"b64\": ...})")
 	}
-	fields, derror := object(b)
-	if derror != nil {
+	var d decoder
+	if derror := d.fields.parse(b); derror != nil {
 		return Message{}, derror
 	}
-	if err := checkVersion(fields); err != nil {
+	if err := checkVersion(&d.fields); err != nil {
 		return Message{}, err
 	}
 	var m Message
-	d := decoder{fields: fields}
 	m.Source = d.str("source", true)
 	m.DB = d.str("db", true)
 	m.Table = d.str("table", true)
@@ -90,8 +89,8 @@ func Decode(b []byte) (Message, error) {
 	return m, nil
 }
 
-func checkVersion(fields map[string]json.RawMessage) error {
-	raw, ok := fields["v"]
+func checkVersion(fields *members) error {
+	raw, ok := fields.get("v")
 	if !ok {
 		return derr("v", "missing: not a cachesync message, or one older than v1")
 	}
@@ -113,7 +112,7 @@ func checkVersion(fields map[string]json.RawMessage) error {
 
 // decoder keeps the first error, so Decode reads as a list of fields.
 type decoder struct {
-	fields map[string]json.RawMessage
+	fields members
 	err    *DecodeError
 }
 
@@ -125,7 +124,7 @@ func (d *decoder) fail(e *DecodeError) {
 
 // get returns the field's raw value, failing when a required one is missing.
 func (d *decoder) get(name string, required bool) (json.RawMessage, bool) {
-	raw, ok := d.fields[name]
+	raw, ok := d.fields.get(name)
 	if !ok && required {
 		d.fail(derr(name, "missing (required)"))
 	}
@@ -263,8 +262,8 @@ func byteString(raw json.RawMessage) (string, *DecodeError) {
 	if err != nil {
 		return "", err
 	}
-	b64, ok := members["b64"]
-	if !ok || len(members) != 1 {
+	b64, ok := members.get("b64")
+	if !ok || members.len() != 1 {
 		return "", derr("", "an object key must have exactly one member, \"b64\"")
 	}
 	s, err := unquote(b64)

@@ -3,7 +3,7 @@ package kafkamsg
 // Reading JSON text strictly, below the v1 fields: objects cut into their
 // members (duplicate names refused), arrays into elements, and string
 // literals unquoted without replacing any byte. The text has passed
-// json.Valid first, so these walk checked syntax.
+// validJSON first, so these walk checked syntax.
 
 import (
 	"bytes"
@@ -16,38 +16,118 @@ import (
 
 // object splits one JSON object into its members, refusing duplicate names
 // (decoders disagree on which one wins) and anything after the object.
-// encoding/json's scanner checks the syntax once (json.Valid, which does not
-// allocate); the members are then cut out of the checked text by hand,
+// validJSON checks the syntax once (as encoding/json.Valid would, without
+// allocating); the members are then cut out of the checked text by hand,
 // which is several times faster than decoding tokens.
-func object(b []byte) (map[string]json.RawMessage, *DecodeError) {
-	if !json.Valid(b) {
-		return nil, syntaxError(b)
+func object(b []byte) (*members, *DecodeError) {
+	ms := new(members)
+	if err := ms.parse(b); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// parse reads b's members into ms (see object); Decode keeps ms on its stack.
+func (ms *members) parse(b []byte) *DecodeError {
+	if !validJSON(b) {
+		return syntaxError(b)
 	}
 	i := skipWS(b, 0)
 	if b[i] != '{' {
-		return nil, derr("", "not a JSON object")
+		return derr("", "not a JSON object")
 	}
-	fields := make(map[string]json.RawMessage, 12)
 	i = skipWS(b, i+1)
 	for b[i] != '}' {
 		end := skipValue(b, i) // the member's name: a string
-		name, err := unquote(b[i:end])
-		if err != nil {
-			return nil, err
+		name := b[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			s, err := unquote(b[i:end])
+			if err != nil {
+				return err
+			}
+			name = []byte(s)
 		}
 		i = skipWS(b, skipWS(b, end)+1) // past ':'
 		end = skipValue(b, i)
-		if _, dup := fields[name]; dup {
-			return nil, derr(name, "appears twice")
+		if !ms.add(name, b[i:end:end]) {
+			return derr(string(name), "appears twice")
 		}
-		fields[name] = b[i:end:end]
 		i = skipWS(b, end)
 		if b[i] == ',' {
 			i = skipWS(b, i+1)
 		}
 	}
-	return fields, nil
+	return nil
 }
+
+// members are an object's members in order. A v1 message has about a dozen:
+// they fit in the array and are found faster by a look along it than by
+// hashing; an object with many more (only a hostile one) gets an index so
+// duplicates stay linear to find.
+type members struct {
+	first [membersIndexAt]member
+	n     int
+	more  []member // after the first membersIndexAt
+	index map[string]int
+}
+
+type member struct {
+	name []byte // unquoted
+	raw  json.RawMessage
+}
+
+const membersIndexAt = 16
+
+func (ms *members) at(i int) *member {
+	if i < membersIndexAt {
+		return &ms.first[i]
+	}
+	return &ms.more[i-membersIndexAt]
+}
+
+// add appends a member; false if one of that name is already there.
+func (ms *members) add(name []byte, raw json.RawMessage) bool {
+	if _, dup := ms.find(string(name)); dup {
+		return false
+	}
+	if ms.n < membersIndexAt {
+		ms.first[ms.n] = member{name, raw}
+	} else {
+		ms.more = append(ms.more, member{name, raw})
+	}
+	ms.n++
+	switch {
+	case ms.n == membersIndexAt:
+		ms.index = make(map[string]int, 2*ms.n)
+		for i := range ms.n {
+			ms.index[string(ms.at(i).name)] = i
+		}
+	case ms.n > membersIndexAt:
+		ms.index[string(name)] = ms.n - 1
+	}
+	return true
+}
+
+func (ms *members) find(name string) (json.RawMessage, bool) {
+	if ms.index != nil {
+		i, ok := ms.index[name]
+		if !ok {
+			return nil, false
+		}
+		return ms.at(i).raw, true
+	}
+	for i := range ms.n {
+		if string(ms.first[i].name) == name {
+			return ms.first[i].raw, true
+		}
+	}
+	return nil, false
+}
+
+// get is the member named name.
+func (ms *members) get(name string) (json.RawMessage, bool) { return ms.find(name) }
+
+func (ms *members) len() int { return ms.n }
 
 // elements splits a checked JSON array into its elements.
 func elements(b []byte) []json.RawMessage {

@@ -89,14 +89,14 @@ func decodeSet(raw json.RawMessage) (event.Set, *DecodeError) {
 	if err != nil {
 		return s, err
 	}
-	key, ok := members["key"]
+	key, ok := members.get("key")
 	if !ok {
 		return s, derr(".key", "missing (required)")
 	}
 	if s.Key, err = byteString(key); err != nil || s.Key == "" {
 		return s, orEmpty(err, ".key", "empty key")
 	}
-	ver, ok := members["version"]
+	ver, ok := members.get("version")
 	if !ok {
 		return s, derr(".version", "missing (required)")
 	}
@@ -110,20 +110,20 @@ func decodeSet(raw json.RawMessage) (event.Set, *DecodeError) {
 	}
 	s.Version = v
 	forms := 0
-	if del, ok := members["delete"]; ok {
+	if del, ok := members.get("delete"); ok {
 		if string(del) != "true" {
 			return s, derr(".delete", "must be true when present, got %s", shorten(del))
 		}
 		s.Delete, forms = true, forms+1
 	}
-	if j, ok := members["json"]; ok {
+	if j, ok := members.get("json"); ok {
 		js, err := byteString(j)
 		if err != nil {
 			return s, orEmpty(err, ".json", "")
 		}
 		s.JSON, forms = []byte(js), forms+1
 	}
-	if h, ok := members["hash"]; ok {
+	if h, ok := members.get("hash"); ok {
 		if h[0] != '[' {
 			return s, derr(".hash", "must be an array, got %s", jsonKind(h))
 		}
@@ -142,7 +142,7 @@ func decodeSet(raw json.RawMessage) (event.Set, *DecodeError) {
 	if forms != 1 {
 		return s, derr("", "must have exactly one of delete, json and hash, got %d", forms)
 	}
-	if t, ok := members["ttl_ms"]; ok {
+	if t, ok := members.get("ttl_ms"); ok {
 		ms, perr := strconv.ParseInt(string(t), 10, 64)
 		if perr != nil || ms < 0 {
 			return s, derr(".ttl_ms", "must be a non-negative integer, got %s", shorten(t))

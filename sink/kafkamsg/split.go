@@ -120,3 +120,33 @@ func setsIn(sets []event.Set, keys []string) []event.Set {
 	}
 	return out
 }
+
+// AppendEncoded appends m's encoded parts to dst: the same messages as
+// Split followed by Encode of each, and each part's value is a full slice
+// of dst's buffer (so one buffer can hold every message of a batch; a part
+// stays valid when a later append moves dst). The common case — a message
+// well inside maxBytes — is encoded once, without Split's sizing pass.
+func AppendEncoded(dst []byte, m Message, maxBytes int) (out []byte, parts [][]byte, err error) {
+	if field, reason := m.validate(); reason != "" {
+		return dst, nil, fmt.Errorf("kafkamsg: encode %s.%s at %s: %s: %s", m.DB, m.Table, m.Pos, field, reason)
+	}
+	start := len(dst)
+	dst = m.appendJSON(dst, m.Keys, m.Guarded)
+	n := len(dst) - start
+	// At most half of maxBytes: Split would keep the sets too (they are
+	// shorter than the whole) and return m as it is.
+	if n+len(m.Row)+RecordOverhead <= maxBytes && (len(m.Sets) == 0 || n <= maxBytes/2) {
+		return dst, [][]byte{dst[start:len(dst):len(dst)]}, nil
+	}
+	dst = dst[:start]
+	chunks, err := Split(m, maxBytes)
+	if err != nil {
+		return dst, nil, err
+	}
+	for _, c := range chunks {
+		s := len(dst)
+		dst = c.appendJSON(dst, c.Keys, c.Guarded)
+		parts = append(parts, dst[s:len(dst):len(dst)])
+	}
+	return dst, parts, nil
+}

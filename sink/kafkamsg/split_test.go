@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cachesync/cachesync/config"
+	"github.com/cachesync/cachesync/event"
 )
 
 func manyKeys(n, size int) []string {
@@ -124,5 +125,68 @@ func TestSplitChunksDoNotAlias(t *testing.T) {
 	_ = append(chunks[0].Keys, "appended")
 	if chunks[1].Keys[0] != next {
 		t.Fatal("chunk 0 shares its backing array with chunk 1")
+	}
+}
+
+// TestAppendEncoded: the publisher's one-pass encoding gives parts that
+// decode to what Split and Encode give — the whole message when it fits,
+// the same chunks when it does not, sets dropped past half the limit —
+// each a full slice of one shared buffer that later appends do not change.
+func TestAppendEncoded(t *testing.T) {
+	withSets := sample()
+	withSets.Sets = []event.Set{{Key: "user:42", Version: event.Version{File: 42, Pos: 1337, Seq: 1}, JSON: []byte(`{"id":42,"name":"Zoë 😀"}`)}}
+	bigSets := withSets
+	bigSets.Sets = []event.Set{{Key: "user:42", Version: event.Version{File: 42, Pos: 1337, Seq: 1}, JSON: []byte(`"` + strings.Repeat("é", 1200) + `"`)}}
+	split := sample()
+	split.Keys = manyKeys(300, 40)
+	split.Guarded = make([]bool, 300)
+	split.Guarded[7], split.Guarded[299] = true, true
+	for _, tc := range []struct {
+		name  string
+		m     Message
+		limit int
+	}{
+		{"fits", sample(), defaultMaxBytes()},
+		{"fits with sets", withSets, defaultMaxBytes()},
+		{"sets over half the limit, message within it", bigSets, 4000},
+		{"split with guarded keys", split, 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chunks, err := Split(tc.m, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := []byte("prefix")
+			buf, parts, err := AppendEncoded(buf, tc.m, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snapshot := make([][]byte, len(parts))
+			for i, p := range parts {
+				snapshot[i] = append([]byte(nil), p...)
+			}
+			buf = append(buf, strings.Repeat("z", 5000)...) // a later message's append
+			_ = buf
+			if len(parts) != len(chunks) {
+				t.Fatalf("%d parts, Split gives %d chunks", len(parts), len(chunks))
+			}
+			for i, p := range parts {
+				if string(p) != string(snapshot[i]) {
+					t.Fatalf("part %d changed by a later append", i)
+				}
+				if len(p)+len(tc.m.Row)+RecordOverhead > tc.limit {
+					t.Fatalf("part %d: %d bytes over the limit %d", i, len(p), tc.limit)
+				}
+				want, _ := Encode(chunks[i])
+				if string(p) != string(want) {
+					t.Fatalf("part %d:\n got %s\nwant %s", i, p, want)
+				}
+			}
+		})
+	}
+	bad := sample()
+	bad.Keys = []string{""}
+	if _, _, err := AppendEncoded(nil, bad, defaultMaxBytes()); err == nil {
+		t.Fatal("an empty key was encoded")
 	}
 }
