@@ -199,6 +199,23 @@ type DeleteConfig struct {
 	// ReplicaMaxWait bounds the wait of second: replicas: past it the
 	// second delete goes anyway, with a warning naming the replica; default 30s.
 	ReplicaMaxWait Duration `yaml:"replica_max_wait"`
+	// SkipOldSecond (second: fixed only; default true) sends no second
+	// delete for a change whose first delete came more than SecondSkipAge
+	// after its commit: that first delete already is the late one (see
+	// README, "Catching up").
+	SkipOldSecond bool `yaml:"skip_old_second"`
+}
+
+// SecondSkipAge is how old (by its binlog commit time) a change must be
+// when its first delete is done for its second delete to be skipped:
+// second_delay, plus 1s because binlog timestamps are whole seconds, plus
+// 1s for the difference between MySQL's clock and cachesync's. 0 when no
+// second delete is skipped.
+func (d DeleteConfig) SecondSkipAge() time.Duration {
+	if !d.SkipOldSecond || d.WaitsForReplicas() || d.SecondDelay <= 0 {
+		return 0
+	}
+	return d.SecondDelay.D() + 2*time.Second
 }
 
 // WaitsForReplicas reports whether the second delete waits for the replicas.
@@ -309,7 +326,7 @@ func Default() Config {
 				BatchSize:           1000,
 				MaxMessageBytes:     1 << 20,
 				CommitInterval:      Duration(200 * time.Millisecond),
-				MaxInFlight:         20000,
+				MaxInFlight:         8000,
 				ConsumerMaxInFlight: 200000,
 			},
 		},
@@ -327,6 +344,7 @@ func Default() Config {
 		},
 		Delete: DeleteConfig{
 			SecondDelay:    Duration(500 * time.Millisecond),
+			SkipOldSecond:  true,
 			Command:        "unlink",
 			BatchKeys:      512,
 			ScanRate:       5000,

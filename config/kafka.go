@@ -42,7 +42,7 @@ type KafkaConfig struct {
 	// done messages; default 200ms.
 	CommitInterval Duration `yaml:"commit_interval"`
 	// MaxInFlight is how many messages the publisher holds unacknowledged
-	// before the tailer blocks; default 20000.
+	// before the tailer blocks; default 8000.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// ConsumerMaxInFlight is how many messages a consumer holds fetched and
 	// not yet deleted twice before it stops fetching; default 200000. Every

@@ -62,7 +62,7 @@ func TestValidateKafka(t *testing.T) {
 			{14, "transport.kafka.batch_size", `must be at least 1 (default 1000), got "0"`},
 			{15, "transport.kafka.max_message_bytes", `must be at least 1 (default 1048576), got "-1"`},
 			{16, "transport.kafka.commit_interval", `must be above 0 (default 200ms), got "-1s"`},
-			{17, "transport.kafka.max_in_flight", `must be at least 1 (default 20000), got "0"`}}},
+			{17, "transport.kafka.max_in_flight", `must be at least 1 (default 8000), got "0"`}}},
 		{"in flight below batch", "    batch_size: 500\n    max_in_flight: 100\n", []want{
 			{13, "transport.kafka.max_in_flight", `must be at least batch_size ("500"), or no batch ever fills`}}},
 		{"in flight below default batch", "    max_in_flight: 999\n", []want{
@@ -97,14 +97,14 @@ func TestValidateKafkaIgnoredWhenDirect(t *testing.T) {
 func TestKafkaDefaults(t *testing.T) {
 	k := mustParse(t, kafkaBase, nil).Transport.Kafka
 	if k.ClientID != "cachesync" || k.BatchTimeout.D() != time.Millisecond || k.BatchSize != 1000 ||
-		k.MaxMessageBytes != 1048576 || k.CommitInterval.D() != 200*time.Millisecond || k.MaxInFlight != 20000 {
+		k.MaxMessageBytes != 1048576 || k.CommitInterval.D() != 200*time.Millisecond || k.MaxInFlight != 8000 {
 		t.Errorf("defaults not kept: %+v", k)
 	}
 	if k.TLS.Active() || k.SASL.Active() {
 		t.Errorf("tls and sasl must be off by default: %+v %+v", k.TLS, k.SASL)
 	}
 	k = mustParse(t, kafkaBase+"    batch_size: 20\n    tls: {server_name: kafka.internal}\n", nil).Transport.Kafka
-	if k.BatchSize != 20 || k.MaxInFlight != 20000 || !k.TLS.Active() {
+	if k.BatchSize != 20 || k.MaxInFlight != 8000 || !k.TLS.Active() {
 		t.Errorf("written value should win, the rest keep defaults: %+v", k)
 	}
 }

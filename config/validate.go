@@ -237,7 +237,7 @@ func (c *KafkaConfig) checkTuning(k *checker) {
 	k.positive("transport.kafka.commit_interval", c.CommitInterval, "200ms")
 	k.atLeastOne("transport.kafka.batch_size", c.BatchSize, "1000")
 	k.atLeastOne("transport.kafka.max_message_bytes", c.MaxMessageBytes, "1048576")
-	k.atLeastOne("transport.kafka.max_in_flight", c.MaxInFlight, "20000")
+	k.atLeastOne("transport.kafka.max_in_flight", c.MaxInFlight, "8000")
 	k.atLeastOne("transport.kafka.consumer_max_in_flight", c.ConsumerMaxInFlight, "200000")
 	if c.BatchSize > 0 && c.MaxInFlight > 0 && c.MaxInFlight < c.BatchSize {
 		k.addf("transport.kafka.max_in_flight", "must be at least batch_size (%s), or no batch ever fills and every one waits batch_timeout; got %s",

@@ -97,6 +97,10 @@ type Batch struct {
 	Keys       []string // byte strings; may be any bytes, not only UTF-8
 	Pos        Position // position of the rows event, for errors and logs
 	CommitTime time.Time
+	// LastCommit is the newest commit time of a batch merged from several
+	// changes (the Kafka consumer's), whose CommitTime is the oldest; zero
+	// when the batch has one commit time.
+	LastCommit time.Time
 	// GTID is the transaction's own GTID when the source writes them
 	// (MariaDB domain-server-seq, MySQL uuid:n), "" otherwise. A batch
 	// merged from several transactions (the Kafka consumer's) lists one per

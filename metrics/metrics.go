@@ -17,6 +17,7 @@ type Metrics struct {
 	WatchSkipped     *prometheus.CounterVec // table
 	SchemaMismatch   *prometheus.CounterVec // table
 	Invalidated      *prometheus.CounterVec // phase: first|second
+	SecondSkipped    prometheus.Counter
 	RedisErrors      *prometheus.CounterVec // phase
 	RedisRetries     *prometheus.CounterVec // phase
 	CommitToDelete   prometheus.Histogram
@@ -93,6 +94,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Rows events whose column count differs from the table's current schema (lagging behind DDL).", "table"),
 		Invalidated: counterVec("cachesync_keys_invalidated_total",
 			"Keys deleted in Redis, by phase (first, second).", "phase"),
+		SecondSkipped: counter("cachesync_second_deletes_skipped_total",
+			"Keys whose second delete was not sent: their change was older than delete.second_delay + 2s when the first delete was done (catching up; delete.skip_old_second)."),
 		RedisErrors: counterVec("cachesync_redis_errors_total",
 			"Failed Redis round trips, by phase.", "phase"),
 		RedisRetries: counterVec("cachesync_redis_retries_total",
@@ -138,7 +141,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.RedisFaults.collectors()...)
 		reg.MustRegister(m.Replicas.collectors()...)
 		reg.MustRegister(m.BinlogRows, m.BinlogEvents, m.KeysEmitted, m.KeysNullSkipped, m.KeysEmptySkipped,
-			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
+			m.TemplateErrors, m.WatchSkipped, m.SchemaMismatch, m.Invalidated, m.SecondSkipped, m.RedisErrors, m.RedisRetries, m.CommitToDelete,
 			m.CheckpointSaves, m.CheckpointFile, m.CheckpointPos, m.InFlightBatches, m.TailerReconnects, m.BinlogGaps, m.ReplicationLag, m.HeadroomFiles, m.HeadroomBytes, m.Leader, m.BinlogBehind,
 			m.StatementDML, m.PartialRowImage, m.BinlogSettingsOK,
 			m.WBEntries, m.WBRows, m.WBBatches, m.WBSkipped, m.WBDeadLettered, m.WBErrors, m.WBFlushSeconds,

@@ -38,6 +38,10 @@ type DeleterConfig struct {
 	// delete, whichever is first.
 	Replicas       ReplicaWaiter
 	ReplicaMaxWait time.Duration
+	// SkipSecondAge > 0: a group whose every change committed at least this
+	// long before its first delete is done gets no second delete (see
+	// config.DeleteConfig.SecondSkipAge). Not used with Replicas.
+	SkipSecondAge time.Duration
 }
 
 func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
@@ -161,6 +165,11 @@ func (d *Deleter) runFirst(ctx context.Context) error {
 			d.m.CommitToDelete.Observe(now.Sub(b.CommitTime).Seconds())
 		}
 		if d.cfg.Replicas == nil && d.cfg.SecondDelay <= 0 {
+			d.ack(g)
+			continue
+		}
+		if d.secondNotNeeded(g, now) {
+			d.m.SecondSkipped.Add(float64(countKeys(g)))
 			d.ack(g)
 			continue
 		}

@@ -26,6 +26,28 @@ type ReplicaWaiter interface {
 // for one replica: a replica that is down would otherwise log one per group.
 const boundWarnEvery = 10 * time.Second
 
+// secondNotNeeded reports whether g's first delete, done at now, came so
+// long after every one of its commits that it is later than the second
+// delete would have been: a reader that read a row before its commit and
+// fills after now paused longer than SkipSecondAge, which the second delete
+// (at most SecondDelay after the commit's first delete) does not cover
+// either. A change without a commit time always gets its second delete.
+func (d *Deleter) secondNotNeeded(g group, now time.Time) bool {
+	if d.cfg.Replicas != nil || d.cfg.SkipSecondAge <= 0 {
+		return false
+	}
+	for _, b := range g.batches {
+		newest := b.CommitTime
+		if b.LastCommit.After(newest) {
+			newest = b.LastCommit
+		}
+		if newest.IsZero() || now.Sub(newest) < d.cfg.SkipSecondAge {
+			return false
+		}
+	}
+	return true
+}
+
 // secondDue reports whether g's second delete may go now: its delay has
 // passed, or, waiting for replicas, every replica has applied it.
 func (d *Deleter) secondDue(g group) bool {

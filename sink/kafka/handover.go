@@ -45,11 +45,14 @@ func (c *Consumer) handle(ctx context.Context, group []kafkago.Message, out even
 			continue
 		}
 		if b == nil {
-			b = &event.Batch{DB: dm.DB, Table: dm.Table, Op: dm.Op, Pos: dm.Pos, CommitTime: dm.CommitTime,
+			b = &event.Batch{DB: dm.DB, Table: dm.Table, Op: dm.Op, Pos: dm.Pos, CommitTime: dm.CommitTime, LastCommit: dm.CommitTime,
 				Keys: make([]string, 0, len(group)*len(dm.Keys)), GTID: dm.TrxGTID}
 		} else {
 			if dm.CommitTime.Before(b.CommitTime) {
 				b.CommitTime = dm.CommitTime // the latency metric counts from the oldest commit
+			}
+			if dm.CommitTime.After(b.LastCommit) {
+				b.LastCommit = dm.CommitTime // whether a second delete is needed, from the newest
 			}
 			// The replicas must have applied every transaction merged here.
 			b.GTID = event.MergeTrxGTIDs(b.GTID, dm.TrxGTID)
