@@ -1,10 +1,10 @@
 // Command cachesync-bench turns the output of the whole-process benchmarks
-// (go test ./cmd/cachesync -bench 'Burst|Steady|LargeTransaction') into one
+// (go test ./cmd/cachesync -bench 'Burst|Steady|LargeTransaction|CatchUp') into one
 // table — each figure beside the floor's from the same run, and beside the
 // target it is held to — and the same figures as JSON. scripts/bench.sh
 // (make bench) runs both steps.
 //
-//	cachesync-bench [-json out.json] < bench.txt
+//	cachesync-bench [-json out.json] [-plots DIR] < bench.txt
 package main
 
 import (
@@ -23,6 +23,7 @@ import (
 
 func main() {
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this file")
+	plotDir := flag.String("plots", "", "also draw PNG charts of the figures into this directory (and the latency samples found there)")
 	flag.Parse()
 	res, err := parse(os.Stdin)
 	if err == nil && len(res) == 0 {
@@ -38,6 +39,16 @@ func main() {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(*jsonPath, append(b, '\n'), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "cachesync-bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *plotDir != "" {
+		wrote, err := plots(res, *plotDir)
+		for _, f := range wrote {
+			fmt.Println("plot:", f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cachesync-bench: plots:", err)
 			os.Exit(1)
 		}
 	}
