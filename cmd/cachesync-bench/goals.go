@@ -33,7 +33,7 @@ func relative(k float64, ref string) goal {
 		if !ok || r <= 0 {
 			return false, "no " + ref + " figure in this run", false
 		}
-		return v >= k*r, fmt.Sprintf("%.2f x", v/r), true
+		return v >= k*r, fmt.Sprintf("%.3f x", v/r), true
 	}}
 }
 

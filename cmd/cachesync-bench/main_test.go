@@ -81,7 +81,7 @@ func TestReport(t *testing.T) {
 	var out strings.Builder
 	rep.print(&out)
 	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "6 goals missed") ||
-		!strings.Contains(out.String(), ">= 0.8 x decode-only (0.84 x) ok") {
+		!strings.Contains(out.String(), ">= 0.8 x decode-only (0.840 x) ok") {
 		t.Errorf("table:\n%s", out.String())
 	}
 }

@@ -103,7 +103,7 @@ func plotCatchUp(res []Result, path string) (bool, error) {
 	}
 	p.NominalX(names...)
 	p.Add(plotter.NewGrid())
-	p.Y.Min, p.Y.Max = 0, p.Y.Max*(1.15+0.06*float64(len(targets))) // room for the legend
+	p.Y.Min, p.Y.Max = 0, p.Y.Max*(1.08+0.045*float64(len(targets))) // room for the legend
 	return true, p.Save(vg.Length(max(6, 3*len(sizes)))*vg.Inch, 4.5*vg.Inch, path)
 }
 
