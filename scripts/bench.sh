@@ -31,7 +31,7 @@ rm -f "$OUT"/steady-*.txt # samples of an earlier run would be plotted as this o
 	echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go env GOVERSION)"
 	echo "# CACHESYNC_BENCH_CATCHUP=$CACHESYNC_BENCH_CATCHUP go test ./cmd/cachesync -run '^\$' -bench '$PATTERN' -benchtime 1x"
 } >"$OUT/bench.txt"
-CACHESYNC_REQUIRE_SERVICES=1 CACHESYNC_BENCH_SAMPLES="$OUT" go test ./cmd/cachesync -run '^$' -bench "$PATTERN" -benchtime 1x -timeout 60m \
+CACHESYNC_REQUIRE_SERVICES=1 CACHESYNC_BENCH_SAMPLES="$OUT" go test ./cmd/cachesync -run '^$' -bench "$PATTERN" -benchtime 1x -timeout 90m \
 	| tee -a "$OUT/bench.txt"
 echo
 go run ./cmd/cachesync-bench -json "$OUT/bench.json" -plots "$OUT" <"$OUT/bench.txt"
