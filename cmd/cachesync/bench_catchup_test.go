@@ -133,25 +133,7 @@ func (bl *backlog) drain(b *testing.B, ct catchUpTarget) (time.Duration, int) {
 	e.t = b
 	flushAll(b, &e)
 	bl.cacheAll(b, &e)
-	var cmd *exec.Cmd
-	switch ct.tg {
-	case targetDecodeOnly, targetFloor:
-		args := []string{"--mysql", e.db.Addr, "--user", "root", "--redis", e.redis.Addr,
-			"--table", e.name + ".users", "--column", "id", "--prefix", "user:",
-			"--server-id", strconv.FormatUint(uint64(e.db.ReplicaServerID()), 10), "--position", bl.pos.String()}
-		if ct.tg == targetDecodeOnly {
-			args = append(args, "--decode-only", "--expect", strconv.Itoa(bl.n))
-		}
-		cmd = exec.Command(floorBin(b), args...)
-	default:
-		cfg := bl.cfg + ct.tg.extra(b) + "rules:\n" + strings.ReplaceAll(ct.rules, "DB.", e.name+".")
-		if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		e.writeCheckpoint(fmt.Sprintf(`{"version":1,"file":%q,"pos":%d}`+"\n", bl.pos.File, bl.pos.Pos))
-		cmd = exec.Command(binPath, "run", "--config", e.cfg)
-		cmd.Env = append(os.Environ(), benchMemLimit)
-	}
+	cmd := bl.command(b, &e, ct)
 	quiesce(b, e.db)
 	b.StartTimer()
 	start := time.Now()
@@ -180,6 +162,31 @@ func (bl *backlog) drain(b *testing.B, ct catchUpTarget) (time.Duration, int) {
 		bl.verifyWritten(b, &e)
 	}
 	return elapsed, hwm
+}
+
+// command is the target's process, set to start at the backlog's
+// position: the floor binary with --position, or cachesync with its config
+// for the target and a checkpoint file at the position.
+func (bl *backlog) command(b *testing.B, e *env, ct catchUpTarget) *exec.Cmd {
+	switch ct.tg {
+	case targetDecodeOnly, targetFloor:
+		args := []string{"--mysql", e.db.Addr, "--user", "root", "--redis", e.redis.Addr,
+			"--table", e.name + ".users", "--column", "id", "--prefix", "user:",
+			"--server-id", strconv.FormatUint(uint64(e.db.ReplicaServerID()), 10), "--position", bl.pos.String()}
+		if ct.tg == targetDecodeOnly {
+			args = append(args, "--decode-only", "--expect", strconv.Itoa(bl.n))
+		}
+		return exec.Command(floorBin(b), args...)
+	default:
+		cfg := bl.cfg + ct.tg.extra(b) + "rules:\n" + strings.ReplaceAll(ct.rules, "DB.", e.name+".")
+		if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		e.writeCheckpoint(fmt.Sprintf(`{"version":1,"file":%q,"pos":%d}`+"\n", bl.pos.File, bl.pos.Pos))
+		cmd := exec.Command(binPath, "run", "--config", e.cfg)
+		cmd.Env = append(os.Environ(), benchMemLimit)
+		return cmd
+	}
 }
 
 // flushAll empties the env's Redis, synchronously (a lazy free would
