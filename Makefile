@@ -21,8 +21,10 @@ demo:
 	bash scripts/deps.sh
 	bash scripts/demo.sh
 
-# The whole-process benchmarks against the floor (scripts/bench.sh); a
-# goal missed is exit 3, and the figures are in bench-results/.
+# The whole-process benchmarks against the floor (scripts/bench.sh: burst,
+# steady, large transaction, catch-up of 1M and 5M waiting rows; about 20
+# minutes); a goal missed is exit 3, the figures and PNG charts are in
+# bench-results/.
 bench:
 	bash scripts/deps.sh
 	bash scripts/bench.sh

@@ -11,6 +11,15 @@ BenchmarkSteady/target=direct/rate=500-2        	       1	2998529811 ns/op	     
 BenchmarkBurst/target=floor-2                   	       1	1730994531 ns/op	        20.38 peak-RSS-MiB	    100000 rows/s
 BenchmarkBurst/target=direct-2                  	       1	1683566630 ns/op	        39.12 peak-RSS-MiB	    80000 rows/s
 BenchmarkBurst/target=kafka-2                   	       1	2481477232 ns/op	        83.43 peak-RSS-MiB	     80597 rows/s
+BenchmarkCatchUp/n=1000000/target=decode-only-2         	       1	 1403571720 ns/op	        29.63 peak-RSS-MiB	    500000 rows/s
+BenchmarkCatchUp/n=1000000/target=floor-2               	       1	 3341919270 ns/op	        72.96 peak-RSS-MiB	    250000 rows/s
+BenchmarkCatchUp/n=1000000/target=direct-2              	       1	 2709166500 ns/op	        50.61 peak-RSS-MiB	    420000 rows/s
+BenchmarkCatchUp/n=1000000/target=kafka-2               	       1	13603720880 ns/op	        75.27 peak-RSS-MiB	    240000 rows/s
+BenchmarkCatchUp/n=1000000/target=kafka-batch-2         	       1	 2150048240 ns/op	        97.5 peak-RSS-MiB	    360000 rows/s
+BenchmarkCatchUp/n=1000000/target=writethrough-direct-2 	       1	15540950470 ns/op	        84.55 peak-RSS-MiB	    216000 rows/s
+BenchmarkCatchUp/n=1000000/target=writethrough-kafka-2  	       1	37955562830 ns/op	       111.7 peak-RSS-MiB	     26347 rows/s
+BenchmarkCatchUp/n=5000000/target=direct-2              	       1	 2709166500 ns/op	        70 peak-RSS-MiB	    300000 rows/s
+BenchmarkCatchUp/n=5000000/target=kafka-2               	       1	13603720880 ns/op	        75.27 peak-RSS-MiB	    190000 rows/s
 PASS
 `
 
@@ -19,7 +28,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 5 || res[0].Scenario != "steady 500/s" || res[0].Target != "floor" || res[0].Metrics["p99-ms"] != 0.359 {
+	if len(res) != 14 || res[0].Scenario != "steady 500/s" || res[0].Target != "floor" || res[0].Metrics["p99-ms"] != 0.359 {
 		t.Fatalf("parsed %+v", res)
 	}
 	rep := report(res)
@@ -43,6 +52,20 @@ func TestReport(t *testing.T) {
 		{"steady 500/s", "p99-ms", "direct", 0, ptr(false)}, // 1.445 > 1
 		{"steady 500/s", "missing", "direct", 0, ptr(true)},
 		{"burst", "rows/s", "floor", 0, nil},
+		// catch-up: ratios to another target of the same backlog size
+		{"catchup n=1000000", "rows/s", "decode-only", 0, nil},
+		{"catchup n=1000000", "rows/s", "floor", 0, nil},
+		{"catchup n=1000000", "rows/s", "direct", 1.68, ptr(true)},      // 0.84 x decode-only >= 0.8
+		{"catchup n=1000000", "rows/s", "kafka", 0.96, ptr(false)},      // 0.571 x direct < 0.6
+		{"catchup n=1000000", "rows/s", "kafka-batch", 1.44, ptr(true)}, // 0.857 x direct
+		{"catchup n=1000000", "peak-RSS-MiB", "direct", 0, ptr(true)},
+		{"catchup n=1000000", "peak-RSS-MiB", "kafka-batch", 0, ptr(false)}, // 97.5 > 96
+		{"catchup n=1000000", "rows/s", "writethrough-direct", 0, ptr(true)},
+		{"catchup n=1000000", "rows/s", "writethrough-kafka", 0, ptr(false)},
+		{"catchup n=1000000", "peak-RSS-MiB", "writethrough-kafka", 0, nil},
+		{"catchup n=5000000", "rows/s", "kafka", 0, ptr(true)},         // 0.63 x this size's direct (0.45 x 1M's)
+		{"catchup n=5000000", "rows/s", "direct", 0, nil},              // no decode-only at 5M: not judged
+		{"catchup n=5000000", "peak-RSS-MiB", "direct", 0, ptr(false)}, // 70 > 64 at 5M
 	} {
 		r := find(c.scenario, c.figure, c.target)
 		if c.ratio != 0 && (r.Ratio == nil || abs(*r.Ratio-c.ratio) > 1e-6) {
@@ -52,12 +75,13 @@ func TestReport(t *testing.T) {
 			t.Errorf("%v: met %v, want %v", c, r.Met, c.met)
 		}
 	}
-	if rep.Failed != 2 {
-		t.Errorf("%d goals missed, want 2", rep.Failed)
+	if rep.Failed != 6 {
+		t.Errorf("%d goals missed, want 6", rep.Failed)
 	}
 	var out strings.Builder
 	rep.print(&out)
-	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "2 goals missed") {
+	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "6 goals missed") ||
+		!strings.Contains(out.String(), ">= 0.8 x decode-only (0.840 x) ok") {
 		t.Errorf("table:\n%s", out.String())
 	}
 }

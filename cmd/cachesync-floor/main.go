@@ -7,6 +7,13 @@
 //
 //	cachesync-floor --mysql 127.0.0.1:3306 --user root --redis 127.0.0.1:6379 \
 //	    --table shop.users --column id --prefix user:
+//
+// --position file:pos streams from that binlog coordinate instead (a
+// backlog: the catch-up benchmark). --decode-only sends nothing: it counts
+// the table's changed rows (an UPDATE's before and after image are one row)
+// and, with --expect N, prints "cachesync-floor: counted N rows in D" once
+// it has counted N and exits 0 — the ceiling of one binlog stream through
+// go-mysql's decoder.
 package main
 
 import (
@@ -19,10 +26,13 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -38,6 +48,9 @@ type options struct {
 	serverID                      uint
 	redisAddr                     string
 	table, column, prefix         string
+	position                      string
+	decodeOnly                    bool
+	expect                        int
 }
 
 func run(args []string, stderr io.Writer) error {
@@ -53,8 +66,14 @@ func run(args []string, stderr io.Writer) error {
 	fs.StringVar(&o.table, "table", "", "db.table whose rows feed the keys")
 	fs.StringVar(&o.column, "column", "id", "the column appended to --prefix")
 	fs.StringVar(&o.prefix, "prefix", "", "key prefix, e.g. user:")
+	fs.StringVar(&o.position, "position", "", "binlog file:pos to stream from (default: the primary's current position)")
+	fs.BoolVar(&o.decodeOnly, "decode-only", false, "count the table's changed rows; send nothing to Redis")
+	fs.IntVar(&o.expect, "expect", 0, "with --decode-only: exit 0 once this many rows were counted")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.expect > 0 && !o.decodeOnly {
+		return errors.New("--expect needs --decode-only")
 	}
 	db, name, ok := strings.Cut(o.table, ".")
 	if !ok {
@@ -75,12 +94,18 @@ func run(args []string, stderr io.Writer) error {
 	defer rdb.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	c.SetEventHandler(&handler{ctx: ctx, rdb: rdb, column: o.column, prefix: o.prefix})
-	pos, err := c.GetMasterPos()
+	counted := make(chan struct{})
+	if o.decodeOnly {
+		c.SetEventHandler(&counter{expect: o.expect, done: counted})
+	} else {
+		c.SetEventHandler(&handler{ctx: ctx, rdb: rdb, column: o.column, prefix: o.prefix})
+	}
+	pos, err := startPos(c, o.position)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "cachesync-floor: streaming %s from %s\n", o.table, pos)
+	start := time.Now()
 	errc := make(chan error, 1)
 	go func() { errc <- c.RunFrom(pos) }()
 	select {
@@ -88,9 +113,52 @@ func run(args []string, stderr io.Writer) error {
 		c.Close()
 		<-errc
 		return nil
+	case <-counted:
+		fmt.Fprintf(stderr, "cachesync-floor: counted %d rows in %v\n", o.expect, time.Since(start))
+		c.Close()
+		<-errc
+		return nil
 	case err := <-errc:
 		return err
 	}
+}
+
+// startPos is --position (file:pos) or, without it, the primary's current
+// position.
+func startPos(c *gocanal.Canal, flagValue string) (mysql.Position, error) {
+	if flagValue == "" {
+		return c.GetMasterPos()
+	}
+	file, p, ok := strings.Cut(flagValue, ":")
+	n, err := strconv.ParseUint(p, 10, 32)
+	if !ok || file == "" || err != nil {
+		return mysql.Position{}, fmt.Errorf("--position %q: want binlog-file:pos", flagValue)
+	}
+	return mysql.Position{Name: file, Pos: uint32(n)}, nil
+}
+
+// counter is the decode-only handler: it counts changed rows and closes done
+// when it has seen expect of them (never, when expect is 0).
+type counter struct {
+	gocanal.DummyEventHandler
+	expect, rows int
+	done         chan struct{}
+}
+
+func (h *counter) String() string { return "decode-only" }
+
+// OnRow counts the rows of the event; an UPDATE carries two images per row.
+func (h *counter) OnRow(e *gocanal.RowsEvent) error {
+	n := len(e.Rows)
+	if e.Action == gocanal.UpdateAction {
+		n /= 2
+	}
+	before := h.rows
+	h.rows += n
+	if h.expect > 0 && before < h.expect && h.rows >= h.expect {
+		close(h.done)
+	}
+	return nil
 }
 
 type handler struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,7 +24,10 @@ import (
 // p50, p99 and max in milliseconds, and updates whose key never went
 // (missing, after 5 s of grace). The floor, the direct and the Kafka
 // transport, 500/s and 5,000/s for CACHESYNC_BENCH_STEADY (default 20s)
-// each, second delete on (500 ms; the floor has none).
+// each, second delete on (500 ms; the floor has none). With
+// CACHESYNC_BENCH_SAMPLES=DIR every latency is also written to
+// DIR/steady-TARGET-RATE.txt (microseconds, one a line, sorted), for
+// cachesync-bench's distribution plot.
 //
 //	go test ./cmd/cachesync -run '^$' -bench Steady -benchtime 1x
 func BenchmarkSteady(b *testing.B) {
@@ -141,6 +145,7 @@ func steadyOnce(b *testing.B, tg benchTarget, rate int, dur time.Duration) {
 	}
 	mu.Unlock()
 	slices.Sort(lat)
+	saveSamples(b, fmt.Sprintf("steady-%s-%d.txt", tg, rate), lat)
 	pct := func(q float64) float64 {
 		if len(lat) == 0 {
 			return 0
@@ -152,6 +157,26 @@ func steadyOnce(b *testing.B, tg benchTarget, rate int, dur time.Duration) {
 	b.ReportMetric(pct(1), "max-ms")
 	b.ReportMetric(float64(missing), "missing")
 	b.ReportMetric(achieved, "updates/s")
+}
+
+// saveSamples writes sorted latencies, in microseconds, to name under
+// $CACHESYNC_BENCH_SAMPLES when that is set.
+func saveSamples(b *testing.B, name string, lat []time.Duration) {
+	dir := os.Getenv("CACHESYNC_BENCH_SAMPLES")
+	if dir == "" {
+		return
+	}
+	buf := make([]byte, 0, 8*len(lat))
+	for _, d := range lat {
+		buf = strconv.AppendInt(buf, d.Microseconds(), 10)
+		buf = append(buf, '\n')
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // redisChannelSize buffers every notification of a run, so a slow reader
