@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every whole-process scenario in one run, on private MariaDB,
 # Redis and Kafka (kfake) the benchmarks start themselves on free loopback
-# ports — burst (200,000 rows), steady rate (500/s and 5,000/s for
+# ports — burst (200,000 rows), steady rate (500/s and 5,000/s, and 500/s
+# from one connection, for
 # CACHESYNC_BENCH_STEADY, default 20s) and the 1,000,000-row transaction —
 # for the floor (cmd/cachesync-floor), cachesync direct and cachesync on
 # Kafka. Prints one table (each figure beside the floor's from this run and
