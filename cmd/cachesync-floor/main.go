@@ -1,9 +1,12 @@
 // Command cachesync-floor is the benchmark harness's floor: the least a
 // binlog-to-Redis invalidator can do. go-mysql canal streams one table's row
-// events from the primary's current position, and each rows event becomes
-// one pipelined DEL of prefix+column for every row image. No Kafka, no
-// retries, no checkpoint, no second delete, no de-duplication: it is what
-// cachesync is measured against (BENCHMARKS.md), not something to run.
+// events from the primary's current position, and each rows event becomes a
+// DEL of prefix+column for every row image. One goroutine sends them: what
+// is queued when it is free goes in one pipelined round trip (up to
+// batchKeys), so a round trip that takes longer than the gap between two
+// events does not make it fall further behind with every event. No Kafka,
+// no retries, no checkpoint, no second delete, no de-duplication: it is
+// what cachesync is measured against (BENCHMARKS.md), not something to run.
 //
 //	cachesync-floor --mysql 127.0.0.1:3306 --user root --redis 127.0.0.1:6379 \
 //	    --table shop.users --column id --prefix user:
@@ -75,14 +78,16 @@ func run(args []string, stderr io.Writer) error {
 	defer rdb.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	c.SetEventHandler(&handler{ctx: ctx, rdb: rdb, column: o.column, prefix: o.prefix})
+	h := &handler{ctx: ctx, column: o.column, prefix: o.prefix, queue: make(chan []string, queueSize)}
+	c.SetEventHandler(h)
 	pos, err := c.GetMasterPos()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "cachesync-floor: streaming %s from %s\n", o.table, pos)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- c.RunFrom(pos) }()
+	go func() { errc <- send(ctx, rdb, h.queue) }()
 	select {
 	case <-ctx.Done():
 		c.Close()
@@ -93,10 +98,51 @@ func run(args []string, stderr io.Writer) error {
 	}
 }
 
+// queueSize bounds the rows events waiting for the sender, batchKeys the
+// keys of one round trip (cachesync's transport.queue_size and
+// delete.batch_keys defaults).
+const (
+	queueSize = 256
+	batchKeys = 512
+)
+
+// send deletes the keys of each queued rows event, taking everything already
+// queued into the same pipelined round trip.
+func send(ctx context.Context, rdb *redis.Client, queue <-chan []string) error {
+	for {
+		var keys []string
+		select {
+		case keys = <-queue:
+		case <-ctx.Done():
+			return nil
+		}
+		pipe := rdb.Pipeline()
+		n := 0
+		for {
+			for _, k := range keys {
+				pipe.Del(ctx, k)
+			}
+			n += len(keys)
+			if n >= batchKeys {
+				break
+			}
+			select {
+			case keys = <-queue:
+				continue
+			default:
+			}
+			break
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	}
+}
+
 type handler struct {
 	gocanal.DummyEventHandler
 	ctx    context.Context
-	rdb    *redis.Client
+	queue  chan []string
 	column string
 	prefix string
 	col    int
@@ -106,7 +152,7 @@ type handler struct {
 
 func (h *handler) String() string { return "floor" }
 
-// OnRow deletes the key of every row image of the event in one round trip.
+// OnRow queues the key of every row image of the event for the sender.
 func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	if h.table != any(e.Table) {
 		h.table, h.col = e.Table, e.Table.FindColumn(h.column)
@@ -114,11 +160,15 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 			return fmt.Errorf("table %s has no column %q", e.Table, h.column)
 		}
 	}
-	pipe := h.rdb.Pipeline()
-	for _, row := range e.Rows {
+	keys := make([]string, len(e.Rows))
+	for i, row := range e.Rows {
 		h.buf = fmt.Appendf(append(h.buf[:0], h.prefix...), "%v", row[h.col])
-		pipe.Del(h.ctx, string(h.buf))
+		keys[i] = string(h.buf)
 	}
-	_, err := pipe.Exec(h.ctx)
-	return err
+	select {
+	case h.queue <- keys:
+		return nil
+	case <-h.ctx.Done():
+		return h.ctx.Err()
+	}
 }
