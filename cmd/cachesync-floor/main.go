@@ -117,21 +117,20 @@ func send(ctx context.Context, rdb *redis.Client, queue <-chan []string) error {
 			return nil
 		}
 		pipe := rdb.Pipeline()
-		n := 0
-		for {
+		add := func(keys []string) {
 			for _, k := range keys {
 				pipe.Del(ctx, k)
 			}
-			n += len(keys)
-			if n >= batchKeys {
-				break
-			}
+		}
+		add(keys)
+	gather:
+		for pipe.Len() < batchKeys {
 			select {
-			case keys = <-queue:
-				continue
+			case more := <-queue:
+				add(more)
 			default:
+				break gather
 			}
-			break
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return err

@@ -25,8 +25,8 @@ import (
 // transport, 500/s and 5,000/s for CACHESYNC_BENCH_STEADY (default 20s)
 // each, second delete on (500 ms; the floor has none). The updates come from
 // 8 connections; rate=500/conns=1 sends them one after another from a single
-// connection, as an application's one writer does, which 8 connections hide
-// (an update waits less behind the previous one's commit).
+// connection, as an application's one writer does (where issue 17 measured
+// a direct tail the 8-connection runs did not show).
 //
 //	go test ./cmd/cachesync -run '^$' -bench Steady -benchtime 1x
 func BenchmarkSteady(b *testing.B) {
