@@ -121,7 +121,11 @@ type CheckpointConfig struct {
 	Store string `yaml:"store"` // file (default) | redis
 	Path  string `yaml:"path"`  // file store; default ./cachesync.pos
 	Key   string `yaml:"key"`   // redis store; default cachesync:checkpoint
-	// MinInterval spaces saves of already-acknowledged positions; default 100ms.
+	// MinInterval spaces saves of already-acknowledged positions; default
+	// 1s. A file save is two fsyncs, which stall the whole machine's disk
+	// writes for milliseconds (BENCHMARKS.md, low-rate latency): at 10 a
+	// second they were in the latency tail; a later save only means a
+	// longer (harmless) replay after a crash.
 	MinInterval Duration `yaml:"min_interval"`
 	// Lease is the leader lease's time to live with store redis: instances
 	// of one config share the checkpoint, the lease holder streams, and a
@@ -312,7 +316,7 @@ func Default() Config {
 			Store:       "file",
 			Path:        "./cachesync.pos",
 			Key:         "cachesync:checkpoint",
-			MinInterval: Duration(100 * time.Millisecond),
+			MinInterval: Duration(time.Second),
 			Lease:       Duration(10 * time.Second),
 		},
 		Transport: TransportConfig{

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every whole-process scenario in one run, on private MariaDB,
 # Redis and Kafka (kfake) the benchmarks start themselves on free loopback
-# ports — burst (200,000 rows), steady rate (500/s and 5,000/s for
-# CACHESYNC_BENCH_STEADY, default 20s), the 1,000,000-row transaction and
+# ports — burst (200,000 rows), steady rate (500/s and 5,000/s, and 500/s
+# from one connection, for CACHESYNC_BENCH_STEADY, default 20s), the 1,000,000-row transaction and
 # catch-up (a backlog of CACHESYNC_BENCH_CATCHUP row changes waiting in the
 # binlog, default 1000000,5000000, drained by each target from the same
 # position) — for the floor (cmd/cachesync-floor), cachesync direct and

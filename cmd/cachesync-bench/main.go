@@ -66,7 +66,9 @@ type Result struct {
 	Metrics  map[string]float64 `json:"metrics"`
 }
 
-var lineRE = regexp.MustCompile(`^Benchmark(\w+)(?:/n=(\d+))?/target=([a-z]+(?:-[a-z]+)*)(?:/rate=(\d+))?(?:-\d+)?\s+\d+\s+(.*)$`)
+// A steady line may end its name in /conns=N (updates from N connections;
+// without it, 8): its scenario is then "steady 500/s 1 conn".
+var lineRE = regexp.MustCompile(`^Benchmark(\w+)(?:/n=(\d+))?/target=([a-z]+(?:-[a-z]+)*)(?:/rate=(\d+))?(?:/conns=(\d+))?(?:-\d+)?\s+\d+\s+(.*)$`)
 
 func parse(r io.Reader) ([]Result, error) {
 	var out []Result
@@ -83,7 +85,10 @@ func parse(r io.Reader) ([]Result, error) {
 		if m[4] != "" {
 			res.Scenario += " " + m[4] + "/s"
 		}
-		f := strings.Fields(m[5])
+		if m[5] != "" {
+			res.Scenario += " " + m[5] + " conn"
+		}
+		f := strings.Fields(m[6])
 		for i := 0; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {

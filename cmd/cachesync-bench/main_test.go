@@ -8,6 +8,9 @@ import (
 const sample = `goos: linux
 BenchmarkSteady/target=floor/rate=500-2         	       1	2998747896 ns/op	         2.338 max-ms	         0 missing	         0.1680 p50-ms	         0.3590 p99-ms	       500.2 updates/s
 BenchmarkSteady/target=direct/rate=500-2        	       1	2998529811 ns/op	         3.199 max-ms	         0 missing	         0.1890 p50-ms	         1.4450 p99-ms	       500.2 updates/s
+BenchmarkSteady/target=floor/rate=500/conns=1-2 	       1	9999061935 ns/op	         3.850 max-ms	         0 missing	         0 p50-ms	         0.6960 p99-ms	       500.0 updates/s
+BenchmarkSteady/target=direct/rate=500/conns=1-2         	       1	9998415901 ns/op	         6.085 max-ms	         0 missing	         0.1970 p50-ms	         1.2000 p99-ms	       500.1 updates/s
+BenchmarkSteady/target=kafka/rate=500/conns=1-2          	       1	9999399504 ns/op	        11.22 max-ms	         0 missing	         1.705 p50-ms	         3.985 p99-ms	       500.0 updates/s
 BenchmarkBurst/target=floor-2                   	       1	1730994531 ns/op	        20.38 peak-RSS-MiB	    100000 rows/s
 BenchmarkBurst/target=direct-2                  	       1	1683566630 ns/op	        39.12 peak-RSS-MiB	    80000 rows/s
 BenchmarkBurst/target=kafka-2                   	       1	2481477232 ns/op	        83.43 peak-RSS-MiB	     80597 rows/s
@@ -28,7 +31,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 14 || res[0].Scenario != "steady 500/s" || res[0].Target != "floor" || res[0].Metrics["p99-ms"] != 0.359 {
+	if len(res) != 17 || res[2].Scenario != "steady 500/s 1 conn" || res[2].Target != "floor" || res[0].Scenario != "steady 500/s" || res[0].Target != "floor" || res[0].Metrics["p99-ms"] != 0.359 {
 		t.Fatalf("parsed %+v", res)
 	}
 	rep := report(res)
@@ -52,6 +55,9 @@ func TestReport(t *testing.T) {
 		{"steady 500/s", "p99-ms", "direct", 0, ptr(false)}, // 1.445 > 1
 		{"steady 500/s", "missing", "direct", 0, ptr(true)},
 		{"burst", "rows/s", "floor", 0, nil},
+		{"steady 500/s 1 conn", "p99-ms", "direct", 1.2 / 0.696, ptr(false)}, // > 1.5 x floor
+		{"steady 500/s 1 conn", "p99-ms", "kafka", 0, ptr(true)},             // 3.985 <= 5
+		{"steady 500/s 1 conn", "missing", "direct", 0, ptr(true)},
 		// catch-up: ratios to another target of the same backlog size
 		{"catchup n=1000000", "rows/s", "decode-only", 0, nil},
 		{"catchup n=1000000", "rows/s", "floor", 0, nil},
@@ -75,12 +81,12 @@ func TestReport(t *testing.T) {
 			t.Errorf("%v: met %v, want %v", c, r.Met, c.met)
 		}
 	}
-	if rep.Failed != 6 {
-		t.Errorf("%d goals missed, want 6", rep.Failed)
+	if rep.Failed != 7 {
+		t.Errorf("%d goals missed, want 7", rep.Failed)
 	}
 	var out strings.Builder
 	rep.print(&out)
-	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "6 goals missed") ||
+	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "7 goals missed") ||
 		!strings.Contains(out.String(), ">= 0.8 x decode-only (0.840 x) ok") {
 		t.Errorf("table:\n%s", out.String())
 	}

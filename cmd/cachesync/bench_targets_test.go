@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -44,6 +46,7 @@ const benchMemLimit = "GOMEMLIMIT=96MiB"
 // streams from the primary's current position.
 func (tg benchTarget) start(b *testing.B, e *env) *proc {
 	if tg != targetFloor {
+		e.benchDefaults()
 		return e.startEnv(benchMemLimit)
 	}
 	p := e.spawn(exec.Command(floorBin(b), "--mysql", e.db.Addr, "--user", "root", "--redis", e.redis.Addr,
@@ -51,6 +54,19 @@ func (tg benchTarget) start(b *testing.B, e *env) *proc {
 		"--server-id", strconv.FormatUint(uint64(e.db.ReplicaServerID()), 10)))
 	e.waitLog(p, "cachesync-floor: streaming")
 	return p
+}
+
+// benchDefaults drops what the e2e harness pins for speed of tests
+// (checkpoint.min_interval) so that cachesync runs with the default; a
+// config started before has it dropped already.
+func (e *env) benchDefaults() {
+	raw, err := os.ReadFile(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfg, bytes.Replace(raw, []byte("min_interval: 100ms, "), nil, 1), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 var (

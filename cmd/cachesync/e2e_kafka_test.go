@@ -161,8 +161,7 @@ func bothConsumed(a, b *proc) bool {
 func TestKafkaTailerKill9AfterAckBeforeCheckpoint(t *testing.T) {
 	t.Parallel()
 	e, c := newKafkaEnv(t, 2, "")
-	e.editConfig("checkpoint: {store: file, path: "+e.checkpointPath()+"}",
-		"checkpoint: {store: file, path: "+e.checkpointPath()+", min_interval: 1h}")
+	e.editConfig("min_interval: 100ms", "min_interval: 1h")
 	e.seedUsers(50)
 	tailer := e.startKafkaRole(pipeline.RoleTailer)
 	e.startKafkaRole(pipeline.RoleConsumer)

@@ -19,7 +19,7 @@ import (
 // instance started on it, with a 2 s leader lease.
 func leaderEnv(t *testing.T) *env {
 	e := newEnv(t, testenv.SharedMariaDB(t), []string{usersSchema}, usersRules, "")
-	e.editConfig("checkpoint: {store: file, path: "+e.checkpointPath()+"}",
+	e.editConfig("checkpoint: {store: file, min_interval: 100ms, path: "+e.checkpointPath()+"}",
 		"checkpoint: {store: redis, key: cs, lease: 2s, path: "+e.checkpointPath()+"}")
 	return e
 }
