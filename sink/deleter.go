@@ -30,7 +30,8 @@ type DeleterConfig struct {
 	SecondQueue int           // groups waiting for the second delete; default 4096
 	// MaxKeysInFlight bounds the keys queued or waiting for their second
 	// delete, which is what bounds memory: sustaining R keys/s with a second
-	// delay D needs R×D in flight. Default 524288 (~25 MiB of typical keys).
+	// delay D needs R×D in flight. Default 262144 (~13 MiB of typical keys;
+	// 524,288 keys/s at a 500ms second delay).
 	MaxKeysInFlight int
 	// Replicas, when set, times the second delete instead of SecondDelay
 	// (delete.second: replicas): it goes as soon as every replica has
@@ -45,7 +46,7 @@ type DeleterConfig struct {
 }
 
 func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
-func (c DeleterConfig) maxKeys() int     { return orDefault(c.MaxKeysInFlight, 524288) }
+func (c DeleterConfig) maxKeys() int     { return orDefault(c.MaxKeysInFlight, 262144) }
 
 func orDefault(v, d int) int {
 	if v <= 0 {

@@ -113,23 +113,26 @@ func (c *Consumer) Run(ctx context.Context, out event.Sink) error {
 	group := make([]kafkago.Message, 0, maxGroup)
 	for {
 		group = group[:0]
+		size := 0
 		select {
 		case m, ok := <-msgs:
 			if !ok {
 				return nil
 			}
 			group = append(group, m)
+			size += len(m.Value)
 		case <-ctx.Done():
 			return nil
 		}
 	more: // whatever else is already fetched goes in the same batch
-		for len(group) < maxGroup {
+		for len(group) < maxGroup && size < maxGroupBytes {
 			select {
 			case m, ok := <-msgs:
 				if !ok {
 					break more
 				}
 				group = append(group, m)
+				size += len(m.Value)
 			default:
 				break more
 			}
@@ -143,8 +146,13 @@ func (c *Consumer) Run(ctx context.Context, out event.Sink) error {
 	}
 }
 
-// maxGroup bounds the messages merged into one batch for the deleter.
-const maxGroup = 512
+// maxGroup and maxGroupBytes bound the messages merged into one batch for
+// the deleter: 512 one-row messages, or a few messages of a whole rows event
+// each (message: batch), whose 512 would make one batch of a million keys.
+const (
+	maxGroup      = 512
+	maxGroupBytes = 256 << 10
+)
 
 // fetchLoop fetches until ctx ends, then closes msgs. Each message takes a
 // slot, given back when it is done: a message holds its keys until the
