@@ -208,8 +208,12 @@ func plotCDF(dir, path string) (bool, error) {
 		line.Width = vg.Points(1.5)
 		p.Add(line)
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "steady-"), ".txt")
+		name, oneConn := strings.CutSuffix(name, "-1conn") // target-rate[-1conn]
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
 			name = name[:i] + " " + name[i+1:] + "/s"
+		}
+		if oneConn {
+			name += " 1 conn"
 		}
 		p.Legend.Add(name, line)
 	}
