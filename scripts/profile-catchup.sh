@@ -9,7 +9,8 @@
 # Private MariaDB and Redis (scripts/services.sh) and, for Kafka, cmd/devkafka,
 # all on loopback in a temp dir, stopped by PID at exit. N defaults to
 # 1000000. Prints rows/s, peak RSS, CPU seconds of cachesync and Redis, and
-# the stage table; the profile stays in the temp dir when KEEP=1.
+# the stage table; the profile (PROFILE_SECONDS long, default N/40000 + 5)
+# stays in the temp dir when KEEP=1.
 set -euo pipefail
 MODE=${1:?usage: profile-catchup.sh direct|kafka|kafka-batch|writethrough [N]} N=${2:-1000000}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,7 +73,8 @@ GOMEMLIMIT=96MiB "$W/cachesync" run --config "$W/c.yaml" >"$W/log2" 2>&1 &
 P=$!
 PIDS+=($P)
 ready
-curl -s "http://$HTTP/debug/pprof/profile?seconds=600" -o "$W/cpu.prof" & # cut short below
+# Long enough for the drain (idle time after it adds no samples).
+curl -s "http://$HTTP/debug/pprof/profile?seconds=${PROFILE_SECONDS:-$((N / 40000 + 5))}" -o "$W/cpu.prof" &
 PROF=$!
 last=$((N - 999))
 if [[ $MODE == writethrough ]]; then
@@ -83,8 +85,8 @@ fi
 end=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$P/status")
 r1=$(cpu "$REDIS_PID") c1=$(cpu "$P")
-kill -TERM $P && wait $P || true # ends the profile request with what it has
 wait $PROF || true
+kill -TERM $P && wait $P || true
 awk -v s="$start" -v e="$end" -v n="$N" -v h="$hwm" -v c="$c1" -v r="$((r1 - r0))" -v m="$MODE" 'BEGIN {
 	printf "%s, %d rows: %.0f rows/s, peak RSS %.1f MiB; CPU per row: cachesync %.2f us (whole life), redis %.2f us\n", m, n, n / (e - s), h / 1024, c * 10000 / n, r * 10000 / n }'
 go tool pprof -top -cum -nodecount 3000 "$W/cachesync" "$W/cpu.prof" 2>/dev/null | awk -v per="$(awk -v c="$c1" -v n="$N" 'BEGIN {print c * 10000 / n}')" '
