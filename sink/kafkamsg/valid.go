@@ -47,18 +47,11 @@ func jsonLiteral(b []byte, i int, lit string) (int, bool) {
 }
 
 func jsonObject(b []byte, i, depth int) (int, bool) {
-	if depth > maxJSONDepth {
-		return i, false
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for {
+	i, end, ok := listStart(b, i, depth, '}')
+	for ok && !end {
 		if i >= len(b) || b[i] != '"' {
 			return i, false
 		}
-		var ok bool
 		if i, ok = jsonString(b, i); !ok {
 			return i, false
 		}
@@ -69,47 +62,49 @@ func jsonObject(b []byte, i, depth int) (int, bool) {
 		if i, ok = jsonValue(b, skipWS(b, i+1), depth); !ok {
 			return i, false
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case '}':
-			return i + 1, true
-		case ',':
-			i = skipWS(b, i+1)
-		default:
-			return i, false
-		}
+		i, end, ok = listNext(b, i, '}')
 	}
+	return i, ok
 }
 
 func jsonArray(b []byte, i, depth int) (int, bool) {
-	if depth > maxJSONDepth {
-		return i, false
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, true
-	}
-	for {
-		var ok bool
+	i, end, ok := listStart(b, i, depth, ']')
+	for ok && !end {
 		if i, ok = jsonValue(b, i, depth); !ok {
 			return i, false
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ']':
-			return i + 1, true
-		case ',':
-			i = skipWS(b, i+1)
-		default:
-			return i, false
-		}
+		i, end, ok = listNext(b, i, ']')
 	}
+	return i, ok
+}
+
+// listStart steps into the object or array opening at b[i]: end is true
+// when it closes at once (then i is past it).
+func listStart(b []byte, i, depth int, closer byte) (next int, end, ok bool) {
+	if depth > maxJSONDepth {
+		return i, false, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == closer {
+		return i + 1, true, true
+	}
+	return i, false, true
+}
+
+// listNext reads what follows a member or element: the closer (end, and i
+// past it) or a comma (i at the next one).
+func listNext(b []byte, i int, closer byte) (next int, end, ok bool) {
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case closer:
+		return i + 1, true, true
+	case ',':
+		return skipWS(b, i+1), false, true
+	}
+	return i, false, false
 }
 
 // jsonString checks the string literal starting at b[i] (a '"').
