@@ -70,7 +70,7 @@ func NewConsumer(cfg ConsumerConfig, backoff retry.Backoff, log *zap.Logger, m *
 		MaxWait:        100 * time.Millisecond,
 		ReadBackoffMin: 10 * time.Millisecond,
 		ReadBackoffMax: 500 * time.Millisecond,
-		QueueCapacity:  100, // fetched ahead; 1000 whole-rows-event messages (message: batch) were ~40 MiB
+		QueueCapacity:  100,                 // fetched ahead; 1000 whole-rows-event messages (message: batch) were ~40 MiB
 		StartOffset:    kafkago.FirstOffset, // a new group reads what the tailer already published
 		// A member that died (kill -9) holds its partitions until its session
 		// times out: 10s, not kafka-go's 30s, so a survivor takes over soon.
