@@ -14,8 +14,8 @@
 // --position file:pos streams from that binlog coordinate instead (a
 // backlog: the catch-up benchmark). --decode-only sends nothing: it counts
 // the table's changed rows (an UPDATE's before and after image are one row)
-// and, with --expect N, prints "cachesync-floor: counted N rows in D" once
-// it has counted N and exits 0 — the ceiling of one binlog stream through
+// and, with --expect N, prints "cachesync-floor: counted N rows in D, peak
+// RSS K kB" once it has counted N and exits 0 — the ceiling of one binlog stream through
 // go-mysql's decoder.
 package main
 
@@ -125,7 +125,7 @@ func run(args []string, stderr io.Writer) error {
 		<-errc
 		return nil
 	case <-counted:
-		fmt.Fprintf(stderr, "cachesync-floor: counted %d rows in %v\n", o.expect, time.Since(start))
+		fmt.Fprintf(stderr, "cachesync-floor: counted %d rows in %v, peak RSS %d kB\n", o.expect, time.Since(start), peakRSS())
 		c.Close()
 		<-errc
 		return nil
@@ -204,4 +204,21 @@ func (h *handler) OnRow(e *gocanal.RowsEvent) error {
 	case <-h.ctx.Done():
 		return h.ctx.Err()
 	}
+}
+
+// peakRSS is this process's VmHWM in kB (0 if unknown). The harness cannot
+// take it from the exit status: Linux's ru_maxrss of an exec'd child also
+// counts the parent's memory at the fork, the whole benchmark's.
+func peakRSS() int {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
 }
