@@ -39,3 +39,23 @@ func FuzzValidJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeSyntaxBeforeMembers: the one-pass reader reports a syntax error
+// before a duplicate or undecodable member name found earlier in the text,
+// as checking the whole syntax first did.
+func TestDecodeSyntaxBeforeMembers(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"v":1,"v":1} x`, "data after the JSON object"},
+		{`{"v":1,"v":1,}`, "not valid JSON"},
+		{`{"\ud800":1,"v":[}`, "not valid JSON"},
+		{`{"v":1,"v":1}`, "appears twice"},
+		{`{"\ud800":1}`, "surrogate"},
+		{`[1]`, "not a JSON object"},
+		{` [1`, "not valid JSON"},
+	} {
+		_, err := Decode([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Decode(%s) = %v, want an error saying %q", c.in, err, c.want)
+		}
+	}
+}
