@@ -79,6 +79,10 @@ type Deleter struct {
 	guardDenied atomic.Bool         // the Redis user may not run scripts: guarded keys deleted plainly
 	wt          *redis.Script       // WriteThroughScript
 	wtLoaded    atomic.Bool
+	// failedAt is when a Redis round trip last failed (unix ns; 0: never):
+	// a change that committed before it may be late because Redis was
+	// away, and so may the application's fills (see secondNotNeeded).
+	failedAt atomic.Int64
 }
 
 // group is batches deleted together in one round trip.
@@ -261,6 +265,7 @@ func (d *Deleter) deleteGroup(ctx context.Context, phase string, g group) error 
 		return err
 	},
 		func(attempt int, err error, wait time.Duration) {
+			d.failedAt.Store(d.now().UnixNano())
 			errs.Inc()
 			retries.Inc()
 			if attempt == 0 || attempt%20 == 0 {

@@ -31,12 +31,19 @@ const boundWarnEvery = 10 * time.Second
 // delete would have been: a reader that read a row before its commit and
 // fills after now paused longer than SkipSecondAge, which the second delete
 // (at most SecondDelay after the commit's first delete) does not cover
-// either. A change without a commit time always gets its second delete.
+// either. A change without a commit time always gets its second delete,
+// and so does one that committed before Redis last failed a round trip:
+// then the delete was late because Redis was away, and the application's
+// fills, held back by the same outage, may land right after it.
 func (d *Deleter) secondNotNeeded(g group, now time.Time) bool {
 	if d.cfg.Replicas != nil || d.cfg.SkipSecondAge <= 0 {
 		return false
 	}
+	failed := d.failedAt.Load()
 	for _, b := range g.batches {
+		if failed != 0 && !b.CommitTime.After(time.Unix(0, failed)) {
+			return false
+		}
 		newest := b.CommitTime
 		if b.LastCommit.After(newest) {
 			newest = b.LastCommit

@@ -67,3 +67,41 @@ func TestDeleterSkipsSecondDeleteOfOldChanges(t *testing.T) {
 		t.Errorf("second deletes of %v keys, want 3", got)
 	}
 }
+
+// TestDeleterKeepsSecondDeleteAfterRedisOutage: a change that is old only
+// because Redis was away still gets its second delete — the application's
+// fills were held back by the same outage and may land right after the
+// first delete.
+func TestDeleterKeepsSecondDeleteAfterRedisOutage(t *testing.T) {
+	r := testenv.StartRedis(t)
+	c := r.Client(t)
+	acks := &ackLog{}
+	const delay = 400 * time.Millisecond
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: delay, SkipSecondAge: delay + 2*time.Second}, acks)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	r.Stop(t)
+	old := time.Now().Add(-time.Minute) // committed before the outage began
+	if err := d.Send(ctx, &event.Batch{Seq: 1, Keys: []string{"outage:1"}, CommitTime: old}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return testutil.ToFloat64(d.m.RedisErrors.WithLabelValues("first")) > 0 })
+	r.Start(t)
+	// After the first delete went through (Redis restarted empty, so the
+	// key's absence says nothing), a fill held back by the outage lands.
+	waitFor(t, 10*time.Second, func() bool { return testutil.ToFloat64(d.m.Invalidated.WithLabelValues("first")) == 1 })
+	c.Set(ctx, "outage:1", "a fill the outage held back", 0)
+	d.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Exists(ctx, "outage:1").Val(); n != 0 {
+		t.Error("the fill held back by the outage survived: the second delete was skipped")
+	}
+	if got := testutil.ToFloat64(d.m.SecondSkipped); got != 0 {
+		t.Errorf("cachesync_second_deletes_skipped_total = %v, want 0", got)
+	}
+}
