@@ -6,10 +6,27 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
 )
+
+// delay is the second delay of runSkippingDeleter's deleter.
+const delay = 400 * time.Millisecond
+
+// runSkippingDeleter runs a deleter on a fresh Redis that skips the second
+// delete of changes older than delay + 2s; done has Run's result.
+func runSkippingDeleter(t *testing.T) (*testenv.Redis, *redis.Client, *Deleter, *ackLog, chan error) {
+	r := testenv.StartRedis(t)
+	acks := &ackLog{}
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: delay, SkipSecondAge: delay + 2*time.Second}, acks)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return r, r.Client(t), d, acks, done
+}
 
 // TestDeleterSkipsSecondDeleteOfOldChanges: with SkipSecondAge, a batch
 // whose changes all committed longer ago than that is acknowledged right
@@ -17,15 +34,8 @@ import (
 // one recent change — a fresh commit, or a merged batch whose newest commit
 // (LastCommit) is recent — still waits for and gets its second delete.
 func TestDeleterSkipsSecondDeleteOfOldChanges(t *testing.T) {
-	r := testenv.StartRedis(t)
-	c := r.Client(t)
-	acks := &ackLog{}
-	const delay = 400 * time.Millisecond
-	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: delay, SkipSecondAge: delay + 2*time.Second}, acks)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	_, c, d, acks, done := runSkippingDeleter(t)
+	ctx := context.Background()
 
 	old := time.Now().Add(-time.Minute)
 	cases := []struct {
@@ -73,15 +83,8 @@ func TestDeleterSkipsSecondDeleteOfOldChanges(t *testing.T) {
 // fills were held back by the same outage and may land right after the
 // first delete.
 func TestDeleterKeepsSecondDeleteAfterRedisOutage(t *testing.T) {
-	r := testenv.StartRedis(t)
-	c := r.Client(t)
-	acks := &ackLog{}
-	const delay = 400 * time.Millisecond
-	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: delay, SkipSecondAge: delay + 2*time.Second}, acks)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	r, c, d, _, done := runSkippingDeleter(t)
+	ctx := context.Background()
 
 	r.Stop(t)
 	old := time.Now().Add(-time.Minute) // committed before the outage began
