@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/cachesync/cachesync/internal/testenv"
 )
@@ -74,25 +72,7 @@ func steadyOnce(b *testing.B, tg benchTarget, rate, workers int, dur time.Durati
 	p := tg.start(b, e)
 	defer p.stop(b)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sub := e.rdb.Subscribe(ctx, "__keyevent@0__:del")
-	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil { // the subscription is live
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	deleted := make(map[string]time.Time, n)
-	go func() {
-		for m := range sub.Channel(redisChannelSize(n)) {
-			now := time.Now()
-			mu.Lock()
-			if _, seen := deleted[m.Payload]; !seen {
-				deleted[m.Payload] = now
-			}
-			mu.Unlock()
-		}
-	}()
+	deleted := watchKeyEvents(b, e.rdb, "del", "", n)
 
 	acked := make([]time.Time, n)
 	ids := make(chan int, workers)
@@ -133,24 +113,19 @@ func steadyOnce(b *testing.B, tg benchTarget, rate, workers int, dur time.Durati
 	var lat []time.Duration
 	missing := 0
 	for {
-		mu.Lock()
-		got := len(deleted)
-		mu.Unlock()
-		if got >= n || time.Now().After(deadline) {
+		if deleted.count() >= n || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	mu.Lock()
 	for i, k := range keys {
-		d, ok := deleted[k]
+		d, ok := deleted.when(k)
 		if !ok {
 			missing++
 			continue
 		}
 		lat = append(lat, max(0, d.Sub(acked[i])))
 	}
-	mu.Unlock()
 	slices.Sort(lat)
 	name := fmt.Sprintf("steady-%s-%d", tg, rate)
 	if workers == 1 {
@@ -189,7 +164,3 @@ func saveSamples(b *testing.B, name string, lat []time.Duration) {
 		b.Fatal(err)
 	}
 }
-
-// redisChannelSize buffers every notification of a run, so a slow reader
-// here never makes go-redis drop one.
-func redisChannelSize(n int) redis.ChannelOption { return redis.WithChannelSize(n + 100) }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,28 +50,7 @@ func writeThroughBurst(b *testing.B, tg benchTarget, second string, n, per int) 
 	p := tg.start(b, e)
 	defer p.stop(b)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sub := e.rdb.Subscribe(ctx, "__keyevent@0__:set")
-	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	setAt := make(map[string]time.Time, n)
-	go func() {
-		for m := range sub.Channel(redisChannelSize(2 * n)) {
-			if !strings.HasPrefix(m.Payload, "user:") {
-				continue // a version key
-			}
-			now := time.Now()
-			mu.Lock()
-			if _, seen := setAt[m.Payload]; !seen {
-				setAt[m.Payload] = now
-			}
-			mu.Unlock()
-		}
-	}()
+	setAt := watchKeyEvents(b, e.rdb, "set", "user:", n) // not the version keys
 	conn := db.Conn(b)
 	acked := make([]time.Time, n/per+1)
 	b.StartTimer()
@@ -86,9 +64,7 @@ func writeThroughBurst(b *testing.B, tg benchTarget, second string, n, per int) 
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		mu.Lock()
-		got := len(setAt)
-		mu.Unlock()
+		got := setAt.count()
 		if got >= n {
 			break
 		}
@@ -101,16 +77,15 @@ func writeThroughBurst(b *testing.B, tg benchTarget, second string, n, per int) 
 	b.StopTimer()
 	// Not timed: every key holds its new value.
 	for lo := 1; lo <= n; lo += 5000 {
-		if v := e.rdb.Get(ctx, "user:"+strconv.Itoa(lo)).Val(); !strings.Contains(v, `"name":"b`+strconv.Itoa(lo)+`"`) {
+		if v := e.rdb.Get(context.Background(), "user:"+strconv.Itoa(lo)).Val(); !strings.Contains(v, `"name":"b`+strconv.Itoa(lo)+`"`) {
 			b.Fatalf("user:%d = %q after the burst", lo, v)
 		}
 	}
 	var lat []time.Duration
-	mu.Lock()
 	for id := 1; id <= n; id++ {
-		lat = append(lat, max(0, setAt["user:"+strconv.Itoa(id)].Sub(acked[(id-1)/per])))
+		at, _ := setAt.when("user:" + strconv.Itoa(id))
+		lat = append(lat, max(0, at.Sub(acked[(id-1)/per])))
 	}
-	mu.Unlock()
 	slices.Sort(lat)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "rows/s")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
