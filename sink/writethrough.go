@@ -14,10 +14,9 @@ import (
 // Write-through (rules with action: set). The event.Sets of a batch run
 // scripts/writethrough.lua on their keys and the keys' version keys, up to
 // setsPerCall keys a call, in the same round trip as the batch's deletes
-// and after them, in both the first
-// and the second pass: the second catches a reader that refilled the key
-// with the row it read before the change committed (the script rewrites
-// an equal version).
+// and after them, in both the first and the second pass: the second
+// catches a reader that refilled the key with the row it read before the
+// change committed (the script rewrites an equal version).
 
 //go:embed scripts/writethrough.lua
 var writeThroughSource string
@@ -70,7 +69,8 @@ func appendSetArgs(args []any, s *event.Set) []any {
 }
 
 // setsPerCall bounds the keys one script call writes on a single node: a
-// script blocks Redis while it runs, about 3 us per key here.
+// script blocks Redis while it runs, about 5 us per key here (BENCHMARKS.md),
+// so a call holds it ~0.3 ms.
 const setsPerCall = 64
 
 // queueSets adds the write-through script calls for the sets of g to pipe,

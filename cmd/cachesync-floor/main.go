@@ -3,7 +3,7 @@
 // events from the primary's current position, and each rows event becomes a
 // DEL of prefix+column for every row image. One goroutine sends them: what
 // is queued when it is free goes in one pipelined round trip (up to
-// batchKeys), so a round trip that takes longer than the gap between two
+// delete.batch_keys' default), so a round trip that takes longer than the gap between two
 // events does not make it fall further behind with every event. No Kafka,
 // no retries, no checkpoint, no second delete, no de-duplication: it is
 // what cachesync is measured against (BENCHMARKS.md), not something to run.
@@ -37,6 +37,8 @@ import (
 	gocanal "github.com/go-mysql-org/go-mysql/canal"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachesync/cachesync/config"
 )
 
 func main() {
@@ -105,7 +107,7 @@ func run(args []string, stderr io.Writer) error {
 	if o.decodeOnly {
 		c.SetEventHandler(&counter{expect: o.expect, done: counted})
 	} else {
-		queue = make(chan []string, queueSize)
+		queue = make(chan []string, config.Default().Transport.QueueSize)
 		c.SetEventHandler(&handler{ctx: ctx, queue: queue, column: o.column, prefix: o.prefix})
 	}
 	pos, err := startPos(c, o.position)
@@ -117,7 +119,7 @@ func run(args []string, stderr io.Writer) error {
 	errc := make(chan error, 2)
 	go func() { errc <- c.RunFrom(pos) }()
 	if queue != nil {
-		go func() { errc <- send(ctx, rdb, queue) }()
+		go func() { errc <- send(ctx, rdb, queue, config.Default().Delete.BatchKeys) }()
 	}
 	select {
 	case <-ctx.Done():

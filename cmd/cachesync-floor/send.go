@@ -6,17 +6,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// queueSize bounds the rows events waiting for the sender, batchKeys the
-// keys of one round trip (cachesync's transport.queue_size and
-// delete.batch_keys defaults).
-const (
-	queueSize = 256
-	batchKeys = 512
-)
-
 // send deletes the keys of each queued rows event, taking everything already
-// queued into the same pipelined round trip.
-func send(ctx context.Context, rdb *redis.Client, queue <-chan []string) error {
+// queued into the same pipelined round trip, up to batchKeys keys (the
+// queue and the round trip are sized as cachesync's defaults size its own:
+// transport.queue_size, delete.batch_keys).
+func send(ctx context.Context, rdb *redis.Client, queue <-chan []string, batchKeys int) error {
 	for {
 		var keys []string
 		select {

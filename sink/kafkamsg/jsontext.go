@@ -1,9 +1,9 @@
 package kafkamsg
 
 // Reading JSON text strictly, below the v1 fields: objects cut into their
-// members (duplicate names refused), arrays into elements, and string
-// literals unquoted without replacing any byte. The text has passed
-// validJSON first, so these walk checked syntax.
+// members (duplicate names refused) as their syntax is checked, then arrays
+// into elements and string literals unquoted without replacing any byte —
+// these two walk the members' checked text.
 
 import (
 	"bytes"
@@ -105,7 +105,7 @@ func (ms *members) at(i int) *member {
 
 // add appends a member; false if one of that name is already there.
 func (ms *members) add(name []byte, raw json.RawMessage) bool {
-	if _, dup := ms.find(string(name)); dup {
+	if _, dup := ms.get(string(name)); dup {
 		return false
 	}
 	if ms.n < membersIndexAt {
@@ -126,7 +126,8 @@ func (ms *members) add(name []byte, raw json.RawMessage) bool {
 	return true
 }
 
-func (ms *members) find(name string) (json.RawMessage, bool) {
+// get is the member named name.
+func (ms *members) get(name string) (json.RawMessage, bool) {
 	if ms.index != nil {
 		i, ok := ms.index[name]
 		if !ok {
@@ -141,9 +142,6 @@ func (ms *members) find(name string) (json.RawMessage, bool) {
 	}
 	return nil, false
 }
-
-// get is the member named name.
-func (ms *members) get(name string) (json.RawMessage, bool) { return ms.find(name) }
 
 func (ms *members) len() int { return ms.n }
 
