@@ -82,7 +82,9 @@ func TestLeaderLosesLeaseStandbyTakesOver(t *testing.T) {
 	r := testenv.StartRedis(t)
 	rdb := r.Client(t)
 	keys := checkpoint.KeysFor("cachesync:test")
-	const ttl = 400 * time.Millisecond
+	// Renewed every ttl/4: 250ms leaves a loaded -race run room to renew
+	// before a standby may take a lease that was never lost.
+	const ttl = time.Second
 	a := startInstance(t, r, keys, ttl)
 	defer a.stop()
 	<-a.started
