@@ -2,12 +2,14 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestVersionKey(t *testing.T) {
@@ -100,5 +102,134 @@ func TestVersionOrder(t *testing.T) {
 	}
 	if _, ok := event.VersionAt(event.Position{File: "nonumber"}, 1); ok {
 		t.Error("a file without an index has no version")
+	}
+}
+
+// TestWriteThroughScriptOneCall runs the script with several pairs in one
+// call, as queueSets sends them: the versions are read once (MGET) and JSON
+// values without expiry are written in one MSET, so the order of writes to
+// one key and a version written earlier in the same call must still hold.
+func TestWriteThroughScriptOneCall(t *testing.T) {
+	r := testenv.StartRedis(t)
+	c := r.Client(t)
+	ctx := context.Background()
+	v := func(pos uint32) event.Version { return event.Version{File: 7, Pos: pos, Seq: 1} }
+	type want struct {
+		kind  string // "string", "hash" or "none"
+		value string // the string, or the hash as fmt %v of its map
+		ttl   bool
+		ver   event.Version
+	}
+	cases := []struct {
+		name    string
+		before  func()
+		sets    []event.Set
+		refused int64
+		want    map[string]want
+	}{
+		{
+			name: "same key newer then older",
+			sets: []event.Set{
+				{Key: "k:1", Version: v(20), JSON: []byte(`{"v":"new ✓"}`)},
+				{Key: "k:1", Version: v(10), JSON: []byte(`{"v":"old"}`)},
+			},
+			refused: 1,
+			want:    map[string]want{"k:1": {kind: "string", value: `{"v":"new ✓"}`, ver: v(20)}},
+		},
+		{
+			name: "same key older then newer",
+			sets: []event.Set{
+				{Key: "k:2", Version: v(10), JSON: []byte(`{"v":"old"}`)},
+				{Key: "k:2", Version: v(20), JSON: []byte(`{"v":"𝄞"}`)},
+			},
+			want: map[string]want{"k:2": {kind: "string", value: `{"v":"𝄞"}`, ver: v(20)}},
+		},
+		{
+			name: "a pending json write, then the row deleted in the same call",
+			sets: []event.Set{
+				{Key: "k:3", Version: v(10), JSON: []byte(`{"v":"a"}`)},
+				{Key: "k:3", Version: v(20), Delete: true},
+				{Key: "k:3", Version: v(15), JSON: []byte(`{"v":"resurrected"}`)},
+			},
+			refused: 1,
+			want:    map[string]want{"k:3": {kind: "none", ver: v(20)}},
+		},
+		{
+			name: "json, hash, json with expiry, json again: each key ends as its last write",
+			sets: []event.Set{
+				{Key: "k:4", Version: v(10), JSON: []byte(`{"v":"j"}`)},
+				{Key: "k:5", Version: v(10), Fields: []string{"f", "日本"}},
+				{Key: "k:4", Version: v(11), Fields: []string{"f", "h"}},
+				{Key: "k:6", Version: v(10), JSON: []byte(`{"v":"ttl"}`), TTL: time.Hour},
+				{Key: "k:5", Version: v(12), JSON: []byte(`{"v":"j5"}`)},
+			},
+			want: map[string]want{
+				"k:4": {kind: "hash", value: "map[f:h]", ver: v(11)},
+				"k:5": {kind: "string", value: `{"v":"j5"}`, ver: v(12)},
+				"k:6": {kind: "string", value: `{"v":"ttl"}`, ttl: true, ver: v(10)},
+			},
+		},
+		{
+			name: "stored newer versions refuse, an equal one rewrites, an expiry is cleared",
+			before: func() {
+				c.Set(ctx, "k:7", "newer", 0)
+				c.Set(ctx, "{k:7}#cachesync-v", v(50).String(), 0)
+				c.Set(ctx, "k:8", "stale fill", time.Hour)
+				c.Set(ctx, "{k:8}#cachesync-v", v(30).String(), time.Hour)
+			},
+			sets: []event.Set{
+				{Key: "k:7", Version: v(40), JSON: []byte(`{"v":"old"}`)},
+				{Key: "k:8", Version: v(30), JSON: []byte(`{"v":"row"}`)},
+			},
+			refused: 1,
+			want: map[string]want{
+				"k:7": {kind: "string", value: "newer", ver: v(50)},
+				"k:8": {kind: "string", value: `{"v":"row"}`, ver: v(30)},
+			},
+		},
+	}
+	s := redis.NewScript(WriteThroughScript())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != nil {
+				tc.before()
+			}
+			var (
+				keys []string
+				args []any
+			)
+			for i := range tc.sets {
+				vk, _ := VersionKey(tc.sets[i].Key)
+				keys = append(keys, tc.sets[i].Key, vk)
+				args = appendSetArgs(args, &tc.sets[i])
+			}
+			refused, err := s.Run(ctx, c, keys, args...).Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if refused != tc.refused {
+				t.Errorf("refused %d, want %d", refused, tc.refused)
+			}
+			for key, w := range tc.want {
+				var got want
+				switch typ := c.Type(ctx, key).Val(); typ {
+				case "string":
+					got.kind, got.value = typ, c.Get(ctx, key).Val()
+				case "hash":
+					got.kind, got.value = typ, fmt.Sprint(c.HGetAll(ctx, key).Val())
+				default:
+					got.kind = typ
+				}
+				got.ttl = c.PTTL(ctx, key).Val() > 0
+				vk, _ := VersionKey(key)
+				got.ver = w.ver
+				if s := c.Get(ctx, vk).Val(); s != w.ver.String() {
+					t.Errorf("%s: version %q, want %q", key, s, w.ver.String())
+				}
+				if got != w {
+					t.Errorf("%s = %+v, want %+v", key, got, w)
+				}
+			}
+		})
 	}
 }

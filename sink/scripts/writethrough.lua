@@ -16,38 +16,61 @@
 --
 -- Equal versions write again: a redelivered change rewrites its own value.
 -- Returns the number of pairs not written because a newer version was there.
+--
+-- Cost (BENCHMARKS.md, "Write-through"): the stored versions are read with
+-- one MGET, and JSON values without expiry go out as one MSET of values and
+-- versions, flushed before any other write so that the writes to one key
+-- keep their order; a version written earlier in the same call is the
+-- stored one for a later pair of the same key.
 local refused = 0
+local vkeys = {}
+for i = 2, #KEYS, 2 do
+  vkeys[i / 2] = KEYS[i]
+end
+local stored = redis.call('MGET', unpack(vkeys))
+local written = {}
+local mset = {}
+local function flush()
+  if #mset > 0 then
+    redis.call('MSET', unpack(mset))
+    mset = {}
+  end
+end
 local a = 1
 for i = 1, #KEYS, 2 do
   local key, vkey = KEYS[i], KEYS[i + 1]
-  local ver, mode, ttl, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local ver, mode, ttl, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local v = a + 4
   a = v + n
-  local cur = redis.call('GET', vkey)
+  local cur = written[vkey] or stored[(i + 1) / 2]
   if cur and cur > ver then
     refused = refused + 1
   else
-    if mode == 'json' then
-      -- SET replaces a value of any type and its expiry.
-      if ttl > 0 then
+    written[vkey] = ver
+    if mode == 'json' and ttl == '0' then
+      -- MSET, like SET, replaces a value of any type and clears its expiry.
+      local m = #mset
+      mset[m + 1], mset[m + 2], mset[m + 3], mset[m + 4] = key, ARGV[v], vkey, ver
+    else
+      flush()
+      if mode == 'json' then
         redis.call('SET', key, ARGV[v], 'PX', ttl)
       else
-        redis.call('SET', key, ARGV[v])
-      end
-    else
-      redis.call('UNLINK', key)
-      if mode == 'hash' and n >= 2 then
-        redis.call('HSET', key, unpack(ARGV, v, v + n - 1))
-        if ttl > 0 then
-          redis.call('PEXPIRE', key, ttl)
+        redis.call('UNLINK', key)
+        if mode == 'hash' and n >= 2 then
+          redis.call('HSET', key, unpack(ARGV, v, v + n - 1))
+          if ttl ~= '0' then
+            redis.call('PEXPIRE', key, ttl)
+          end
         end
       end
-    end
-    if ttl > 0 then
-      redis.call('SET', vkey, ver, 'PX', ttl)
-    else
-      redis.call('SET', vkey, ver)
+      if ttl ~= '0' then
+        redis.call('SET', vkey, ver, 'PX', ttl)
+      else
+        redis.call('SET', vkey, ver)
+      end
     end
   end
 end
+flush()
 return refused
