@@ -251,10 +251,13 @@ func (h *handler) handleRows(tk *tableKeys, op event.Op, rows [][]any, hdr *repl
 				continue
 			}
 			b.Rows++
+			old := len(b.Sets)
 			h.setRow(tk, rows[i], i, true)
 			tk.Render(rows[i], h.ruleBuf, keyOut{h})
+			mid := len(b.Sets)
 			h.setRow(tk, rows[i+1], i+1, false)
 			tk.Render(rows[i+1], h.ruleBuf, keyOut{h})
+			b.Sets = dropUnmoved(b.Sets, old, mid)
 			h.markRow(tk, rows[i+1])
 			h.observeRow(tk, op, rows[i+1], b.CommitTime)
 		}

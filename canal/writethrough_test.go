@@ -68,6 +68,13 @@ func TestWriteThroughGoldenTypes(t *testing.T) {
 	if !last["t:6"].Delete || last["t:7"].Delete || last["t:7"].JSON == nil {
 		t.Errorf("an update of id 6 to 7 must tombstone t:6 and set t:7, got %+v / %+v", last["t:6"], last["t:7"])
 	}
+	for _, b := range col.batches {
+		for _, s := range b.Sets {
+			if s.Delete && (s.Key == "t:2" || s.Key == "h:2") {
+				t.Errorf("the update of row 2 did not move %s, yet sent a tombstone for it (%v) besides its set", s.Key, s.Version)
+			}
+		}
+	}
 	if !last["t:3"].Delete || !last["h:3"].Delete {
 		t.Errorf("deleted row 3 must leave tombstones, got %+v / %+v", last["t:3"], last["h:3"])
 	}
@@ -152,4 +159,36 @@ func show(s *string) string {
 		return "NULL"
 	}
 	return fmt.Sprintf("%q", *s)
+}
+
+func TestDropUnmoved(t *testing.T) {
+	tomb := func(k string) event.Set { return event.Set{Key: k, Delete: true} }
+	set := func(k string) event.Set { return event.Set{Key: k, JSON: []byte("{}")} }
+	cases := []struct {
+		name     string
+		sets     []event.Set
+		old, mid int
+		want     []string // keys, "-" before a tombstone
+	}{
+		{"key not moved", []event.Set{tomb("a"), set("a")}, 0, 1, []string{"a"}},
+		{"key moved", []event.Set{tomb("a"), set("b")}, 0, 1, []string{"-a", "b"}},
+		{"new image deletes instead of setting", []event.Set{tomb("a"), tomb("a")}, 0, 1, []string{"-a", "-a"}},
+		{"earlier rows untouched", []event.Set{tomb("a"), set("a"), tomb("a"), tomb("b"), set("a"), set("c")}, 2, 4,
+			[]string{"-a", "a", "-b", "a", "c"}},
+		{"two keys, one moved", []event.Set{tomb("x"), tomb("y"), set("x"), set("z")}, 0, 2, []string{"-y", "x", "z"}},
+		{"no old image sets", []event.Set{set("a")}, 0, 0, []string{"a"}},
+	}
+	for _, c := range cases {
+		var got []string
+		for _, s := range dropUnmoved(c.sets, c.old, c.mid) {
+			if s.Delete {
+				got = append(got, "-"+s.Key)
+			} else {
+				got = append(got, s.Key)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
 }
