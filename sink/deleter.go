@@ -135,64 +135,6 @@ func (d *Deleter) Run(ctx context.Context) error {
 	return errors.Join(err, <-errc)
 }
 
-func (d *Deleter) runFirst(ctx context.Context) error {
-	for {
-		var b *event.Batch
-		var ok bool
-		select {
-		case b, ok = <-d.in:
-			if !ok {
-				return nil
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		g := group{batches: []*event.Batch{b}}
-		keys := len(b.Keys) + len(b.Sets)
-	gather: // take what is already queued, up to one round trip's worth
-		for keys < d.cfg.BatchKeys {
-			select {
-			case nb, ok := <-d.in:
-				if !ok {
-					break gather
-				}
-				g.batches = append(g.batches, nb)
-				keys += len(nb.Keys) + len(nb.Sets)
-			default:
-				break gather
-			}
-		}
-		if err := d.deleteGroup(ctx, "first", g); err != nil {
-			return err
-		}
-		now := d.now()
-		for _, b := range g.batches {
-			d.m.CommitToDelete.Observe(now.Sub(b.CommitTime).Seconds())
-		}
-		if d.cfg.Replicas == nil && d.cfg.SecondDelay <= 0 {
-			d.ack(g)
-			continue
-		}
-		if d.secondNotNeeded(g, now) {
-			d.m.SecondSkipped.Add(float64(countKeys(g)))
-			d.ack(g)
-			continue
-		}
-		g.due, g.first = now.Add(d.cfg.SecondDelay), now
-		if d.cfg.Replicas != nil {
-			g.due = now.Add(d.cfg.ReplicaMaxWait)
-			for _, b := range g.batches {
-				d.cfg.Replicas.Note(b)
-			}
-		}
-		select {
-		case d.second <- g:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
 func (d *Deleter) runSecond(ctx context.Context) error {
 	for g := range d.second {
 		if err := d.waitSecond(ctx, g); err != nil {
