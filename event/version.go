@@ -42,7 +42,23 @@ func (v Version) Compare(o Version) int {
 // String is the version as the write-through script compares it: 22 hex
 // digits of fixed width, so string order is version order (Lua compares
 // strings bytewise; its numbers are doubles and would round).
-func (v Version) String() string { return fmt.Sprintf("%08x%08x%06x", v.File, v.Pos, v.Seq) }
+// Written by hand: fmt.Sprintf was a fifth of the write-through encoding.
+func (v Version) String() string {
+	var b [22]byte
+	putHex(b[0:8], v.File)
+	putHex(b[8:16], v.Pos)
+	putHex(b[16:22], v.Seq) // Seq < 1<<24 (VersionAt)
+	return string(b[:])
+}
+
+// putHex writes x as len(b) lower-case hex digits, zero-padded.
+func putHex(b []byte, x uint32) {
+	const digits = "0123456789abcdef"
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[x&0xf]
+		x >>= 4
+	}
+}
 
 // Set is one write-through write: the row's new value into Key, or, with
 // Delete, a tombstone (the key unlinked, its version kept so an older value

@@ -100,7 +100,7 @@ END {
 		"produce (kafka-go writer)|github.com/segmentio/kafka-go.(*Writer).WriteMessages+github.com/segmentio/kafka-go.(*conn).run;" \
 		"fetch (kafka-go reader)|github.com/segmentio/kafka-go.(*Reader).start.func1;" \
 		"decode messages|github.com/cachesync/cachesync/sink/kafkamsg.Decode;" \
-		"delete (Redis round trips)|github.com/cachesync/cachesync/sink.(*Deleter).Run;" \
+		"delete (Redis round trips)|github.com/cachesync/cachesync/sink.(*Deleter).Run+github.com/cachesync/cachesync/sink.(*Deleter).runFirst.func1+github.com/cachesync/cachesync/sink.(*Deleter).startFirst.func1;" \
 		"checkpoint|github.com/cachesync/cachesync/checkpoint.(*Saver).Run;" \
 		"garbage collector (background)|runtime.gcBgMarkWorker", st, ";")
 	printf "| stage | share | us/row |\n| --- | ---: | ---: |\n"

@@ -82,15 +82,14 @@ func (d *Deleter) queueSets(ctx context.Context, pipe redis.Pipeliner, g group) 
 	if perKeyRouted(d.rdb) {
 		per = 1
 	}
-	var (
-		cmds []*redis.Cmd
-		keys []string
-		args []any
-	)
+	var cmds []*redis.Cmd
+	// EvalSha copies keys and args into its command, so they are reused.
+	keys := make([]string, 0, 2*per)
+	args := make([]any, 0, 5*per)
 	flush := func() {
 		if len(keys) > 0 {
 			cmds = append(cmds, d.wt.EvalSha(ctx, pipe, keys, args...))
-			keys, args = nil, nil
+			keys, args = keys[:0], args[:0]
 		}
 	}
 	for _, b := range g.batches {
