@@ -43,7 +43,31 @@ func VersionKey(key string) (string, bool) {
 	return "{" + key + "}" + VersionSuffix, true
 }
 
-// appendSetArgs appends s's ARGV (see the script) to args.
+// scriptArgs appends the ARGV of one script call writing sets (see the
+// script): the short form when every one is a JSON value ('J', then per
+// pair the version, expiry and value), the general form otherwise.
+func scriptArgs(args []any, sets []*event.Set) []any {
+	short := true
+	for _, s := range sets {
+		if s.Delete || s.Fields != nil {
+			short = false
+			break
+		}
+	}
+	if short {
+		args = append(args, "J")
+		for _, s := range sets {
+			args = append(args, s.Version.String(), strconv.FormatInt(s.TTL.Milliseconds(), 10), s.JSON)
+		}
+		return args
+	}
+	for _, s := range sets {
+		args = appendSetArgs(args, s)
+	}
+	return args
+}
+
+// appendSetArgs appends s's ARGV in the script's general form.
 func appendSetArgs(args []any, s *event.Set) []any {
 	mode := "del"
 	switch {
@@ -85,11 +109,13 @@ func (d *Deleter) queueSets(ctx context.Context, pipe redis.Pipeliner, g group) 
 	var cmds []*redis.Cmd
 	// EvalSha copies keys and args into its command, so they are reused.
 	keys := make([]string, 0, 2*per)
-	args := make([]any, 0, 5*per)
+	args := make([]any, 0, 1+5*per)
+	sets := make([]*event.Set, 0, per)
 	flush := func() {
-		if len(keys) > 0 {
+		if len(sets) > 0 {
+			args = scriptArgs(args[:0], sets)
 			cmds = append(cmds, d.wt.EvalSha(ctx, pipe, keys, args...))
-			keys, args = keys[:0], args[:0]
+			keys, sets = keys[:0], sets[:0]
 		}
 	}
 	for _, b := range g.batches {
@@ -102,8 +128,8 @@ func (d *Deleter) queueSets(ctx context.Context, pipe redis.Pipeliner, g group) 
 				continue
 			}
 			keys = append(keys, s.Key, vk)
-			args = appendSetArgs(args, s)
-			if len(keys) == 2*per {
+			sets = append(sets, s)
+			if len(sets) == per {
 				flush()
 			}
 		}

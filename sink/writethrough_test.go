@@ -106,9 +106,10 @@ func TestVersionOrder(t *testing.T) {
 }
 
 // TestWriteThroughScriptOneCall runs the script with several pairs in one
-// call, as queueSets sends them: the versions are read once (MGET) and JSON
-// values without expiry are written in one MSET, so the order of writes to
-// one key and a version written earlier in the same call must still hold.
+// call, as queueSets sends them (the short form when all are JSON values):
+// the versions are read once (MGET) and JSON values without expiry are
+// written in one MSET, so the order of writes to one key and a version
+// written earlier in the same call must still hold.
 func TestWriteThroughScriptOneCall(t *testing.T) {
 	r := testenv.StartRedis(t)
 	c := r.Client(t)
@@ -170,6 +171,21 @@ func TestWriteThroughScriptOneCall(t *testing.T) {
 			},
 		},
 		{
+			name: "json only (the short form): with and without expiry on one key",
+			sets: []event.Set{
+				{Key: "k:9", Version: v(10), JSON: []byte(`{"v":"a"}`)},
+				{Key: "k:9", Version: v(11), JSON: []byte(`{"v":"b"}`), TTL: time.Hour},
+				{Key: "k:10", Version: v(11), JSON: []byte(`{"v":"c"}`), TTL: time.Hour},
+				{Key: "k:10", Version: v(12), JSON: []byte(`{"v":"d"}`)},
+				{Key: "k:10", Version: v(11), JSON: []byte(`{"v":"late"}`), TTL: time.Hour},
+			},
+			refused: 1,
+			want: map[string]want{
+				"k:9":  {kind: "string", value: `{"v":"b"}`, ttl: true, ver: v(11)},
+				"k:10": {kind: "string", value: `{"v":"d"}`, ver: v(12)},
+			},
+		},
+		{
 			name: "stored newer versions refuse, an equal one rewrites, an expiry is cleared",
 			before: func() {
 				c.Set(ctx, "k:7", "newer", 0)
@@ -196,14 +212,14 @@ func TestWriteThroughScriptOneCall(t *testing.T) {
 			}
 			var (
 				keys []string
-				args []any
+				sets []*event.Set
 			)
 			for i := range tc.sets {
 				vk, _ := VersionKey(tc.sets[i].Key)
 				keys = append(keys, tc.sets[i].Key, vk)
-				args = appendSetArgs(args, &tc.sets[i])
+				sets = append(sets, &tc.sets[i])
 			}
-			refused, err := s.Run(ctx, c, keys, args...).Int64()
+			refused, err := s.Run(ctx, c, keys, scriptArgs(nil, sets)...).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}

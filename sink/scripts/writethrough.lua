@@ -5,14 +5,16 @@
 --
 -- KEYS     pairs: a cache key, then its version key in the same slot
 --          (sink.VersionKey); in a Redis Cluster, one pair per call
--- ARGV     per pair, in the same order: the change's version (22 hex digits,
---          string order = binlog order); 'json', 'hash' or 'del'; expiry in
---          milliseconds for the key and its version ('0' for none); n, the
---          number of value arguments that follow; then those n: the JSON
---          value ('json', n = 1), field, value… pairs ('hash'; n = 0 when
---          every column is NULL) or nothing ('del': a DELETE, or the old key
---          of an UPDATE that moved the row — the key is unlinked and the
---          version kept as a tombstone)
+-- ARGV     the general form, per pair in the same order: the change's
+--          version (22 hex digits, string order = binlog order); 'json',
+--          'hash' or 'del'; expiry in milliseconds for the key and its
+--          version ('0' for none); n, the number of value arguments that
+--          follow; then those n: the JSON value ('json', n = 1), field,
+--          value… pairs ('hash'; n = 0 when every column is NULL) or nothing
+--          ('del': a DELETE, or the old key of an UPDATE that moved the row
+--          — the key is unlinked and the version kept as a tombstone).
+--          Or the short form, when every pair is a JSON value: 'J', then per
+--          pair the version, the expiry and the JSON value.
 --
 -- Equal versions write again: a redelivered change rewrites its own value.
 -- Returns the number of pairs not written because a newer version was there.
@@ -36,17 +38,46 @@ local function flush()
     mset = {}
   end
 end
+-- newer reports whether the pair of key i, at version ver, is written.
+local function newer(i, vkey, ver)
+  local cur = written[vkey] or stored[(i + 1) / 2]
+  if cur and cur > ver then
+    refused = refused + 1
+    return false
+  end
+  written[vkey] = ver
+  return true
+end
+if ARGV[1] == 'J' then
+  local a = 2
+  for i = 1, #KEYS, 2 do
+    local key, vkey, ver, ttl = KEYS[i], KEYS[i + 1], ARGV[a], ARGV[a + 1]
+    local cur = written[vkey] or stored[(i + 1) / 2] -- newer(), inlined
+    if cur and cur > ver then
+      refused = refused + 1
+    else
+      written[vkey] = ver
+      if ttl == '0' then
+        local m = #mset
+        mset[m + 1], mset[m + 2], mset[m + 3], mset[m + 4] = key, ARGV[a + 2], vkey, ver
+      else
+        flush()
+        redis.call('SET', key, ARGV[a + 2], 'PX', ttl)
+        redis.call('SET', vkey, ver, 'PX', ttl)
+      end
+    end
+    a = a + 3
+  end
+  flush()
+  return refused
+end
 local a = 1
 for i = 1, #KEYS, 2 do
   local key, vkey = KEYS[i], KEYS[i + 1]
   local ver, mode, ttl, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local v = a + 4
   a = v + n
-  local cur = written[vkey] or stored[(i + 1) / 2]
-  if cur and cur > ver then
-    refused = refused + 1
-  else
-    written[vkey] = ver
+  if newer(i, vkey, ver) then
     if mode == 'json' and ttl == '0' then
       -- MSET, like SET, replaces a value of any type and clears its expiry.
       local m = #mset
