@@ -31,3 +31,25 @@ func TestVersionString(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVersionRefuses(t *testing.T) {
+	for _, s := range []string{"", "00000001", "0000000100000004000001x", "0000000100000004ABCDEF", "000000010000000400000g", "+000000100000004000001", "0000000100000004 00001"} {
+		if v, err := ParseVersion(s); err == nil {
+			t.Errorf("ParseVersion(%q) = %+v, want an error", s, v)
+		}
+	}
+}
+
+func FuzzParseVersion(f *testing.F) {
+	f.Add("0000000100000004000001")
+	f.Add("ffffffffffffffffffffff")
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVersion(s)
+		if err != nil {
+			return
+		}
+		if v.String() != s {
+			t.Fatalf("ParseVersion(%q) = %+v, whose String is %q", s, v, v.String())
+		}
+	})
+}
