@@ -4,7 +4,7 @@
 # drains it with a CPU profile of the whole drain, and the profile is cut
 # into pipeline stages (µs of cachesync CPU per row). By hand, not in CI:
 #
-#   scripts/profile-catchup.sh MODE [N]    MODE: direct | kafka | kafka-batch | writethrough
+#   scripts/profile-catchup.sh MODE [N]    MODE: direct | kafka | kafka-batch | writethrough[-kafka|-kafka-batch]
 #
 # Private MariaDB and Redis (scripts/services.sh) and, for Kafka, cmd/devkafka,
 # all on loopback in a temp dir, stopped by PID at exit. N defaults to
@@ -12,7 +12,7 @@
 # the stage table; the profile (PROFILE_SECONDS long, default N/40000 + 5)
 # stays in the temp dir when KEEP=1.
 set -euo pipefail
-MODE=${1:?usage: profile-catchup.sh direct|kafka|kafka-batch|writethrough [N]} N=${2:-1000000}
+MODE=${1:?usage: profile-catchup.sh direct|kafka|kafka-batch|writethrough[-kafka|-kafka-batch] [N]} N=${2:-1000000}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 W=$(mktemp -d "${TMPDIR:-/tmp}/cachesync-profile-XXXXXX")
@@ -33,9 +33,9 @@ rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks (1/100 s)
 HTTP=127.0.0.1:$(scripts/services.sh port)
 transport=""
-if [[ $MODE == kafka* ]]; then
+if [[ $MODE == *kafka* ]]; then
 	msg=row
-	[[ $MODE == kafka-batch ]] && msg=batch
+	[[ $MODE == *kafka-batch ]] && msg=batch
 	"$W/devkafka" --listen 127.0.0.1:0 >"$W/kafka.addr" 2>"$W/kafka.log" &
 	PIDS+=($!)
 	for _ in $(seq 50); do [[ -s $W/kafka.addr ]] && break; sleep 0.1; done
@@ -43,7 +43,7 @@ if [[ $MODE == kafka* ]]; then
 fi
 rule='keys: ["user:{id}", "user:email:{email}"]
     watch: [id, email, name]'
-[[ $MODE == writethrough ]] && rule='keys: ["user:{id}"]
+[[ $MODE == writethrough* ]] && rule='keys: ["user:{id}"]
     action: set
     value: {json: [id, email, name]}'
 cat >"$W/c.yaml" <<YAML
@@ -64,7 +64,7 @@ P=$!
 ready
 kill -TERM $P && wait $P || true # its checkpoint is now the position before the backlog
 for ((lo = 1; lo <= N; lo += 1000)); do echo "UPDATE cu.users SET name = 'b$lo' WHERE id BETWEEN $lo AND $((lo + 999));"; done | sql
-if [[ $MODE != writethrough ]]; then
+if [[ $MODE != writethrough* ]]; then
 	seq 1 "$N" | awk '{printf "*3\r\n$3\r\nSET\r\n$%d\r\nuser:%d\r\n$1\r\nx\r\n", length("user:" $1), $1}' | rcli --pipe >/dev/null
 fi
 r0=$(cpu "$REDIS_PID")
@@ -77,7 +77,7 @@ ready
 curl -s "http://$HTTP/debug/pprof/profile?seconds=${PROFILE_SECONDS:-$((N / 40000 + 5))}" -o "$W/cpu.prof" &
 PROF=$!
 last=$((N - 999))
-if [[ $MODE == writethrough ]]; then
+if [[ $MODE == writethrough* ]]; then
 	until [[ $(rcli get "user:$N") == *"\"b$last\""* ]]; do sleep 0.01; done
 else
 	until [[ $(rcli exists "user:$N") == 0 ]]; do sleep 0.01; done

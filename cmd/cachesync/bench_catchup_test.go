@@ -67,6 +67,7 @@ var catchUpTargets = []catchUpTarget{
 	{name: "kafka-batch", tg: targetKafkaBatch, rules: usersRules},
 	{name: "writethrough-direct", tg: targetDirect, rules: wtBenchRules, write: true},
 	{name: "writethrough-kafka", tg: targetKafka, rules: wtBenchRules, write: true},
+	{name: "writethrough-kafka-batch", tg: targetKafkaBatch, rules: wtBenchRules, write: true},
 }
 
 func catchUpSizes(v string) ([]int, error) {

@@ -54,13 +54,42 @@ func BenchmarkSteady(b *testing.B) {
 			}
 		})
 	}
+	// Write-through (issue 19): the latency runs to the key's SET with the
+	// row's new value instead of its deletion.
+	for _, tg := range []benchTarget{targetDirect, targetKafka} {
+		for _, rate := range []int{500, 5000} {
+			b.Run(fmt.Sprintf("target=writethrough-%s/rate=%d", tg, rate), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					steadyRun{tg: tg, rate: rate, workers: 8, dur: dur, writeThrough: true}.once(b)
+				}
+			})
+		}
+	}
+}
+
+// steadyRun is one BenchmarkSteady run.
+type steadyRun struct {
+	tg           benchTarget
+	rate         int
+	workers      int
+	dur          time.Duration
+	writeThrough bool // a write-through rule: timed to the key's SET
 }
 
 func steadyOnce(b *testing.B, tg benchTarget, rate, workers int, dur time.Duration) {
+	steadyRun{tg: tg, rate: rate, workers: workers, dur: dur}.once(b)
+}
+
+func (r steadyRun) once(b *testing.B) {
 	b.StopTimer()
+	tg, rate, workers, dur := r.tg, r.rate, r.workers, r.dur
 	n := int(float64(rate) * dur.Seconds())
 	db := testenv.SharedMariaDB(b)
-	e := newEnvRedis(b, db, []string{usersSchema}, usersRules, tg.extra(b), testenv.RedisOptions{NotifyKeyspaceEvents: "Eg"})
+	rules, events, event := usersRules, "Eg", "del"
+	if r.writeThrough {
+		rules, events, event = wtBenchRules, "E$", "set"
+	}
+	e := newEnvRedis(b, db, []string{usersSchema}, rules, tg.extra(b), testenv.RedisOptions{NotifyKeyspaceEvents: events})
 	e.rewriteConfig("second_delay: 200ms", "second_delay: 500ms")
 	e.exec(fmt.Sprintf("INSERT INTO DB.users (id, email, name) SELECT seq, CONCAT('u', seq, '@x.io'), 'n' FROM DB.seq_1_to_%d", n))
 	keys := make([]string, n)
@@ -72,7 +101,7 @@ func steadyOnce(b *testing.B, tg benchTarget, rate, workers int, dur time.Durati
 	p := tg.start(b, e)
 	defer p.stop(b)
 
-	deleted := watchKeyEvents(b, e.rdb, "del", "", n)
+	deleted := watchKeyEvents(b, e.rdb, event, "user:", n) // not the version keys
 
 	acked := make([]time.Time, n)
 	ids := make(chan int, workers)
@@ -128,6 +157,9 @@ func steadyOnce(b *testing.B, tg benchTarget, rate, workers int, dur time.Durati
 	}
 	slices.Sort(lat)
 	name := fmt.Sprintf("steady-%s-%d", tg, rate)
+	if r.writeThrough {
+		name = fmt.Sprintf("steady-writethrough-%s-%d", tg, rate)
+	}
 	if workers == 1 {
 		name += "-1conn"
 	}
