@@ -6,8 +6,8 @@
 # catch-up (a backlog of CACHESYNC_BENCH_CATCHUP row changes waiting in the
 # binlog, default 1000000,5000000, drained by each target from the same
 # position) — for the floor (cmd/cachesync-floor), cachesync direct and
-# cachesync on Kafka, plus the decode-only ceiling and write-through in
-# catch-up. Prints one table (each figure beside the floor's from this run
+# cachesync on Kafka, plus the decode-only ceiling, and write-through in
+# catch-up and at a steady rate. Prints one table (each figure beside the floor's from this run
 # and the target it is held to) and writes:
 #   $BENCH_OUT/bench.txt   the raw `go test -bench` output (benchstat reads it)
 #   $BENCH_OUT/bench.json  the table as JSON

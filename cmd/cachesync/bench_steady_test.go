@@ -25,7 +25,10 @@ import (
 // each, second delete on (500 ms; the floor has none). The updates come from
 // 8 connections; rate=500/conns=1 sends them one after another from a single
 // connection, as an application's one writer does (where issue 17 measured
-// a direct tail the 8-connection runs did not show). With
+// a direct tail the 8-connection runs did not show). The write-through
+// targets (writethrough-direct, writethrough-kafka; 500/s and 5,000/s) run
+// the same updates under a write-through rule, timed to the key's SET with
+// the new row (event set; the version keys are left out). With
 // CACHESYNC_BENCH_SAMPLES=DIR every latency is also written to
 // DIR/steady-TARGET-RATE[-1conn].txt (microseconds, one a line, sorted), for
 // cachesync-bench's distribution plot.
