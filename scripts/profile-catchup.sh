@@ -8,8 +8,8 @@
 #
 # Private MariaDB and Redis (scripts/services.sh) and, for Kafka, cmd/devkafka,
 # all on loopback in a temp dir, stopped by PID at exit. N defaults to
-# 1000000. Prints rows/s, peak RSS, CPU seconds of cachesync and Redis, and
-# the stage table; the profile (PROFILE_SECONDS long, default N/40000 + 5)
+# 1000000. Prints the Redis commands run (calls, µs per call and per row),
+# rows/s, peak RSS, CPU seconds of cachesync and Redis, and the stage table; the profile (PROFILE_SECONDS long, default N/40000 + 5)
 # stays in the temp dir when KEEP=1.
 set -euo pipefail
 MODE=${1:?usage: profile-catchup.sh direct|kafka|kafka-batch|writethrough[-kafka|-kafka-batch] [N]} N=${2:-1000000}
@@ -67,6 +67,7 @@ for ((lo = 1; lo <= N; lo += 1000)); do echo "UPDATE cu.users SET name = 'b$lo' 
 if [[ $MODE != writethrough* ]]; then
 	seq 1 "$N" | awk '{printf "*3\r\n$3\r\nSET\r\n$%d\r\nuser:%d\r\n$1\r\nx\r\n", length("user:" $1), $1}' | rcli --pipe >/dev/null
 fi
+rcli config resetstat >/dev/null # commandstats from here on: the drain's
 r0=$(cpu "$REDIS_PID")
 start=$(date +%s.%N)
 GOMEMLIMIT=96MiB "$W/cachesync" run --config "$W/c.yaml" >"$W/log2" 2>&1 &
@@ -84,6 +85,9 @@ else
 fi
 end=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$P/status")
+# What Redis ran for the drain (commands inside scripts are counted too).
+rcli info commandstats | awk -F'[:,=]' -v n="$N" '/^cmdstat_/ && $3 >= n / 1000 {
+	printf "redis %-14s %9d calls %8.2f us/call %6.2f us/row\n", substr($1, 9), $3, $7, $5 / n }' >&2
 r1=$(cpu "$REDIS_PID") c1=$(cpu "$P")
 wait $PROF || true
 kill -TERM $P && wait $P || true
