@@ -94,6 +94,7 @@ func deleterConfig(cfg *config.Config) sink.DeleterConfig {
 	return sink.DeleterConfig{
 		SecondDelay: cfg.Delete.SecondDelay.D(), UseDel: cfg.Delete.Command == "del",
 		BatchKeys: cfg.Delete.BatchKeys, QueueSize: cfg.Transport.QueueSize,
+		FirstInFlight: cfg.Redis.FirstDeletesInFlight(),
 		SkipSecondAge: cfg.Delete.SecondSkipAge(),
 	}
 }

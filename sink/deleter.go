@@ -26,8 +26,11 @@ type DeleterConfig struct {
 	SecondDelay time.Duration // 0: no second delete
 	UseDel      bool          // DEL instead of UNLINK
 	BatchKeys   int           // keys per round trip (delete.batch_keys)
-	QueueSize   int           // batches waiting for the first delete (transport.queue_size)
-	SecondQueue int           // groups waiting for the second delete; default 4096
+	// FirstInFlight is how many first-delete round trips may be in flight
+	// at once (config.RedisConfig.FirstDeletesInFlight); default 1.
+	FirstInFlight int
+	QueueSize     int // batches waiting for the first delete (transport.queue_size)
+	SecondQueue   int // groups waiting for the second delete; default 4096
 	// MaxKeysInFlight bounds the keys queued or waiting for their second
 	// delete, which is what bounds memory: sustaining R keys/s with a second
 	// delay D needs R×D in flight. Default 262144 (~13 MiB of typical keys;
@@ -47,6 +50,9 @@ type DeleterConfig struct {
 
 func (c DeleterConfig) secondQueue() int { return orDefault(c.SecondQueue, 4096) }
 func (c DeleterConfig) maxKeys() int     { return orDefault(c.MaxKeysInFlight, 262144) }
+func (c DeleterConfig) firstInFlight() int {
+	return orDefault(c.FirstInFlight, 1)
+}
 
 func orDefault(v, d int) int {
 	if v <= 0 {

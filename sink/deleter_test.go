@@ -53,6 +53,9 @@ func fromFile(cfg DeleterConfig) DeleterConfig {
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = def.Transport.QueueSize
 	}
+	if cfg.FirstInFlight == 0 {
+		cfg.FirstInFlight = def.Redis.FirstDeletesInFlight()
+	}
 	return cfg
 }
 

@@ -6,14 +6,14 @@ import (
 	"github.com/cachesync/cachesync/event"
 )
 
-// firstInFlight is how many first-delete round trips may be in flight at
-// once. With one, Redis sat idle while the deleter encoded the next round
-// trip and read the last one's replies (about a quarter of a write-through
-// catch-up). Two overlap them; the order of two round trips on two
-// connections does not matter: deletes are idempotent, write-through
-// writes carry versions, and a group's acknowledgement and second delete
-// still follow its own first delete, in group order.
-const firstInFlight = 2
+// The first deletes of several groups may be in flight at once
+// (DeleterConfig.FirstInFlight). With one, Redis sat idle while the deleter
+// encoded the next round trip and read the last one's replies, and a round
+// trip carried only what had queued during the last. Several overlap them;
+// the order of round trips on different connections does not matter:
+// deletes are idempotent, write-through writes carry versions, and a
+// group's acknowledgement and second delete still follow its own first
+// delete, in group order.
 
 // firstTrip is a group whose first delete is running; done says how it ended.
 type firstTrip struct {
@@ -22,14 +22,14 @@ type firstTrip struct {
 }
 
 // runFirst forms groups from what is queued, up to one round trip's worth,
-// and starts their first deletes, firstInFlight at a time; finishFirst
+// and starts their first deletes, FirstInFlight at a time; finishFirst
 // takes them in order as they end.
 func (d *Deleter) runFirst(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// finishFirst holds the oldest trip while it waits for it; the channel
 	// holds the others.
-	trips := make(chan firstTrip, firstInFlight-1)
+	trips := make(chan firstTrip, d.cfg.firstInFlight()-1)
 	finished := make(chan error, 1)
 	go func() { finished <- d.finishFirst(ctx, cancel, trips) }()
 	err := d.startFirst(ctx, trips)
@@ -70,7 +70,7 @@ func (d *Deleter) startFirst(ctx context.Context, trips chan<- firstTrip) error 
 			}
 		}
 		t := firstTrip{g: g, done: make(chan error, 1)}
-		// With firstInFlight trips running, this waits until finishFirst
+		// With FirstInFlight trips running, this waits until finishFirst
 		// takes the next, that is until the oldest has ended.
 		select {
 		case trips <- t:

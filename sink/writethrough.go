@@ -93,8 +93,8 @@ func appendSetArgs(args []any, s *event.Set) []any {
 }
 
 // setsPerCall bounds the keys one script call writes on a single node: a
-// script blocks Redis while it runs, about 5 us per key here (BENCHMARKS.md),
-// so a call holds it ~0.3 ms.
+// script blocks Redis while it runs, about 3.5 us per key here for JSON
+// values (BENCHMARKS.md, issue 19), so a call holds it ~0.2 ms.
 const setsPerCall = 64
 
 // queueSets adds the write-through script calls for the sets of g to pipe,
