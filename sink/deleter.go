@@ -83,6 +83,7 @@ type Deleter struct {
 	guard       *redis.Script       // writebehind.GuardScript
 	guardLoaded atomic.Bool         // SCRIPT LOAD done (on every master of a cluster)
 	guardDenied atomic.Bool         // the Redis user may not run scripts: guarded keys deleted plainly
+	firstOut    atomic.Int64        // trips handed to finishFirst and not finished
 	wt          *redis.Script       // WriteThroughScript
 	wtLoaded    atomic.Bool
 	// failedAt is when a Redis round trip last failed (unix ns; 0: never):
