@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -91,12 +92,18 @@ func plotCatchUp(res []Result, path string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		bar.Color = plotutil.Color(i)
+		bar.Color = seriesColor(i)
 		bar.LineStyle.Width = 0
 		bar.Offset = w * vg.Length(2*i-len(targets)+1) / 2
 		p.Add(bar)
 		p.Legend.Add(tg, bar)
 	}
+	// Room above the tallest bar for the legend, one line per target.
+	top := 0.0
+	for _, v := range val {
+		top = max(top, v/1000)
+	}
+	p.Y.Max = top * (1.2 + 0.08*float64(len(targets)))
 	names := make([]string, len(sizes))
 	for i, s := range sizes {
 		names[i] = rowsLabel(strings.TrimPrefix(s, "catchup n=")) + " rows waiting"
@@ -149,7 +156,7 @@ func plotSteady(res []Result, path string) (bool, error) {
 		return false, nil
 	}
 	p := plot.New()
-	p.Title.Text = "Steady rate: commit to key deleted (lower is better)"
+	p.Title.Text = "Steady rate: commit to key deleted, or set by write-through (lower is better)"
 	p.Y.Label.Text = "ms (log scale)"
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Legend.Top = true
@@ -162,7 +169,7 @@ func plotSteady(res []Result, path string) (bool, error) {
 			return false, err
 		}
 		sc.GlyphStyle.Shape = plotutil.Shape(i)
-		sc.GlyphStyle.Color = plotutil.Color(i)
+		sc.GlyphStyle.Color = seriesColor(i)
 		sc.GlyphStyle.Radius = vg.Points(4)
 		p.Add(sc)
 		p.Legend.Add(strings.TrimSuffix(u, "-ms"), sc)
@@ -203,7 +210,7 @@ func plotCDF(dir, path string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		line.Color = plotutil.Color(i)
+		line.Color = seriesColor(i)
 		line.Dashes = plotutil.Dashes(i / 7)
 		line.Width = vg.Points(1.5)
 		p.Add(line)
@@ -263,3 +270,12 @@ func readSamples(path string) ([]float64, error) {
 	slices.Sort(out)
 	return out, sc.Err()
 }
+
+// tableau10 tells ten series apart (plotutil's palette has seven, and the
+// catch-up chart has eight targets).
+var tableau10 = []color.RGBA{
+	{0x4e, 0x79, 0xa7, 0xff}, {0xf2, 0x8e, 0x2b, 0xff}, {0xe1, 0x57, 0x59, 0xff}, {0x76, 0xb7, 0xb2, 0xff}, {0x59, 0xa1, 0x4f, 0xff},
+	{0xed, 0xc9, 0x48, 0xff}, {0xb0, 0x7a, 0xa1, 0xff}, {0xff, 0x9d, 0xa7, 0xff}, {0x9c, 0x75, 0x5f, 0xff}, {0xba, 0xb0, 0xac, 0xff},
+}
+
+func seriesColor(i int) color.Color { return tableau10[i%len(tableau10)] }
