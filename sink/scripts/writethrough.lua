@@ -19,7 +19,7 @@
 -- Equal versions write again: a redelivered change rewrites its own value.
 -- Returns the number of pairs not written because a newer version was there.
 --
--- Cost (BENCHMARKS.md, "Write-through"): the stored versions are read with
+-- Cost (BENCHMARKS.md, "Write-through, step by step"): the stored versions are read with
 -- one MGET, and JSON values without expiry go out as one MSET of values and
 -- versions, flushed before any other write so that the writes to one key
 -- keep their order; a version written earlier in the same call is the
@@ -48,23 +48,24 @@ local function newer(i, vkey, ver)
   written[vkey] = ver
   return true
 end
+-- setJSON writes a JSON value and its version: without expiry into the
+-- pending MSET (MSET, like SET, replaces a value of any type and clears its
+-- expiry), with one after flushing it, by SET … PX.
+local function setJSON(key, val, vkey, ver, ttl)
+  if ttl == '0' then
+    local m = #mset
+    mset[m + 1], mset[m + 2], mset[m + 3], mset[m + 4] = key, val, vkey, ver
+    return
+  end
+  flush()
+  redis.call('SET', key, val, 'PX', ttl)
+  redis.call('SET', vkey, ver, 'PX', ttl)
+end
 if ARGV[1] == 'J' then
   local a = 2
   for i = 1, #KEYS, 2 do
-    local key, vkey, ver, ttl = KEYS[i], KEYS[i + 1], ARGV[a], ARGV[a + 1]
-    local cur = written[vkey] or stored[(i + 1) / 2] -- newer(), inlined
-    if cur and cur > ver then
-      refused = refused + 1
-    else
-      written[vkey] = ver
-      if ttl == '0' then
-        local m = #mset
-        mset[m + 1], mset[m + 2], mset[m + 3], mset[m + 4] = key, ARGV[a + 2], vkey, ver
-      else
-        flush()
-        redis.call('SET', key, ARGV[a + 2], 'PX', ttl)
-        redis.call('SET', vkey, ver, 'PX', ttl)
-      end
+    if newer(i, KEYS[i + 1], ARGV[a]) then
+      setJSON(KEYS[i], ARGV[a + 2], KEYS[i + 1], ARGV[a], ARGV[a + 1])
     end
     a = a + 3
   end
@@ -78,21 +79,15 @@ for i = 1, #KEYS, 2 do
   local v = a + 4
   a = v + n
   if newer(i, vkey, ver) then
-    if mode == 'json' and ttl == '0' then
-      -- MSET, like SET, replaces a value of any type and clears its expiry.
-      local m = #mset
-      mset[m + 1], mset[m + 2], mset[m + 3], mset[m + 4] = key, ARGV[v], vkey, ver
+    if mode == 'json' then
+      setJSON(key, ARGV[v], vkey, ver, ttl)
     else
       flush()
-      if mode == 'json' then
-        redis.call('SET', key, ARGV[v], 'PX', ttl)
-      else
-        redis.call('UNLINK', key)
-        if mode == 'hash' and n >= 2 then
-          redis.call('HSET', key, unpack(ARGV, v, v + n - 1))
-          if ttl ~= '0' then
-            redis.call('PEXPIRE', key, ttl)
-          end
+      redis.call('UNLINK', key)
+      if mode == 'hash' and n >= 2 then
+        redis.call('HSET', key, unpack(ARGV, v, v + n - 1))
+        if ttl ~= '0' then
+          redis.call('PEXPIRE', key, ttl)
         end
       end
       if ttl ~= '0' then
