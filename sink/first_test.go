@@ -7,13 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
-	"github.com/cachesync/cachesync/config"
 	"github.com/cachesync/cachesync/event"
 	"github.com/cachesync/cachesync/internal/testenv"
-	"github.com/cachesync/cachesync/metrics"
-	"github.com/cachesync/cachesync/retry"
 )
 
 // A first delete that can never succeed (here: Redis gone and the backoff
@@ -22,31 +17,23 @@ import (
 // not hang waiting for them.
 func TestFirstDeleteFailureEndsRunWithItsError(t *testing.T) {
 	r := testenv.StartRedis(t)
-	rc := config.Default().Redis
-	rc.Addrs = []string{r.Addr}
-	rc.DialTimeout, rc.ReadTimeout = config.Duration(100*time.Millisecond), config.Duration(100*time.Millisecond)
-	rdb := newRedis(t, rc)
-	t.Cleanup(func() { rdb.Close() })
 	acks := &ackLog{}
-	cfg := fromFile(DeleterConfig{SecondDelay: 50 * time.Millisecond})
-	cfg.BatchKeys = 1 // one batch per round trip: several trips in flight
-	d := NewDeleter(rdb, cfg, acks, retry.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, MaxElapsed: 200 * time.Millisecond},
-		zaptest.NewLogger(t), metrics.New(nil))
+	// One batch per round trip, so several are in flight; and a backoff
+	// that gives up, so a first delete fails for good.
+	d, _ := newTestDeleter(t, r.Addr, DeleterConfig{SecondDelay: 50 * time.Millisecond, BatchKeys: 1}, acks)
+	d.backoff.MaxElapsed = 200 * time.Millisecond
 	r.Stop(t)
 	ctx := context.Background()
+	// Queued before Run starts, so the deleter is not idle and starts its
+	// first deletes as trips, several at once.
+	for i := range 10 {
+		b := &event.Batch{Seq: uint64(i + 1), DB: "shop", Table: "items", Keys: []string{fmt.Sprintf("k:%d", i)}, CommitTime: time.Now()}
+		if err := d.Send(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	sendCtx, stopSending := context.WithCancel(ctx)
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		for i := range 10 {
-			b := &event.Batch{Seq: uint64(i + 1), DB: "shop", Table: "items", Keys: []string{fmt.Sprintf("k:%d", i)}, CommitTime: time.Now()}
-			if d.Send(sendCtx, b) != nil {
-				return
-			}
-		}
-	}()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "first delete") || !strings.Contains(err.Error(), "shop.items") {
@@ -58,7 +45,5 @@ func TestFirstDeleteFailureEndsRunWithItsError(t *testing.T) {
 	if n := acks.count(); n != 0 {
 		t.Errorf("%d batches acknowledged though no delete reached Redis", n)
 	}
-	stopSending() // a Send may wait for room that nothing frees any more
-	<-sent
 	d.Close()
 }

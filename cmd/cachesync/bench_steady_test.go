@@ -47,13 +47,13 @@ func BenchmarkSteady(b *testing.B) {
 		for _, rate := range []int{500, 5000} {
 			b.Run(fmt.Sprintf("target=%s/rate=%d", tg, rate), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					steadyOnce(b, tg, rate, 8, dur)
+					steadyRun{tg: tg, rate: rate, workers: 8, dur: dur}.once(b)
 				}
 			})
 		}
 		b.Run(fmt.Sprintf("target=%s/rate=500/conns=1", tg), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				steadyOnce(b, tg, 500, 1, dur)
+				steadyRun{tg: tg, rate: 500, workers: 1, dur: dur}.once(b)
 			}
 		})
 	}
@@ -77,10 +77,6 @@ type steadyRun struct {
 	workers      int
 	dur          time.Duration
 	writeThrough bool // a write-through rule: timed to the key's SET
-}
-
-func steadyOnce(b *testing.B, tg benchTarget, rate, workers int, dur time.Duration) {
-	steadyRun{tg: tg, rate: rate, workers: workers, dur: dur}.once(b)
 }
 
 func (r steadyRun) once(b *testing.B) {
